@@ -1,0 +1,56 @@
+"""The extraction cache: content-addressed, so an unchanged chunk is never paid for twice.
+
+Input: an extractor's ``fingerprint`` (backend, model, prompt and schema hashes) and a chunk's
+rendered prompt. Output: the stored payload and token usage of an earlier successful extraction, or
+None. Only successes are stored (a failure is retried next run). Storage: one sqlite3 file in WAL
+mode; each put is its own transaction, so a run killed midway keeps every chunk finished before it.
+Failure modes: an unopenable cache path raises ``ConfigError`` naming ``--cache-dir``/``--no-cache``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+def cache_key(fingerprint: str, prompt: str) -> str:
+    return hashlib.sha256(f"{fingerprint}\0{prompt}".encode()).hexdigest()
+
+
+class ExtractionCache:
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "extractions.sqlite"
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS extraction"
+                " (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(
+                f"cannot open the cache at {self.path} ({exc}): pass --cache-dir DIR or --no-cache"
+            ) from exc
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT value FROM extraction WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        value: dict[str, Any] = json.loads(row[0])
+        return value
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO extraction (key, value, created) VALUES (?, ?, ?)",
+            (key, json.dumps(value, ensure_ascii=False, sort_keys=True), time.time()),
+        )
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,178 @@
+"""Chunk: normalized thread → chunks that fit the model's context, each with its rendered prompt.
+
+Input: a ``Thread`` (duplicates marked), a ``Tokenizer`` and ``max_tokens``, the budget for the whole
+prompt as sent (system prompt + user prompt). Output: ``Chunk``s with deterministic ids c001, c002...
+Posts are packed in reading order and never split unless one alone exceeds the budget; then it is
+split at sentence boundaries (at word boundaries for a single overlong sentence). When posts reply to
+posts outside the chunk, those parents ride along as read-only ``<context>`` within a reserved share
+of the budget. Failure modes: ``ConfigError`` when the budget cannot hold the fixed prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from .errors import ConfigError
+from .models import Chunk, ChunkPost, Post, Thread
+from .resources import prompt_text, render_prompt
+from .tokenizer import Tokenizer
+
+CONTEXT_SHARE = 0.2  # of the post budget, reserved for parents shown as context
+MESSAGE_OVERHEAD_TOKENS = 8  # chat framing per request (role markers), per OpenAI's counting guide
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
+
+
+def post_element(cp: ChunkPost) -> str:
+    attrs = [f'id="{_attr(cp.post.id)}"']
+    if cp.post.author:
+        attrs.append(f'author="{_attr(cp.post.author)}"')
+    if cp.post.parent_id:
+        attrs.append(f'reply_to="{_attr(cp.post.parent_id)}"')
+    if cp.part:
+        attrs.append(f'part="{cp.part[0]}/{cp.part[1]}"')
+    # A post cannot close its own element early (data, not markup); quotes are matched on the post text.
+    body = cp.text.replace("</post>", "<\\/post>")
+    return f"<post {' '.join(attrs)}>{body}</post>"
+
+
+def _attr(value: str) -> str:
+    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+def render_user_prompt(title: str, posts: list[ChunkPost], context: list[ChunkPost]) -> str:
+    context_block = (
+        render_prompt("extract_context", posts="\n".join(post_element(cp) for cp in context)) if context else ""
+    )
+    return render_prompt(
+        "extract_user", title=title, context=context_block, posts="\n".join(post_element(cp) for cp in posts)
+    )
+
+
+def fixed_prompt_tokens(tokenizer: Tokenizer, title: str) -> int:
+    return (
+        tokenizer.count(prompt_text("extract_system"))
+        + tokenizer.count(render_user_prompt(title, [], []))
+        + MESSAGE_OVERHEAD_TOKENS
+    )
+
+
+def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Sentence [start, end) offsets; the separators between sentences are left out."""
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        if match.start() > start:
+            yield start, match.start()
+        start = match.end()
+    if start < len(text):
+        yield start, len(text)
+
+
+def _split_words(text: str, budget: int, tokenizer: Tokenizer) -> list[str]:
+    pieces: list[str] = []
+    current: list[str] = []
+    used = 0
+    for word in re.findall(r"\S+\s*", text):
+        cost = tokenizer.count(word)
+        if current and used + cost > budget:
+            pieces.append("".join(current).rstrip())
+            current, used = [], 0
+        current.append(word)
+        used += cost
+    if current:
+        pieces.append("".join(current).rstrip())
+    return pieces
+
+
+def split_post(post: Post, budget: int, tokenizer: Tokenizer) -> list[str]:
+    """A post longer than ``budget`` tokens → consecutive parts of at most ``budget`` tokens each."""
+    parts: list[str] = []
+    start: int | None = None
+    end = 0
+    used = 0
+    for s, e in sentence_spans(post.text):
+        cost = tokenizer.count(post.text[s:e]) + 1
+        if cost > budget:
+            if start is not None:
+                parts.append(post.text[start:end])
+                start, used = None, 0
+            parts.extend(_split_words(post.text[s:e], budget, tokenizer))
+            continue
+        if start is not None and used + cost > budget:
+            parts.append(post.text[start:end])
+            start, used = None, 0
+        if start is None:
+            start = s
+        end = e
+        used += cost
+    if start is not None:
+        parts.append(post.text[start:end])
+    return [part for part in parts if part.strip()]
+
+
+def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int) -> list[Chunk]:
+    title = thread.title or thread.id
+    fixed = fixed_prompt_tokens(tokenizer, title)
+    budget = max_tokens - fixed
+    if budget < 64:
+        raise ConfigError(
+            f"--max-chunk-tokens {max_tokens} leaves {budget} tokens for posts after the {fixed}-token prompt: "
+            f"raise it (at least {fixed + 64})"
+        )
+    posts = thread.unique_posts
+    has_replies = any(p.parent_id for p in posts)
+    context_budget = int(budget * CONTEXT_SHARE) if has_replies else 0
+    post_budget = budget - context_budget
+
+    units: list[tuple[ChunkPost, int]] = []
+    for post in posts:
+        whole = ChunkPost(post, post.text)
+        cost = tokenizer.count(post_element(whole)) + 1
+        if cost <= post_budget:
+            units.append((whole, cost))
+            continue
+        overhead = cost - tokenizer.count(post.text) + 8  # element tags + part attribute
+        parts = split_post(post, post_budget - overhead, tokenizer)
+        for index, part in enumerate(parts, 1):
+            cp = ChunkPost(post, part, (index, len(parts)))
+            units.append((cp, tokenizer.count(post_element(cp)) + 1))
+
+    groups: list[list[ChunkPost]] = []
+    current: list[ChunkPost] = []
+    used = 0
+    for cp, cost in units:
+        if current and used + cost > post_budget:
+            groups.append(current)
+            current, used = [], 0
+        current.append(cp)
+        used += cost
+    if current:
+        groups.append(current)
+
+    by_id = {p.id: p for p in posts}
+    chunks: list[Chunk] = []
+    for number, group in enumerate(groups, 1):
+        inside = {cp.post.id for cp in group}
+        context: list[ChunkPost] = []
+        room = context_budget + (post_budget - sum(tokenizer.count(post_element(cp)) + 1 for cp in group))
+        for cp in group:
+            parent = by_id.get(cp.post.parent_id or "")
+            if parent is None or parent.id in inside or any(c.post.id == parent.id for c in context):
+                continue
+            shown = ChunkPost(parent, parent.text)
+            cost = tokenizer.count(post_element(shown)) + 1
+            if cost <= room:
+                context.append(shown)
+                room -= cost
+        user_prompt = render_user_prompt(title, group, context)
+        prompt_tokens = (
+            tokenizer.count(prompt_text("extract_system")) + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS
+        )
+        while context and prompt_tokens > max_tokens:
+            context.pop()
+            user_prompt = render_user_prompt(title, group, context)
+            prompt_tokens = (
+                tokenizer.count(prompt_text("extract_system")) + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS
+            )
+        chunks.append(Chunk(f"c{number:03d}", thread.id, title, group, context, user_prompt, prompt_tokens))
+    return chunks

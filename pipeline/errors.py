@@ -1,0 +1,46 @@
+"""The error hierarchy: each message names the fix; the CLI prints it as one line and exits.
+
+Exit codes: 2 for usage or configuration errors (nothing ran), 1 for a run where some thread
+did not complete.
+"""
+
+from __future__ import annotations
+
+
+class ThreadbriefError(Exception):
+    """Base class. ``exit_code`` is what the CLI exits with when this reaches it."""
+
+    exit_code = 1
+
+
+class ConfigError(ThreadbriefError):
+    """Bad options or environment: nothing was run."""
+
+    exit_code = 2
+
+
+class InputError(ThreadbriefError):
+    """One input file (or one line of it) cannot be read as a thread; the other threads still run."""
+
+    def __init__(self, path: str, reason: str, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {reason}")
+
+
+class ExtractionError(ThreadbriefError):
+    """A chunk could not be extracted after the allowed retries and re-asks."""
+
+    def __init__(self, reason: str, *, calls: int = 0, tokens_in: int = 0, tokens_out: int = 0) -> None:
+        self.calls = calls
+        self.tokens_in = tokens_in
+        self.tokens_out = tokens_out
+        super().__init__(reason)
+
+
+class OutputError(ThreadbriefError):
+    """The output directory cannot be written."""
+
+    exit_code = 2

@@ -1,0 +1,222 @@
+"""The offline backend: deterministic claim and rebuttal extraction with no network and no model.
+
+Input: a ``Chunk``. Output: the same payload an LLM returns (validated against the same schema by the
+runner), built from general signals only:
+- sentences of each post (quoted lines, titles, name lines and fragments are not claims), scored by
+  argumentative language (stance verbs, modals, evaluation, negation, causal connectives);
+- "because / for example" sentences become premises supporting the claim before them;
+- replies: the post's parent (its ``parent_id``, or the previous post when the input has no reply
+  structure) is the target; disagreement markers → rebuts, agreement → agrees, agreement with a
+  contrast ("I agree ..., but") → qualifies, a question echoing the parent → rebuts; the target claim
+  is the parent's sentence most similar to the reply.
+Failure modes: none; a post with no claim-like sentence yields no claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from .chunk import sentence_spans
+from .models import Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
+
+RULES_VERSION = "offline-1"
+MAX_CLAIMS_PER_POST = 3
+MIN_WORDS = 4
+
+_WORD = re.compile(r"[a-z0-9']+")
+_STOPWORDS = frozenset(
+    "a an the and or but if then so of to in on at by for with from as is are was were be been being it its "
+    "this that these those i you he she we they me him her us them my your our their not no do does did "
+    "have has had will would can could should may might must just very more most also than there here "
+    "what which who whom when where why how all any some such only own same too s t don't i'm it's".split()
+)
+_ARGUMENT = re.compile(
+    r"\b(i (?:think|believe|argue|suspect|expect|doubt|worry|agree|disagree|mean|find|feel|know)|"
+    r"should|must|need(?:s)? to|ought|cannot|can't|won't|wouldn't|shouldn't|isn't|aren't|doesn't|don't|"
+    r"because|therefore|thus|hence|so that|which means|probably|likely|unlikely|clearly|obviously|"
+    r"certainly|definitely|wrong|right|true|false|better|worse|best|worst|important|valuable|useful|"
+    r"dangerous|harmful|necessary|sufficient|insufficient|problem|reason|evidence|the (?:only|main|real) )",
+    re.IGNORECASE,
+)
+_PREMISE_START = re.compile(r"^(?:because|since|for (?:example|instance)|e\.g\.|after all|given that)\b", re.IGNORECASE)
+_AGREE = re.compile(
+    r"\b(i (?:completely |fully |totally |mostly |largely )?agree|great point|good point|fair point|makes sense|"
+    r"you(?:'re| are) (?:right|correct)|exactly|that's true|true,|indeed|yes,)",
+    re.IGNORECASE,
+)
+_CONTRAST = re.compile(r"\b(but|however|although|though|yet|that said|still)\b", re.IGNORECASE)
+_DISAGREE = re.compile(
+    r"\b(i disagree|i don't (?:think|agree|see|buy|believe)|i do not (?:think|agree|believe)|"
+    r"not (?:true|really|necessarily|quite|the case)|that's (?:not|wrong)|this (?:proves too much|is wrong)|"
+    r"wrong|no,|nope|i doubt|i find (?:it |this )?unlikely|i'm (?:not sure|skeptical|strongly against)|"
+    r"on the contrary|doesn't follow|not convinced|the wrong|isn't|aren't|doesn't|don't)",
+    re.IGNORECASE,
+)
+_QUOTED_LINE = re.compile(r"^\s*(?:>|&gt;)")
+_TERMINAL = re.compile(r"[.!?:;)\"”’]$")
+
+
+@dataclass
+class Sentence:
+    post: Post
+    text: str
+    index: int  # position in the post
+    score: float
+    kind: str
+
+
+def _fold(text: str) -> str:
+    return text.replace("\u2019", "'").replace("\u2018", "'")
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(_fold(text).lower()) if w not in _STOPWORDS and len(w) > 2}
+
+
+def _looks_like_title(text: str) -> bool:
+    words = text.split()
+    if _TERMINAL.search(text) or len(words) > 14:
+        return False
+    capitalised = sum(1 for w in words if w[:1].isupper())
+    return capitalised * 2 >= len(words)
+
+
+def sentences(cp: ChunkPost) -> list[Sentence]:
+    found: list[Sentence] = []
+    for index, (start, end) in enumerate(sentence_spans(cp.text)):
+        text = cp.text[start:end].strip()
+        if not text or _QUOTED_LINE.match(text) or len(text.split()) < MIN_WORDS or _looks_like_title(text):
+            continue
+        folded = _fold(text)
+        score = 1.0 + len(_ARGUMENT.findall(folded)) + (0.5 if index == 0 else 0.0)
+        kind = "question" if text.endswith("?") else "premise" if _PREMISE_START.match(folded) else "claim"
+        found.append(Sentence(cp.post, text, index, score, kind))
+    return found
+
+
+def select_claims(candidates: list[Sentence]) -> list[Sentence]:
+    strong = [s for s in candidates if s.score >= 2.0]
+    chosen = sorted(strong, key=lambda s: (-s.score, s.index))[:MAX_CLAIMS_PER_POST]
+    if not chosen and candidates:
+        chosen = [max(candidates, key=lambda s: (len(s.text.split()) >= 6, s.score, -s.index))]
+    return sorted(chosen, key=lambda s: s.index)
+
+
+def stance(text: str) -> str | None:
+    """The reply's stance toward its parent from its opening: rebuts | agrees | qualifies | None."""
+    folded = _fold(text)
+    if _AGREE.search(folded):
+        return "qualifies" if _CONTRAST.search(folded) else "agrees"
+    if _DISAGREE.search(folded):
+        return "rebuts"
+    return None
+
+
+def similarity(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+class _Payload:
+    def __init__(self) -> None:
+        self.claims: list[dict[str, Any]] = []
+        self.relations: list[dict[str, str]] = []
+        self._ids: dict[tuple[str, str], str] = {}
+
+    def claim(self, sentence: Sentence) -> str:
+        key = (sentence.post.id, sentence.text)
+        if key not in self._ids:
+            local = f"k{len(self._ids) + 1}"
+            self._ids[key] = local
+            words = sentence.text.split()
+            paraphrase = " ".join(words[:24]) + (" …" if len(words) > 24 else "")
+            self.claims.append(
+                {
+                    "id": local,
+                    "post_id": sentence.post.id,
+                    "kind": sentence.kind,
+                    "text": paraphrase,
+                    "quote": sentence.text,
+                }
+            )
+        return self._ids[key]
+
+    def relate(self, source: str, target: str, type_: str) -> None:
+        relation = {"source": source, "target": target, "type": type_}
+        if source != target and relation not in self.relations:
+            self.relations.append(relation)
+
+
+def extract_payload(chunk: Chunk) -> dict[str, Any]:
+    payload = _Payload()
+    shown: dict[str, ChunkPost] = {cp.post.id: cp for cp in chunk.context}
+    shown.update({cp.post.id: cp for cp in chunk.posts})
+    candidates: dict[str, list[Sentence]] = {pid: sentences(cp) for pid, cp in shown.items()}
+    has_reply_structure = any(cp.post.parent_id for cp in shown.values())
+    previous: ChunkPost | None = None
+    for cp in chunk.posts:
+        own = select_claims(candidates[cp.post.id])
+        local_ids = [payload.claim(s) for s in own]
+        for sentence, local in zip(own, local_ids, strict=True):
+            if sentence.kind == "premise" and sentence is not own[0]:
+                anchor = own[own.index(sentence) - 1]
+                payload.relate(local, payload.claim(anchor), "supports")
+        parent = shown.get(cp.post.parent_id or "") if has_reply_structure else previous
+        if (cp.part is None or cp.part[0] == 1) and parent is not None and parent.post.id != cp.post.id:
+            opening = " ".join(s.text for s in sentences(ChunkPost(cp.post, cp.text))[:2]) or cp.text[:300]
+            kind = stance(opening)
+            if kind is None and own and own[0].kind == "question":
+                kind = "rebuts" if similarity(content_words(own[0].text), content_words(parent.text)) > 0.05 else None
+            targets = candidates[parent.post.id]
+            if kind and own and targets:
+                reply_words = content_words(cp.text)
+                target = max(targets, key=lambda s: (similarity(reply_words, content_words(s.text)), s.score, -s.index))
+                payload.relate(local_ids[0], payload.claim(target), kind)
+        previous = cp
+    return {"claims": payload.claims, "relations": payload.relations}
+
+
+def extractive_summary(title: str, claims: list[Claim], relations: list[Relation]) -> str:
+    if not claims:
+        return f"No claims were found in “{title}”."
+    speakers = sorted({c.speaker for c in claims if c.speaker})
+    by_id = {c.id: c for c in claims}
+    counts = Counter(r.type for r in relations)
+    who = (
+        f"{len(speakers)} speaker(s) ({', '.join(speakers[:5])}{', …' if len(speakers) > 5 else ''})"
+        if speakers
+        else "unattributed posts"
+    )
+    parts = [
+        f"{len(claims)} claims from {who}; {counts['rebuts']} rebuttal(s), {counts['agrees']} agreement(s), "
+        f"{counts['qualifies']} qualification(s), {counts['supports']} support link(s).",
+        f"It opens with {claims[0].id}: “{claims[0].quote}”",
+    ]
+    rebutted = Counter(r.target for r in relations if r.type == "rebuts")
+    if rebutted:
+        target_id, _ = min(rebutted.items(), key=lambda item: (-item[1], int(item[0][1:])))
+        sources = sorted(
+            {r.source for r in relations if r.type == "rebuts" and r.target == target_id},
+            key=lambda cid: int(cid[1:]),
+        )
+        first = by_id[sources[0]]
+        parts.append(
+            f"Most contested: {target_id} (“{by_id[target_id].quote}”), rebutted by "
+            f"{', '.join(sources)}, e.g. “{first.quote}”"
+        )
+    return " ".join(parts)
+
+
+class OfflineExtractor:
+    name = "offline"
+    model: str | None = None
+    fingerprint = hashlib.sha256(f"offline:{RULES_VERSION}".encode()).hexdigest()
+
+    async def extract(self, chunk: Chunk) -> ChunkExtraction:
+        return ChunkExtraction(chunk.id, extract_payload(chunk), Usage())
+
+    async def summarize(self, title: str, claims: list[Claim], relations: list[Relation]) -> tuple[str, Usage]:
+        return extractive_summary(title, claims, relations), Usage()

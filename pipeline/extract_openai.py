@@ -1,0 +1,262 @@
+"""The OpenAI-compatible backend: Chat Completions on any base URL (OpenAI, Azure, vLLM, Ollama, llama.cpp).
+
+Input: a ``Chunk`` (or the merged claims, for ``summarize``). Output: a payload valid against
+``schemas/extraction.schema.json`` (or ``summary.schema.json``) with token usage.
+Behaviour: the schema file is sent as ``response_format`` json_schema (strict); a server that rejects
+that gets ``json_object`` with the same schema file appended to the system prompt. Every answer is
+validated locally (Draft 2020-12); an invalid one is re-asked at most ``max_reasks`` times with the
+validator's messages. Transport retries have one owner, tenacity (the SDK client has
+``max_retries=0``): 429, 5xx, timeouts and connection errors, honouring ``Retry-After``, with jittered
+exponential backoff, bounded in attempts and total time.
+Failure modes: ``ExtractionError`` (retries exhausted, refusal, truncated answer, no valid answer after
+the re-asks, a non-retryable HTTP error); its message never contains the API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import openai
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity.wait import wait_random_exponential
+
+from .errors import ExtractionError
+from .extract import parse_json_reply
+from .models import Chunk, ChunkExtraction, Claim, Relation, Usage
+from .resources import load_schema, prompt_sha256, prompt_text, render_prompt, schema_errors, schema_sha256
+
+EXTRACT_PROMPTS = ("extract_system", "extract_user", "extract_context", "json_object", "reask")
+SUMMARY_PROMPTS = ("summarize_system", "summarize_user")
+_RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+_SCHEMA_REJECTION_HINTS = ("response_format", "json_schema", "structured output", "schema")
+
+
+def _retry_after_seconds(exc: BaseException, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds the server asked us to wait (Retry-After in seconds or HTTP-date, or retry-after-ms)."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    headers = response.headers
+    if "retry-after-ms" in headers:
+        try:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - now())
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code in _RETRYABLE_STATUS
+
+
+class WaitRetryAfterOrBackoff:
+    """tenacity wait: the server's Retry-After when given (capped), else jittered exponential backoff."""
+
+    def __init__(self, max_wait: float, backoff_max: float = 30.0) -> None:
+        self.max_wait = max_wait
+        self.backoff = wait_random_exponential(multiplier=0.5, max=backoff_max)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        asked = _retry_after_seconds(exc) if exc else None
+        if asked is not None:
+            return min(asked, self.max_wait)
+        return float(self.backoff(state))
+
+
+def _is_schema_rejection(exc: openai.APIStatusError) -> bool:
+    if exc.status_code not in (400, 422):
+        return False
+    text = str(exc).lower()
+    return any(hint in text for hint in _SCHEMA_REJECTION_HINTS)
+
+
+class OpenAIExtractor:
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        api_key: str,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+        max_attempts: int = 6,
+        max_retry_seconds: float = 600.0,
+        max_wait: float = 120.0,
+        max_reasks: int = 2,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.model = model
+        self._api_key = api_key
+        self.client = openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http_client
+        )
+        self.base_url = str(self.client.base_url)
+        self.max_attempts = max_attempts
+        self.max_retry_seconds = max_retry_seconds
+        self.max_reasks = max_reasks
+        self._wait = WaitRetryAfterOrBackoff(max_wait)
+        self._sleep = sleep
+        self.response_mode = "json_schema"  # becomes json_object once a server rejects json_schema
+        identity = {
+            "backend": self.name,
+            "model": model,
+            "prompts": {name: prompt_sha256(name) for name in EXTRACT_PROMPTS},
+            "schema": schema_sha256("extraction"),
+        }
+        self.fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    def _request_body(self, messages: list[dict[str, str]], schema_name: str) -> dict[str, Any]:
+        schema = load_schema(schema_name)
+        if self.response_mode == "json_schema":
+            format_: dict[str, Any] = {
+                "type": "json_schema",
+                "json_schema": {"name": schema["title"], "strict": True, "schema": schema},
+            }
+        else:
+            format_ = {"type": "json_object"}
+            system = messages[0]["content"] + render_prompt("json_object", schema=json.dumps(schema, indent=1))
+            messages = [{"role": "system", "content": system}, *messages[1:]]
+        return {"model": self.model, "messages": messages, "response_format": format_}
+
+    async def _complete(self, messages: list[dict[str, str]], schema_name: str, usage: Usage) -> Any:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_retryable),
+            stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.max_retry_seconds),
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                usage.calls += 1
+                try:
+                    return await self.client.chat.completions.create(**self._request_body(messages, schema_name))
+                except openai.APIStatusError as exc:
+                    if self.response_mode == "json_schema" and _is_schema_rejection(exc):
+                        self.response_mode = "json_object"
+                        usage.calls += 1
+                        return await self.client.chat.completions.create(**self._request_body(messages, schema_name))
+                    raise
+        raise AssertionError("unreachable: tenacity reraises")
+
+    async def _structured(self, schema_name: str, messages: list[dict[str, str]]) -> tuple[dict[str, Any], Usage]:
+        usage = Usage()
+        problems: list[str] = []
+        try:
+            for _ask in range(1 + self.max_reasks):
+                response = await self._complete(messages, schema_name, usage)
+                if response.usage is not None:
+                    usage.tokens_in += response.usage.prompt_tokens or 0
+                    usage.tokens_out += response.usage.completion_tokens or 0
+                if not response.choices:
+                    problems = ["the answer had no choices"]
+                    continue
+                choice = response.choices[0]
+                refusal = getattr(choice.message, "refusal", None)
+                if refusal:
+                    raise ExtractionError(f"the model refused: {refusal[:200]}")
+                if choice.finish_reason == "length":
+                    raise ExtractionError(
+                        "the answer was cut off at the output token limit (finish_reason=length): "
+                        "lower --max-chunk-tokens"
+                    )
+                content = choice.message.content or ""
+                try:
+                    value = parse_json_reply(content)
+                    problems = schema_errors(schema_name, value)
+                except ValueError as exc:
+                    problems = [str(exc)]
+                if not problems:
+                    return value, usage
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": content},
+                    {"role": "user", "content": render_prompt("reask", errors="; ".join(problems))},
+                ]
+        except ExtractionError as exc:
+            raise ExtractionError(
+                self._redact(str(exc)),
+                calls=usage.calls,
+                tokens_in=usage.tokens_in,
+                tokens_out=usage.tokens_out,
+            ) from None
+        except openai.APIStatusError as exc:
+            hint = {
+                401: ": check OPENAI_API_KEY",
+                403: ": check the key's permissions",
+                404: ": check --model and --base-url",
+            }.get(exc.status_code, "")
+            raise ExtractionError(
+                self._redact(
+                    f"HTTP {exc.status_code} from the endpoint after {usage.calls} call(s){hint}: {exc.message}"[:500]
+                ),
+                calls=usage.calls,
+                tokens_in=usage.tokens_in,
+                tokens_out=usage.tokens_out,
+            ) from None
+        except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+            raise ExtractionError(
+                self._redact(
+                    f"{type(exc).__name__} after {usage.calls} call(s): {exc}: check --base-url and the network"
+                ),
+                calls=usage.calls,
+                tokens_in=usage.tokens_in,
+                tokens_out=usage.tokens_out,
+            ) from None
+        raise ExtractionError(
+            self._redact(f"no schema-valid answer after {1 + self.max_reasks} tries: " + "; ".join(problems)[:400]),
+            calls=usage.calls,
+            tokens_in=usage.tokens_in,
+            tokens_out=usage.tokens_out,
+        )
+
+    async def extract(self, chunk: Chunk) -> ChunkExtraction:
+        messages = [
+            {"role": "system", "content": prompt_text("extract_system")},
+            {"role": "user", "content": chunk.user_prompt},
+        ]
+        payload, usage = await self._structured("extraction", messages)
+        return ChunkExtraction(chunk.id, payload, usage)
+
+    async def summarize(self, title: str, claims: list[Claim], relations: list[Relation]) -> tuple[str, Usage]:
+        claim_lines = "\n".join(f"{c.id} ({c.speaker or 'unknown'}, {c.kind}): {c.text}" for c in claims)
+        relation_lines = "\n".join(f"{r.source} {r.type} {r.target}" for r in relations) or "(none)"
+        messages = [
+            {"role": "system", "content": prompt_text("summarize_system")},
+            {
+                "role": "user",
+                "content": render_prompt(
+                    "summarize_user", title=title, claims=claim_lines or "(none)", relations=relation_lines
+                ),
+            },
+        ]
+        payload, usage = await self._structured("summary", messages)
+        return str(payload["overview"]).strip(), usage
+
+    async def aclose(self) -> None:
+        await self.client.close()

@@ -1,0 +1,110 @@
+"""Normalize + dedup: raw thread → thread with clean post text and duplicates marked.
+
+Input: a ``Thread`` from load. Output: the same thread where each post's text is NFC with ``\\n``
+newlines and no trailing spaces (this is the text spans index), and every post that repeats an
+earlier one by the same (or an unknown) author carries ``duplicate_of``. A post is a duplicate when,
+after folding case, quote marks, dashes and whitespace, it equals an earlier post, is contained in
+one (a reflowed list item of a repeated block, at least ``MIN_CONTAINED_CHARS`` long), or is nearly
+equal to one (rapidfuzz ratio ≥ ``NEAR_DUPLICATE_RATIO``). Duplicates stay in ``posts`` so nothing
+is hidden; they are not sent to the extractor. Failure modes: none (pure text processing).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter, defaultdict
+
+from rapidfuzz import fuzz
+
+from .models import Post, Thread
+
+NEAR_DUPLICATE_RATIO = 92.0
+MIN_CONTAINED_CHARS = 40
+_SHINGLE = 3
+_MAX_INDEXED_SHINGLES = 5000  # bounds memory on a huge single post
+_MAX_PROBE_SHINGLES = 64
+_COMMON_SHINGLE_POSTS = 64  # a shingle shared by this many posts says nothing about duplication
+
+_FOLD = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+        "\u00a0": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+        "\u200b": "",
+    }
+)
+_SPACES = re.compile(r"\s+")
+_TRAILING = re.compile(r"[ \t]+\n")
+
+
+def clean_text(text: str) -> str:
+    """The stored form of a post: NFC, \\n newlines, no trailing spaces, no outer blank lines."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    return _TRAILING.sub("\n", text).strip()
+
+
+def fold(text: str) -> str:
+    """A comparison key: case, quote marks, dashes and whitespace folded."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text).translate(_FOLD).casefold()).strip()
+
+
+def _shingles(words: list[str]) -> list[tuple[str, ...]]:
+    if len(words) < _SHINGLE:
+        return [tuple(words)] if words else []
+    return [tuple(words[i : i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)]
+
+
+def _same_speaker(a: Post, b: Post) -> bool:
+    return a.author is None or b.author is None or a.author == b.author
+
+
+def normalize_thread(thread: Thread) -> Thread:
+    posts = [Post(p.id, p.author, p.parent_id, clean_text(p.text)) for p in thread.posts]
+    folded = [fold(p.text) for p in posts]
+    exact: dict[str, int] = {}
+    index: defaultdict[tuple[str, ...], list[int]] = defaultdict(list)
+    for i, post in enumerate(posts):
+        key = folded[i]
+        if not key:
+            continue
+        original = exact.get(key)
+        if original is not None and _same_speaker(posts[original], post):
+            post.duplicate_of = posts[original].id
+            continue
+        shingles = _shingles(key.split(" "))
+        probe = shingles if len(shingles) <= _MAX_PROBE_SHINGLES else shingles[:: len(shingles) // _MAX_PROBE_SHINGLES]
+        shared: Counter[int] = Counter()
+        for shingle in set(probe):
+            holders = index.get(shingle, ())
+            if len(holders) < _COMMON_SHINGLE_POSTS:
+                shared.update(set(holders))
+        for j, count in shared.most_common(8):
+            if count * 2 < len(set(probe)) or not _same_speaker(posts[j], post):
+                continue
+            contained = len(key) >= MIN_CONTAINED_CHARS and key in folded[j]
+            if contained or fuzz.ratio(key, folded[j]) >= NEAR_DUPLICATE_RATIO:
+                post.duplicate_of = posts[j].id
+                break
+        if post.duplicate_of is None:
+            exact.setdefault(key, i)
+            for shingle in shingles[:_MAX_INDEXED_SHINGLES]:
+                index[shingle].append(i)
+    return Thread(thread.id, thread.title, thread.source, thread.input_path, thread.sha256, posts)

@@ -1,0 +1,154 @@
+"""Render: a thread's results → the brief as JSON (the checked form) and Markdown (generated from it).
+
+Input: the normalized thread, merged claims and relations, summary, rejections, failures, provenance
+and stats. Output: ``build_brief`` returns the brief dict (valid against ``schemas/brief.schema.json``);
+``brief_markdown`` renders that dict, so the Markdown can never say more than the checked JSON.
+Failure modes: none raised here; the runner validates the dict before writing it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from .models import Claim, Failure, Rejection, Relation, Thread
+
+SCHEMA_VERSION = "1.0"
+
+
+def build_brief(
+    *,
+    thread: Thread,
+    status: str,
+    tokens: int,
+    chunks: int,
+    claims: list[Claim],
+    relations: list[Relation],
+    summary: str,
+    rejected: list[Rejection],
+    failures: list[Failure],
+    provenance: dict[str, Any],
+    stats: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "status": status,
+        "thread": {
+            "id": thread.id,
+            "title": thread.title,
+            "source": thread.source,
+            "input_path": thread.input_path,
+            "sha256": thread.sha256,
+            "counts": {
+                "posts": len(thread.posts),
+                "duplicates_removed": sum(1 for p in thread.posts if p.duplicate_of),
+                "tokens": tokens,
+                "chunks": chunks,
+            },
+        },
+        "posts": [asdict(p) for p in thread.posts],
+        "claims": [{**asdict(c), "span": list(c.span)} for c in claims],
+        "relations": [asdict(r) for r in relations],
+        "summary": summary,
+        "rejected": [asdict(r) for r in rejected],
+        "failures": [asdict(f) for f in failures],
+        "provenance": provenance,
+        "stats": stats,
+    }
+
+
+def _md_inline(text: str) -> str:
+    """One line of Markdown-safe text: newlines folded, characters Markdown would interpret escaped."""
+    text = " ".join(text.split())
+    for char in "\\`*_[]<>|":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def _speaker_label(claim: dict[str, Any]) -> str:
+    return claim["speaker"] if claim["speaker"] else "Unattributed"
+
+
+def brief_markdown(brief: dict[str, Any]) -> str:
+    thread = brief["thread"]
+    counts = thread["counts"]
+    claims = {c["id"]: c for c in brief["claims"]}
+    lines = [f"# {_md_inline(thread['title'] or thread['id'])}", ""]
+    status = brief["status"]
+    if status != "complete":
+        lines += [
+            f"> **Status: {status}.** Some stages failed; see *Failures* below. What is here is grounded.",
+            "",
+        ]
+    lines += [
+        f"*{counts['posts']} posts ({counts['duplicates_removed']} duplicates removed), {len(claims)} claims, "
+        f"{len(brief['relations'])} relations · source: `{thread['input_path']}`*",
+        "",
+        "## Overview",
+        "",
+        _md_inline(brief["summary"]) if brief["summary"] else "_No overview (the summary stage failed)._",
+        "",
+        "## Claims by speaker",
+        "",
+    ]
+    if not claims:
+        lines += ["_No grounded claims._", ""]
+    speakers: dict[str, list[dict[str, Any]]] = {}
+    for claim in brief["claims"]:
+        speakers.setdefault(_speaker_label(claim), []).append(claim)
+    for speaker, items in speakers.items():
+        lines += [f"### {_md_inline(speaker)}", ""]
+        for claim in items:
+            # The offline extractor's paraphrase is often the quote itself: say it once.
+            paraphrase = "" if claim["text"] == claim["quote"] else " " + _md_inline(claim["text"])
+            lines.append(f"- **{claim['id']}** ({claim['kind']}, post {_md_inline(claim['post_id'])}){paraphrase}")
+            lines.append(f"  > “{_md_inline(claim['quote'])}”")
+        lines.append("")
+    rebuttals = [r for r in brief["relations"] if r["type"] == "rebuts"]
+    lines += ["## Rebuttals", ""]
+    if not rebuttals:
+        lines += ["_None found._", ""]
+    for rel in rebuttals:
+        source, target = claims[rel["source"]], claims[rel["target"]]
+        lines += [
+            f"- **{source['id']}** ({_md_inline(_speaker_label(source))}) rebuts **{target['id']}** "
+            f"({_md_inline(_speaker_label(target))})",
+            f"  - {target['id']}: “{_md_inline(target['quote'])}”",
+            f"  - {source['id']}: “{_md_inline(source['quote'])}”",
+        ]
+    others = [r for r in brief["relations"] if r["type"] != "rebuts"]
+    if others:
+        lines += ["", "## Other relations", ""]
+        lines += [f"- **{r['source']}** {r['type']} **{r['target']}**" for r in others]
+    lines.append("")
+    if brief["rejected"]:
+        lines += [
+            f"## Rejected ({len(brief['rejected'])})",
+            "",
+            "Proposed by the extractor but not kept, so nothing is dropped silently:",
+            "",
+        ]
+        for item in brief["rejected"]:
+            proposed = item["item"].get("quote") or f"{item['item'].get('source')} → {item['item'].get('target')}"
+            reason = _md_inline(item["reason"])
+            lines.append(f"- {item['stage']}, chunk {item['chunk']}: {reason} — “{_md_inline(str(proposed))}”")
+        lines.append("")
+    if brief["failures"]:
+        lines += ["## Failures", ""]
+        lines += [
+            f"- {f['stage']}{', chunk ' + f['chunk'] if f['chunk'] else ''}: {_md_inline(f['reason'])}"
+            for f in brief["failures"]
+        ]
+        lines.append("")
+    prov = brief["provenance"]
+    stats = brief["stats"]
+    lines += [
+        "---",
+        f"<sub>threadbrief {prov['threadbrief_version']} · backend {prov['backend']}"
+        f"{' · model ' + prov['model'] if prov['model'] else ''} · "
+        + " · ".join(f"{p['name']} {p['sha256'][:12]}" for p in prov["prompts"])
+        + f" · {stats['calls']} calls ({stats['cached_calls']} cached)"
+        + f", {stats['tokens_in']}+{stats['tokens_out']} tokens</sub>",
+        "",
+    ]
+    return "\n".join(lines)
