@@ -20,7 +20,9 @@ from .tokenizer import Tokenizer
 
 CONTEXT_SHARE = 0.2  # of the post budget, reserved for parents shown as context
 MESSAGE_OVERHEAD_TOKENS = 8  # chat framing per request (role markers), per OpenAI's counting guide
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
+# Terminal punctuation with any closing quotes/brackets stays in the sentence; the gap after it does not.
+_ABBREVIATION = re.compile(r"(?:^|[\s(])(?:vs|e\.g|i\.e|etc|cf|approx|Mr|Mrs|Ms|Dr|Prof|St|No|Fig)\.$", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(\s+)|\n+")
 
 
 def post_element(cp: ChunkPost) -> str:
@@ -61,8 +63,11 @@ def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
     """Sentence [start, end) offsets; the separators between sentences are left out."""
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        if match.start() > start:
-            yield start, match.start()
+        end = match.start(1) if match.group(1) else match.start()
+        if match.group(1) and _ABBREVIATION.search(text, max(0, end - 8), end):
+            continue  # "vs. model internals" goes on
+        if end > start:
+            yield start, end
         start = match.end()
     if start < len(text):
         yield start, len(text)

@@ -26,6 +26,7 @@ from .models import Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Us
 RULES_VERSION = "offline-1"
 MAX_CLAIMS_PER_POST = 3
 MIN_WORDS = 4
+PLAIN_TEXT_REPLY_WINDOW = 4  # posts back a reply may answer when the input has no reply structure
 
 _WORD = re.compile(r"[a-z0-9']+")
 _STOPWORDS = frozenset(
@@ -53,7 +54,7 @@ _DISAGREE = re.compile(
     r"\b(i disagree|i don't (?:think|agree|see|buy|believe)|i do not (?:think|agree|believe)|"
     r"not (?:true|really|necessarily|quite|the case)|that's (?:not|wrong)|this (?:proves too much|is wrong)|"
     r"wrong|no,|nope|i doubt|i find (?:it |this )?unlikely|i'm (?:not sure|skeptical|strongly against)|"
-    r"on the contrary|doesn't follow|not convinced|the wrong|isn't|aren't|doesn't|don't)",
+    r"on the contrary|doesn't follow|not convinced|the wrong)",
     re.IGNORECASE,
 )
 _QUOTED_LINE = re.compile(r"^\s*(?:>|&gt;)")
@@ -131,14 +132,13 @@ class _Payload:
         if key not in self._ids:
             local = f"k{len(self._ids) + 1}"
             self._ids[key] = local
-            words = sentence.text.split()
-            paraphrase = " ".join(words[:24]) + (" …" if len(words) > 24 else "")
+            # No model, so no paraphrase: the claim's text is its sentence, and the brief says it once.
             self.claims.append(
                 {
                     "id": local,
                     "post_id": sentence.post.id,
                     "kind": sentence.kind,
-                    "text": paraphrase,
+                    "text": sentence.text,
                     "quote": sentence.text,
                 }
             )
@@ -156,7 +156,7 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
     shown.update({cp.post.id: cp for cp in chunk.posts})
     candidates: dict[str, list[Sentence]] = {pid: sentences(cp) for pid, cp in shown.items()}
     has_reply_structure = any(cp.post.parent_id for cp in shown.values())
-    previous: ChunkPost | None = None
+    earlier: list[ChunkPost] = []
     for cp in chunk.posts:
         own = select_claims(candidates[cp.post.id])
         local_ids = [payload.claim(s) for s in own]
@@ -164,18 +164,26 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
             if sentence.kind == "premise" and sentence is not own[0]:
                 anchor = own[own.index(sentence) - 1]
                 payload.relate(local, payload.claim(anchor), "supports")
-        parent = shown.get(cp.post.parent_id or "") if has_reply_structure else previous
-        if (cp.part is None or cp.part[0] == 1) and parent is not None and parent.post.id != cp.post.id:
+        # The reply target: the parent when the input says; else (plain text) one of the last few posts.
+        if has_reply_structure:
+            parents = [shown[cp.post.parent_id]] if cp.post.parent_id in shown else []
+        else:
+            parents = earlier[-PLAIN_TEXT_REPLY_WINDOW:]
+        if (cp.part is None or cp.part[0] == 1) and own and parents:
             opening = " ".join(s.text for s in sentences(ChunkPost(cp.post, cp.text))[:2]) or cp.text[:300]
             kind = stance(opening)
-            if kind is None and own and own[0].kind == "question":
-                kind = "rebuts" if similarity(content_words(own[0].text), content_words(parent.text)) > 0.05 else None
-            targets = candidates[parent.post.id]
-            if kind and own and targets:
-                reply_words = content_words(cp.text)
-                target = max(targets, key=lambda s: (similarity(reply_words, content_words(s.text)), s.score, -s.index))
+            reply_words = content_words(cp.text)
+            if kind is None and own[0].kind == "question":
+                kind = "rebuts" if any(similarity(reply_words, content_words(p.text)) > 0.05 for p in parents) else None
+            targets = [s for p in parents for s in candidates[p.post.id]]
+            if kind and targets:
+                distance = {p.post.id: len(parents) - i for i, p in enumerate(parents)}
+                target = max(
+                    targets,
+                    key=lambda s: (similarity(reply_words, content_words(s.text)), -distance[s.post.id], s.score),
+                )
                 payload.relate(local_ids[0], payload.claim(target), kind)
-        previous = cp
+        earlier.append(cp)
     return {"claims": payload.claims, "relations": payload.relations}
 
 

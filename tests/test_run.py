@@ -1,0 +1,299 @@
+"""End to end: `threadbrief run` over the seeds (offline) and over a respx-mocked OpenAI endpoint."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from click.testing import CliRunner
+from conftest import (
+    CMV_THREADS,
+    FAKE_BASE_URL,
+    SEEDS,
+    SleepRecorder,
+    claim,
+    completion,
+    extraction,
+    grounded_everywhere,
+    write_thread,
+)
+
+from pipeline.cli import cli
+from pipeline.extract_openai import OpenAIExtractor
+from pipeline.resources import prompt_sha256, schema_path
+from pipeline.runner import NO_LLM_NOTICE, RunConfig, run
+
+KEY = "sk-live-DO-NOT-LEAK-42"
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None) -> Any:
+    base = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+    return CliRunner().invoke(cli, args, env={**base, **(env or {})}, catch_exceptions=False)
+
+
+def read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def seed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    out = tmp_path_factory.mktemp("seeds-out")
+    return invoke(["run", str(SEEDS), "-o", str(out)]), out
+
+
+def test_seeds_run_offline_with_one_notice_and_exit_0(seed_run: tuple[Any, Path]) -> None:
+    result, out = seed_run
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count(NO_LLM_NOTICE) == 1
+    assert result.stdout == ""  # stdout is for data; progress goes to stderr
+    manifest = read(out / "run.json")
+    assert manifest["backend"] == "offline" and manifest["exit_code"] == 0
+    assert [t["status"] for t in manifest["threads"]] == ["complete"] * 5
+    assert {p["name"]: p["sha256"] for p in manifest["prompts"]}["extract_user"] == prompt_sha256("extract_user")
+
+
+def test_every_seed_brief_is_valid_grounded_and_deduplicated(seed_run: tuple[Any, Path]) -> None:
+    _, out = seed_run
+    expected_duplicates = {"000": 5, "001": 20, "002": 7, "003": 0, "004": 4}
+    for folder in sorted(p for p in out.iterdir() if p.is_dir()):
+        brief = read(folder / "brief.json")
+        assert grounded_everywhere(brief)
+        assert brief["thread"]["counts"]["duplicates_removed"] == expected_duplicates[folder.name[:3]]
+        assert all(c["speaker"] is None for c in brief["claims"])  # plain text: never an invented name
+        duplicate_ids = {p["id"] for p in brief["posts"] if p["duplicate_of"]}
+        assert not duplicate_ids & {c["post_id"] for c in brief["claims"]}
+        assert brief["summary"]
+        assert (folder / "brief.md").read_text().startswith("# ")
+    assert invoke(["validate", str(out)]).exit_code == 0
+
+
+@pytest.mark.parametrize("prefix", ["001", "002", "003"])
+def test_seeds_that_argue_get_a_rebuttal(seed_run: tuple[Any, Path], prefix: str) -> None:
+    _, out = seed_run
+    brief = read(next(out.glob(f"{prefix}_*/brief.json")))
+    claims = {c["id"]: c for c in brief["claims"]}
+    rebuttals = [r for r in brief["relations"] if r["type"] == "rebuts"]
+    assert rebuttals
+    for r in rebuttals:  # a reply rebuts an earlier post, never itself
+        assert claims[r["source"]]["post_id"] != claims[r["target"]]["post_id"]
+    markdown = next(out.glob(f"{prefix}_*/brief.md")).read_text()
+    assert f"**{rebuttals[0]['source']}** (Unattributed) rebuts **{rebuttals[0]['target']}**" in markdown
+
+
+def test_offline_briefs_are_deterministic(seed_run: tuple[Any, Path], tmp_path: Path) -> None:
+    _, out = seed_run
+    assert invoke(["run", str(SEEDS), "-o", str(tmp_path)]).exit_code == 0
+    for folder in sorted(p for p in out.iterdir() if p.is_dir()):
+        first, second = read(folder / "brief.json"), read(tmp_path / folder.name / "brief.json")
+        for brief in (first, second):
+            del brief["provenance"]["created_at"], brief["stats"]["seconds"]
+        assert first == second
+
+
+def test_validate_catches_a_tampered_quote(seed_run: tuple[Any, Path], tmp_path: Path) -> None:
+    _, out = seed_run
+    brief = read(next(out.glob("002_*/brief.json")))
+    brief["claims"][0]["quote"] = brief["claims"][0]["quote"].replace("DoD", "NSA").replace("safety", "sefety")
+    bad = tmp_path / "brief.json"
+    bad.write_text(json.dumps(brief))
+    result = invoke(["validate", str(bad)])
+    assert result.exit_code == 1
+    assert "claims/C1: quote is not the post's text at span" in result.stderr
+
+
+def test_schema_prints_the_schema_file() -> None:
+    result = invoke(["schema", "brief"])
+    assert result.exit_code == 0 and result.stdout == schema_path("brief").read_text()
+    assert invoke(["schema", "nope"]).exit_code == 2
+
+
+def test_usage_and_configuration_errors_exit_2_with_one_line(tmp_path: Path) -> None:
+    result = invoke(["run", str(SEEDS), "--backend", "openai", "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "threadbrief: error: no OPENAI_API_KEY: set it, pass --base-url, or use --backend offline"
+    )
+    assert invoke(["run", str(tmp_path / "missing")]).exit_code == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = invoke(["run", str(empty), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "no input threads found" in result.stderr
+    blocker = tmp_path / "file-not-dir"
+    blocker.write_text("x")
+    result = invoke(["run", str(SEEDS), "-o", str(blocker / "sub")])
+    assert result.exit_code == 2 and "cannot write to" in result.stderr and "-o" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 2  # the offline notice, then the one-line error
+    assert invoke(["run", str(SEEDS), "--max-chunk-tokens", "300", "-o", str(tmp_path / "o2")]).exit_code == 2
+
+
+def test_a_bad_input_file_is_recorded_and_the_rest_complete(tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(next(SEEDS.glob("002_*.txt")), inputs / "good.txt")
+    (inputs / "bad.json").write_text("{oops")
+    out = tmp_path / "out"
+    result = invoke(["run", str(inputs), "-o", str(out)])
+    assert result.exit_code == 1
+    assert f"{inputs / 'bad.json'}: invalid JSON" in result.stderr
+    manifest = read(out / "run.json")
+    assert manifest["input_errors"][0]["input"] == str(inputs / "bad.json")
+    assert [t["status"] for t in manifest["threads"]] == ["complete"]
+    assert (out / "good" / "brief.json").exists()
+
+
+# --- the OpenAI backend through the whole pipeline, against a respx-mocked endpoint ------------------------
+
+
+def answer_for(request: httpx.Request) -> httpx.Response:
+    """A fake model: thread 'broken' always fails; 'debate' gets one true and one invented quote."""
+    sent = json.loads(request.content)
+    if sent["response_format"]["json_schema"]["name"] == "thread_summary":
+        return httpx.Response(200, json=completion(json.dumps({"overview": "Ann defends nuclear; Bob objects."})))
+    prompt = sent["messages"][-1]["content"]
+    if "Thread: Broken" in prompt:
+        return httpx.Response(503, json={"error": {"message": "overloaded"}})
+    if prompt.startswith("Thread: Debate"):
+        return httpx.Response(
+            200,
+            json=completion(
+                extraction(
+                    [
+                        claim("k1", "a", "Nuclear power is the safest source of energy per kWh."),
+                        claim("k2", "b", "Waste storage is still unsolved."),
+                        claim("k3", "b", "Chernobyl killed millions of people."),
+                    ],  # invented: not in post b
+                    [
+                        {"source": "k2", "target": "k1", "type": "rebuts"},
+                        {"source": "k3", "target": "k1", "type": "rebuts"},
+                    ],
+                )
+            ),
+        )
+    raise AssertionError(f"unexpected request: {prompt[:80]}")
+
+
+def make_inputs(tmp_path: Path) -> Path:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    write_thread(
+        inputs / "debate.json",
+        "debate",
+        [
+            ("a", "ann", None, "Nuclear power is the safest source of energy per kWh. It should be expanded."),
+            ("b", "bob", "a", "I disagree. Waste storage is still unsolved."),
+        ],
+        title="Debate",
+    )
+    write_thread(
+        inputs / "broken.json", "broken", [("a", "cat", None, "Nothing here will be extracted.")], title="Broken"
+    )
+    return inputs
+
+
+def openai_run(tmp_path: Path, out: Path, sleeps: SleepRecorder, use_cache: bool = True) -> tuple[int, dict[str, Any]]:
+    extractor = OpenAIExtractor(model="gpt-4o-mini", api_key=KEY, base_url=FAKE_BASE_URL, sleep=sleeps, max_attempts=3)
+    config = RunConfig(
+        inputs=[tmp_path / "in"], out=out, backend="openai", cache_dir=tmp_path / "cache", use_cache=use_cache
+    )
+    return run(config, extractor)
+
+
+@respx.mock(base_url=FAKE_BASE_URL)
+def test_openai_run_grounds_rejects_inventions_and_records_failures(
+    respx_mock: respx.MockRouter, sleeps: SleepRecorder, tmp_path: Path
+) -> None:
+    route = respx_mock.post("/chat/completions").mock(side_effect=answer_for)
+    make_inputs(tmp_path)
+    out = tmp_path / "out"
+    exit_code, manifest = openai_run(tmp_path, out, sleeps)
+    assert exit_code == 1 and read(out / "run.json") == manifest
+    statuses = {t["id"]: t for t in manifest["threads"]}
+    assert statuses["debate"]["status"] == "complete"
+    assert statuses["broken"]["status"] == "failed"
+    failure = statuses["broken"]["failures"][0]
+    assert failure["stage"] == "extract" and failure["chunk"] == "c001" and "HTTP 503" in failure["reason"]
+    assert statuses["broken"]["calls"] == 3 and len(sleeps.waits) == 2
+
+    debate = read(out / "debate" / "brief.json")
+    assert grounded_everywhere(debate)
+    assert [c["quote"] for c in debate["claims"]] == [
+        "Nuclear power is the safest source of energy per kWh.",
+        "Waste storage is still unsolved.",
+    ]
+    assert [c["speaker"] for c in debate["claims"]] == ["ann", "bob"]
+    assert debate["relations"] == [{"source": "C2", "target": "C1", "type": "rebuts"}]
+    rejected = {r["reason"] for r in debate["rejected"]}
+    assert "quote not found in post b" in rejected
+    assert "claim 'k3' was not grounded, so the relation has no end" in rejected
+    assert "Chernobyl" not in json.dumps(debate["claims"])
+    assert debate["summary"] == "Ann defends nuclear; Bob objects."
+    assert debate["provenance"]["model"] == "gpt-4o-mini"
+    assert debate["stats"]["calls"] == 2 and debate["stats"]["tokens_in"] == 200
+
+    broken = read(out / "broken" / "brief.json")  # a failed thread still gets a brief saying so
+    assert broken["status"] == "failed" and broken["claims"] == [] and broken["failures"][0]["stage"] == "extract"
+    assert "Status: failed" in (out / "broken" / "brief.md").read_text()
+
+    # The key is nowhere: not in briefs, run.json or the cache.
+    for path in [*out.rglob("*"), *(tmp_path / "cache").rglob("*")]:
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+
+    # A re-run answers the finished chunk from the cache; the failure was not cached, so it is retried.
+    calls_before = route.call_count
+    exit_code, manifest = openai_run(tmp_path, out, sleeps)
+    statuses = {t["id"]: t for t in manifest["threads"]}
+    assert statuses["debate"]["cached_calls"] == 1
+    assert statuses["debate"]["calls"] == 1  # the summary only
+    assert statuses["broken"]["calls"] == 3
+    assert route.call_count == calls_before + 4
+
+
+@respx.mock(base_url=FAKE_BASE_URL)
+def test_a_thread_with_one_failed_chunk_is_partial_and_keeps_the_rest(
+    respx_mock: respx.MockRouter, sleeps: SleepRecorder, tmp_path: Path
+) -> None:
+    first = "The first half argues that taxes should be lower for small firms. " * 30
+    second = "The second half claims that regulation is the real burden on firms. " * 30
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent = json.loads(request.content)
+        if sent["response_format"]["json_schema"]["name"] == "thread_summary":
+            return httpx.Response(200, json=completion(json.dumps({"overview": "About taxes."})))
+        if 'id="p2"' in sent["messages"][-1]["content"]:
+            return httpx.Response(500)
+        quote = "The first half argues that taxes should be lower for small firms."
+        return httpx.Response(200, json=completion(extraction([claim("k1", "p1", quote)])))
+
+    respx_mock.post("/chat/completions").mock(side_effect=answer)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "long.txt").write_text(first + "\n\n" + second)
+    out = tmp_path / "out"
+    extractor = OpenAIExtractor(model="gpt-4o-mini", api_key=KEY, base_url=FAKE_BASE_URL, sleep=sleeps, max_attempts=2)
+    exit_code, manifest = run(RunConfig(inputs=[inputs], out=out, max_chunk_tokens=900, use_cache=False), extractor)
+    brief = read(out / "long" / "brief.json")
+    assert exit_code == 1 and manifest["threads"][0]["status"] == "partial" == brief["status"]
+    assert brief["thread"]["counts"]["chunks"] == 2
+    assert [c["post_id"] for c in brief["claims"]] == ["p1"] and grounded_everywhere(brief)
+    assert [(f["stage"], f["chunk"]) for f in brief["failures"]] == [("extract", "c002")]
+    assert "Status: partial" in (out / "long" / "brief.md").read_text()
+
+
+@pytest.mark.skipif(not CMV_THREADS.is_dir(), reason="../shared/eval/cmv-dev is not beside this checkout")
+def test_the_cmv_dev_threads_run_offline_into_valid_attributed_briefs(tmp_path: Path) -> None:
+    result = invoke(["run", str(CMV_THREADS), "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+    briefs = [read(p) for p in sorted(tmp_path.glob("*/brief.json"))]
+    assert len(briefs) == 64
+    assert all(grounded_everywhere(b) for b in briefs)
+    authors = {b["thread"]["id"]: {p["id"]: p["author"] for p in b["posts"]} for b in briefs}
+    for brief in briefs:
+        assert all(c["speaker"] == authors[brief["thread"]["id"]][c["post_id"]] for c in brief["claims"])
+    assert sum(len(b["claims"]) for b in briefs) > 64
+    assert sum(1 for b in briefs for r in b["relations"] if r["type"] == "rebuts") > 0
