@@ -129,4 +129,9 @@ def test_a_budget_below_the_fixed_prompt_is_a_config_error() -> None:
 def test_sentence_spans_cover_the_sentences() -> None:
     text = "First one. Second one?\nThird “quoted.” Fourth (vs. fifth, e.g. sixth) ends. Etc."
     assert [text[s:e] for s, e in sentence_spans(text)] == [
-        "First one.", "Second one?", "Third “quoted.”", "Fourth (vs. fifth, e.g. sixth) ends.", "Etc."]
+        "First one.",
+        "Second one?",
+        "Third “quoted.”",
+        "Fourth (vs. fifth, e.g. sixth) ends.",
+        "Etc.",
+    ]
