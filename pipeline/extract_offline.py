@@ -27,6 +27,7 @@ RULES_VERSION = "offline-1"
 MAX_CLAIMS_PER_POST = 3
 MIN_WORDS = 4
 PLAIN_TEXT_REPLY_WINDOW = 4  # posts back a reply may answer when the input has no reply structure
+QUOTE_MATCH_MIN_SIMILARITY = 0.3  # word overlap between a quoted line and the parent sentence it quotes
 
 _WORD = re.compile(r"[a-z0-9']+")
 _STOPWORDS = frozenset(
@@ -68,6 +69,7 @@ class Sentence:
     index: int  # position in the post
     score: float
     kind: str
+    quoted: bool  # on a line quoting another post (">" or "&gt;"): evidence of what a reply answers
 
 
 def _fold(text: str) -> str:
@@ -86,17 +88,35 @@ def _looks_like_title(text: str) -> bool:
     return capitalised * 2 >= len(words)
 
 
+def _quoted_ranges(text: str) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    offset = 0
+    for line in text.split("\n"):
+        if _QUOTED_LINE.match(line):
+            ranges.append((offset, offset + len(line)))
+        offset += len(line) + 1
+    return ranges
+
+
 def sentences(cp: ChunkPost) -> list[Sentence]:
+    """Every sentence of the post, quoted ones flagged."""
+    quoted_ranges = _quoted_ranges(cp.text)
     found: list[Sentence] = []
     for index, (start, end) in enumerate(sentence_spans(cp.text)):
         text = cp.text[start:end].strip()
-        if not text or _QUOTED_LINE.match(text) or len(text.split()) < MIN_WORDS or _looks_like_title(text):
+        if not text:
             continue
         folded = _fold(text)
         score = 1.0 + len(_ARGUMENT.findall(folded)) + (0.5 if index == 0 else 0.0)
         kind = "question" if text.endswith("?") else "premise" if _PREMISE_START.match(folded) else "claim"
-        found.append(Sentence(cp.post, text, index, score, kind))
+        quoted = any(a <= start < b for a, b in quoted_ranges)
+        found.append(Sentence(cp.post, text, index, score, kind, quoted))
     return found
+
+
+def claim_candidates(every: list[Sentence]) -> list[Sentence]:
+    """The sentences that may be the author's own claims: not quoted, not fragments, not titles."""
+    return [s for s in every if not s.quoted and len(s.text.split()) >= MIN_WORDS and not _looks_like_title(s.text)]
 
 
 def select_claims(candidates: list[Sentence]) -> list[Sentence]:
@@ -150,11 +170,17 @@ class _Payload:
             self.relations.append(relation)
 
 
+def _closest(sentences_: list[Sentence], words: set[str]) -> tuple[float, Sentence] | None:
+    scored = [(similarity(words, content_words(s.text)), s) for s in sentences_]
+    return max(scored, key=lambda pair: (pair[0], -pair[1].index), default=None)
+
+
 def extract_payload(chunk: Chunk) -> dict[str, Any]:
     payload = _Payload()
     shown: dict[str, ChunkPost] = {cp.post.id: cp for cp in chunk.context}
     shown.update({cp.post.id: cp for cp in chunk.posts})
-    candidates: dict[str, list[Sentence]] = {pid: sentences(cp) for pid, cp in shown.items()}
+    every: dict[str, list[Sentence]] = {pid: sentences(cp) for pid, cp in shown.items()}
+    candidates = {pid: claim_candidates(found) for pid, found in every.items()}
     has_reply_structure = any(cp.post.parent_id for cp in shown.values())
     earlier: list[ChunkPost] = []
     for cp in chunk.posts:
@@ -164,26 +190,37 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
             if sentence.kind == "premise" and sentence is not own[0]:
                 anchor = own[own.index(sentence) - 1]
                 payload.relate(local, payload.claim(anchor), "supports")
+        earlier.append(cp)
         # The reply target: the parent when the input says; else (plain text) one of the last few posts.
         if has_reply_structure:
             parents = [shown[cp.post.parent_id]] if cp.post.parent_id in shown else []
         else:
-            parents = earlier[-PLAIN_TEXT_REPLY_WINDOW:]
-        if (cp.part is None or cp.part[0] == 1) and own and parents:
-            opening = " ".join(s.text for s in sentences(ChunkPost(cp.post, cp.text))[:2]) or cp.text[:300]
-            kind = stance(opening)
-            reply_words = content_words(cp.text)
-            if kind is None and own[0].kind == "question":
-                kind = "rebuts" if any(similarity(reply_words, content_words(p.text)) > 0.05 for p in parents) else None
-            targets = [s for p in parents for s in candidates[p.post.id]]
-            if kind and targets:
-                distance = {p.post.id: len(parents) - i for i, p in enumerate(parents)}
-                target = max(
-                    targets,
-                    key=lambda s: (similarity(reply_words, content_words(s.text)), -distance[s.post.id], s.score),
-                )
-                payload.relate(local_ids[0], payload.claim(target), kind)
-        earlier.append(cp)
+            parents = earlier[-PLAIN_TEXT_REPLY_WINDOW - 1 : -1]
+        targets = [s for p in parents for s in candidates[p.post.id]]
+        if not own or not targets:
+            continue
+        # Quote-reply: the words a reply quotes name the sentence it answers, and the text below answers it.
+        linked = False
+        for quote in (s for s in every[cp.post.id] if s.quoted):
+            answer = next((s for s in own if s.index > quote.index), None)
+            best = _closest(targets, content_words(quote.text))
+            if answer is not None and best is not None and best[0] >= QUOTE_MATCH_MIN_SIMILARITY:
+                payload.relate(payload.claim(answer), payload.claim(best[1]), stance(answer.text) or "rebuts")
+                linked = True
+        if linked or (cp.part is not None and cp.part[0] > 1):
+            continue
+        opening = " ".join(s.text for s in every[cp.post.id] if not s.quoted)[:400]
+        kind = stance(opening)
+        reply_words = content_words(cp.text)
+        if kind is None and own[0].kind == "question":
+            kind = "rebuts" if any(similarity(reply_words, content_words(p.text)) > 0.05 for p in parents) else None
+        if kind:
+            distance = {p.post.id: len(parents) - i for i, p in enumerate(parents)}
+            target = max(
+                targets,
+                key=lambda s: (similarity(reply_words, content_words(s.text)), -distance[s.post.id], s.score),
+            )
+            payload.relate(local_ids[0], payload.claim(target), kind)
     return {"claims": payload.claims, "relations": payload.relations}
 
 

@@ -192,3 +192,16 @@ def test_auth_errors_name_the_fix_and_never_echo_the_key(respx_mock: respx.MockR
         asyncio.run(make_extractor(sleeps).extract(make_chunk()))
     assert "check OPENAI_API_KEY" in str(caught.value)
     assert KEY not in str(caught.value) and "***" in str(caught.value)
+
+
+@respx.mock(base_url=FAKE_BASE_URL)
+def test_timeouts_and_connection_errors_are_retried(respx_mock: respx.MockRouter, sleeps: SleepRecorder) -> None:
+    route = respx_mock.post("/chat/completions").mock(
+        side_effect=[
+            httpx.ReadTimeout("slow"),
+            httpx.ConnectError("reset"),
+            httpx.Response(200, json=completion(VALID)),
+        ]
+    )
+    result = asyncio.run(make_extractor(sleeps).extract(make_chunk()))
+    assert route.call_count == 3 and len(sleeps.waits) == 2 and result.usage.calls == 3

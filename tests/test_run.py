@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -25,6 +26,7 @@ from conftest import (
 
 from pipeline.cli import cli
 from pipeline.extract_openai import OpenAIExtractor
+from pipeline.models import Chunk, ChunkExtraction, Usage
 from pipeline.resources import prompt_sha256, schema_path
 from pipeline.runner import NO_LLM_NOTICE, RunConfig, run
 
@@ -297,3 +299,50 @@ def test_the_cmv_dev_threads_run_offline_into_valid_attributed_briefs(tmp_path: 
         assert all(c["speaker"] == authors[brief["thread"]["id"]][c["post_id"]] for c in brief["claims"])
     assert sum(len(b["claims"]) for b in briefs) > 64
     assert sum(1 for b in briefs for r in b["relations"] if r["type"] == "rebuts") > 0
+
+
+class FakeExtractor:
+    """A backend through the Extractor seam: counts requests in flight; thread 'odd' gets a bad payload."""
+
+    name = "fake"
+    model = None
+    fingerprint = "fake"
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.peak = 0
+
+    async def extract(self, chunk: Chunk) -> ChunkExtraction:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        await asyncio.sleep(0.005)
+        self.in_flight -= 1
+        if chunk.thread_id == "odd":
+            return ChunkExtraction(chunk.id, {"claims": [{"id": "k1"}], "relations": []}, Usage(calls=1))
+        first = chunk.posts[0]
+        quote = first.text.split(".")[0] + "."
+        payload = {
+            "claims": [{"id": "k1", "post_id": first.post.id, "kind": "claim", "text": "t", "quote": quote}],
+            "relations": [],
+        }
+        return ChunkExtraction(chunk.id, payload, Usage(calls=1))
+
+    async def summarize(self, title: str, claims: list[Any], relations: list[Any]) -> tuple[str, Usage]:
+        return "summary", Usage()
+
+
+def test_concurrency_is_bounded_and_every_backend_is_validated(tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("one", "two", "odd"):
+        body = "\n\n".join(f"Post {i} of {name} says something about topic {i} at length. " * 12 for i in range(8))
+        (inputs / f"{name}.txt").write_text(body)
+    fake = FakeExtractor()
+    config = RunConfig(inputs=[inputs], out=tmp_path / "out", max_chunk_tokens=700, concurrency=2, use_cache=False)
+    exit_code, manifest = run(config, fake)
+    assert fake.peak == 2
+    statuses = {t["id"]: t for t in manifest["threads"]}
+    assert statuses["one"]["status"] == statuses["two"]["status"] == "complete"
+    assert read(tmp_path / "out" / "one" / "brief.json")["thread"]["counts"]["chunks"] > 2
+    assert statuses["odd"]["status"] == "failed" and exit_code == 1
+    assert "fake extractor returned an invalid payload" in statuses["odd"]["failures"][0]["reason"]

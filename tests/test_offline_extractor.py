@@ -1,0 +1,96 @@
+"""The offline extractor through the same chunk interface the LLM gets."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pipeline.chunk import chunk_thread
+from pipeline.extract_offline import OfflineExtractor, stance
+from pipeline.models import Post, Thread
+from pipeline.normalize import normalize_thread
+from pipeline.resources import schema_errors
+from pipeline.tokenizer import get_tokenizer
+
+
+def extract(posts: list[Post]) -> dict:
+    thread = normalize_thread(Thread("t", "T", None, "t", "0" * 64, posts))
+    chunks = chunk_thread(thread, get_tokenizer(None), 6000)
+    payload = asyncio.run(OfflineExtractor().extract(chunks[0])).payload
+    assert schema_errors("extraction", payload) == []
+    return payload
+
+
+def quotes_by_post(payload: dict) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for c in payload["claims"]:
+        out.setdefault(c["post_id"], []).append(c["quote"])
+    return out
+
+
+def relation_quotes(payload: dict) -> list[tuple[str, str, str]]:
+    quote = {c["id"]: c["quote"] for c in payload["claims"]}
+    return [(quote[r["source"]], r["type"], quote[r["target"]]) for r in payload["relations"]]
+
+
+def test_a_quote_reply_links_the_answer_to_the_quoted_sentence_and_never_claims_the_quote() -> None:
+    payload = extract(
+        [
+            Post(
+                "op", "ann", None, "Taxes should be lower for everyone. Public services are clearly overfunded today."
+            ),
+            Post(
+                "r1",
+                "bob",
+                "op",
+                "&gt; Public services are clearly overfunded today.\n\n"
+                "The budget data shows the opposite: schools have lost funding for a decade.",
+            ),
+        ]
+    )
+    assert "&gt; Public services are clearly overfunded today." not in quotes_by_post(payload)["r1"]
+    assert all(not q.startswith(("&gt;", ">")) for q in quotes_by_post(payload)["r1"])
+    assert relation_quotes(payload) == [
+        (
+            "The budget data shows the opposite: schools have lost funding for a decade.",
+            "rebuts",
+            "Public services are clearly overfunded today.",
+        )
+    ]
+
+
+def test_agreement_markers_and_agreement_with_a_contrast() -> None:
+    assert stance("I agree with the former statement, but at the same time it is different.") == "qualifies"
+    assert stance("Great point. I agree and should have said that.") == "agrees"
+    assert stance("I disagree. Writing code is not being productive.") == "rebuts"
+    assert stance("The weather report says rain tomorrow.") is None
+    payload = extract(
+        [
+            Post("a", "ann", None, "Remote work makes teams more productive because meetings shrink."),
+            Post("b", "bob", "a", "I agree that meetings shrink, but mentoring of juniors suffers badly."),
+        ]
+    )
+    assert [t for _, t, _ in relation_quotes(payload)] == ["qualifies"]
+
+
+def test_titles_and_name_lines_are_not_claims_and_plain_text_has_no_speaker() -> None:
+    payload = extract(
+        [
+            Post("p1", None, None, "Charbel-Raphael Segerie"),
+            Post("p2", None, None, "Against Almost Every Theory of Impact of Interpretability"),
+            Post("p3", None, None, "Interpretability is not the only way to make progress on alignment."),
+            Post("p4", None, None, "I disagree. Interpretability gives us the feedback loops that other agendas lack."),
+        ]
+    )
+    assert set(quotes_by_post(payload)) == {"p3", "p4"}
+    assert relation_quotes(payload)[0][1:] == (
+        "rebuts",
+        "Interpretability is not the only way to make progress on alignment.",
+    )
+
+
+def test_the_same_chunk_gives_the_same_payload() -> None:
+    posts = [
+        Post("a", "ann", None, "Nuclear power should be expanded because it is safe."),
+        Post("b", "bob", "a", "I don't think it is safe: waste storage is unsolved."),
+    ]
+    assert extract(posts) == extract(posts)
