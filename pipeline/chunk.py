@@ -33,8 +33,15 @@ def post_element(cp: ChunkPost) -> str:
         attrs.append(f'reply_to="{_attr(cp.post.parent_id)}"')
     if cp.part:
         attrs.append(f'part="{cp.part[0]}/{cp.part[1]}"')
+    # Text the post quotes from another post is marked, so the model treats it as what the reply answers.
+    pieces: list[str] = []
+    cursor = 0
+    for start, end in cp.quoted_spans():
+        pieces += [cp.text[cursor:start], "<quoted>", cp.text[start:end], "</quoted>"]
+        cursor = end
+    pieces.append(cp.text[cursor:])
     # A post cannot close its own element early (data, not markup); quotes are matched on the post text.
-    body = cp.text.replace("</post>", "<\\/post>")
+    body = "".join(pieces).replace("</post>", "<\\/post>")
     return f"<post {' '.join(attrs)}>{body}</post>"
 
 

@@ -58,7 +58,6 @@ _DISAGREE = re.compile(
     r"on the contrary|doesn't follow|not convinced|the wrong)",
     re.IGNORECASE,
 )
-_QUOTED_LINE = re.compile(r"^\s*(?:>|&gt;)")
 _TERMINAL = re.compile(r"[.!?:;)\"”’]$")
 
 
@@ -88,19 +87,9 @@ def _looks_like_title(text: str) -> bool:
     return capitalised * 2 >= len(words)
 
 
-def _quoted_ranges(text: str) -> list[tuple[int, int]]:
-    ranges: list[tuple[int, int]] = []
-    offset = 0
-    for line in text.split("\n"):
-        if _QUOTED_LINE.match(line):
-            ranges.append((offset, offset + len(line)))
-        offset += len(line) + 1
-    return ranges
-
-
 def sentences(cp: ChunkPost) -> list[Sentence]:
     """Every sentence of the post, quoted ones flagged."""
-    quoted_ranges = _quoted_ranges(cp.text)
+    quoted_ranges = cp.quoted_spans()
     found: list[Sentence] = []
     for index, (start, end) in enumerate(sentence_spans(cp.text)):
         text = cp.text[start:end].strip()

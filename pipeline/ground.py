@@ -6,8 +6,10 @@ plus a ``Rejection`` (with the reason) for every claim that cannot be grounded. 
 aligned to the post in three steps: exact; normalized (quote marks, dashes, spaces and whitespace runs
 folded, also when the quote joins pieces with an ellipsis); fuzzy (rapidfuzz partial alignment, score
 ≥ ``FUZZY_MIN_SCORE``, for quotes of at least ``FUZZY_MIN_CHARS``), snapped to word boundaries. The
-stored quote is always the source substring, never the model's text. Failure modes: none raised;
-everything not grounded is returned as a rejection.
+stored quote is always the source substring, never the model's text. A quote that lands in text its
+post quotes from another post (``Post.quoted``) is credited to the earlier post it comes from, or
+rejected when that post is not in the thread. Failure modes: none raised; everything not grounded is
+returned as a rejection.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from .models import GroundedClaim, Rejection, Thread
+from .models import GroundedClaim, Post, Rejection, Thread
 
 FUZZY_MIN_SCORE = 90.0
 FUZZY_MIN_CHARS = 24
@@ -131,6 +133,19 @@ def align(quote: str, text: str) -> tuple[int, int, str] | None:
     return None
 
 
+def _origin_of_quote(text: str, quoting: Post, thread: Thread) -> tuple[Post, tuple[int, int]] | None:
+    """The earlier post that says ``text`` in its own words: the quoting post's parent first."""
+    position = thread.posts.index(quoting)
+    earlier = [p for p in reversed(thread.posts[:position]) if p.duplicate_of is None]
+    earlier.sort(key=lambda p: p.id != quoting.parent_id)  # stable: parent first, then nearest
+    core = text.lstrip(">").removeprefix("&gt;").strip()
+    for post in earlier:
+        located = align(core, post.text)
+        if located and located[2] != "fuzzy" and not post.in_quoted(located[:2]):
+            return post, (located[0], located[1])
+    return None
+
+
 def ground_claims(
     chunk_id: str, claims: list[dict[str, Any]], thread: Thread
 ) -> tuple[list[GroundedClaim], list[Rejection]]:
@@ -149,6 +164,15 @@ def ground_claims(
             rejected.append(Rejection("ground", chunk_id, claim, f"quote not found in post {post.id}"))
             continue
         start, end, how = located
+        if post.in_quoted((start, end)):
+            # Words a post quotes are not its author's claim: credit the post they come from, if shown.
+            origin = _origin_of_quote(post.text[start:end], post, thread)
+            if origin is None:
+                rejected.append(
+                    Rejection("ground", chunk_id, claim, f"quoted text in post {post.id}, not its author's own claim")
+                )
+                continue
+            post, (start, end) = origin
         quote = post.text[start:end]
         assert quote and post.text[start:end] == quote  # the grounding invariant, by construction
         grounded.append(

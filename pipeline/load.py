@@ -10,7 +10,9 @@ Formats:
 - ``.txt`` / ``.md``: plain text, one post per paragraph (blank-line separated), or one post per line
   when the file has no blank line (scraped pages, as in seeds/). Posts get ids p1, p2, ...; author
   and parent are unknown (null): they are never invented.
-- ``.json``: one thread as in ``schemas/thread.schema.json``.
+- ``.json``: one thread as in ``schemas/thread.schema.json``. A non-empty title becomes the first post,
+  id ``title``, by the opening post's author (the title is the opening post's thesis, and claims
+  must quote a post).
 - ``.jsonl``: one such thread per line.
 """
 
@@ -29,6 +31,7 @@ from .models import Post, Thread
 from .resources import schema_errors
 
 SUFFIXES = (".txt", ".md", ".json", ".jsonl")
+TITLE_POST_ID = "title"
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
@@ -121,6 +124,10 @@ def thread_from_object(obj: Any, *, path: str, default_id: str, digest: str, lin
         )
     if not any(p.text.strip() for p in posts):
         raise InputError(path, "the thread has no post with text", line)
+    title = obj.get("title")
+    if isinstance(title, str) and title.strip() and TITLE_POST_ID not in seen:
+        # On forums the title is the opening post's thesis: make it quotable, by the opening post's author.
+        posts.insert(0, Post(id=TITLE_POST_ID, author=posts[0].author, parent_id=None, text=title))
     return Thread(
         id=_optional_str(obj.get("id")) or default_id,
         title=obj.get("title"),

@@ -13,6 +13,14 @@ class Post:
     parent_id: str | None
     text: str
     duplicate_of: str | None = None
+    # [start, end) spans of text this post quotes from another post (">" lines, "&gt;" escapes, or lines
+    # repeated verbatim from an earlier post): evidence of what it answers, never the author's own claim.
+    quoted: list[tuple[int, int]] = field(default_factory=list)
+
+    def in_quoted(self, span: tuple[int, int]) -> bool:
+        """Whether most of ``span`` lies in quoted text."""
+        inside = sum(max(0, min(span[1], e) - max(span[0], s)) for s, e in self.quoted)
+        return inside * 2 > span[1] - span[0]
 
 
 @dataclass
@@ -42,6 +50,16 @@ class ChunkPost:
     post: Post
     text: str
     part: tuple[int, int] | None = None  # (index, count) when the post is split
+
+    @property
+    def offset(self) -> int:
+        """Where this text starts in the post's text."""
+        return 0 if self.part is None else max(0, self.post.text.find(self.text))
+
+    def quoted_spans(self) -> list[tuple[int, int]]:
+        """The post's quoted spans that fall in this text, in this text's offsets."""
+        base, end = self.offset, self.offset + len(self.text)
+        return [(max(s, base) - base, min(e, end) - base) for s, e in self.post.quoted if s < end and e > base]
 
 
 @dataclass

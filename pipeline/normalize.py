@@ -6,7 +6,10 @@ earlier one by the same (or an unknown) author carries ``duplicate_of``. A post 
 after folding case, quote marks, dashes and whitespace, it equals an earlier post, is contained in
 one (a reflowed list item of a repeated block, at least ``MIN_CONTAINED_CHARS`` long), or is nearly
 equal to one (rapidfuzz ratio ≥ ``NEAR_DUPLICATE_RATIO``). Duplicates stay in ``posts`` so nothing
-is hidden; they are not sent to the extractor. Failure modes: none (pure text processing).
+is hidden; they are not sent to the extractor. Each post also gets ``quoted``: the spans of lines it
+quotes from another post (a ``>`` or ``&gt;`` prefix, or a line of at least ``MIN_QUOTED_WORDS`` words
+repeated verbatim from its parent or one of the ``QUOTE_LOOKBACK`` posts before it).
+Failure modes: none (pure text processing).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from .models import Post, Thread
 
 NEAR_DUPLICATE_RATIO = 92.0
 MIN_CONTAINED_CHARS = 40
+MIN_QUOTED_WORDS = 5
+QUOTE_LOOKBACK = 10
+_QUOTE_PREFIX = re.compile(r"^\s*(?:>|&gt;)")
 _SHINGLE = 3
 _MAX_INDEXED_SHINGLES = 5000  # bounds memory on a huge single post
 _MAX_PROBE_SHINGLES = 64
@@ -107,4 +113,31 @@ def normalize_thread(thread: Thread) -> Thread:
             exact.setdefault(key, i)
             for shingle in shingles[:_MAX_INDEXED_SHINGLES]:
                 index[shingle].append(i)
+    mark_quotes(posts, folded)
     return Thread(thread.id, thread.title, thread.source, thread.input_path, thread.sha256, posts)
+
+
+def mark_quotes(posts: list[Post], folded: list[str]) -> None:
+    index_of = {post.id: i for i, post in enumerate(posts)}
+    for i, post in enumerate(posts):
+        if post.duplicate_of:
+            continue
+        sources = [index_of[post.parent_id]] if post.parent_id in index_of else []
+        sources += [j for j in range(max(0, i - QUOTE_LOOKBACK), i) if j not in sources]
+        offset = 0
+        for line in post.text.split("\n"):
+            stripped = line.strip()
+            if stripped and (
+                _QUOTE_PREFIX.match(line)
+                or (
+                    len(stripped.split()) >= MIN_QUOTED_WORDS
+                    and any(
+                        fold(stripped) in folded[j]
+                        for j in sources
+                        if not (post.author and posts[j].author == post.author)
+                    )
+                )
+            ):
+                start = offset + line.index(stripped[0])
+                post.quoted.append((start, start + len(stripped)))
+            offset += len(line) + 1

@@ -46,7 +46,7 @@ def build_brief(
                 "chunks": chunks,
             },
         },
-        "posts": [asdict(p) for p in thread.posts],
+        "posts": [{**asdict(p), "quoted": [list(q) for q in p.quoted]} for p in thread.posts],
         "claims": [{**asdict(c), "span": list(c.span)} for c in claims],
         "relations": [asdict(r) for r in relations],
         "summary": summary,

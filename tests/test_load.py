@@ -35,9 +35,11 @@ def test_every_cmv_dev_thread_loads() -> None:
     assert len(threads) == len(files) == 64
     first = json.loads(files[0].read_text())
     loaded = {t.id: t for t in threads}[first["id"]]
-    assert [p.id for p in loaded.posts] == [p["id"] for p in first["posts"]]
-    assert loaded.posts[1].parent_id == first["posts"][1]["parent_id"]
-    assert loaded.posts[0].author == first["posts"][0]["author"]
+    assert [p.id for p in loaded.posts] == ["title"] + [p["id"] for p in first["posts"]]
+    assert loaded.posts[2].parent_id == first["posts"][1]["parent_id"]
+    assert loaded.posts[1].author == first["posts"][0]["author"]
+    # the title is the opening post's thesis, quotable like any post, by its author
+    assert (loaded.posts[0].text, loaded.posts[0].author) == (first["title"], first["posts"][0]["author"])
 
 
 def test_jsonl_reports_bad_lines_and_keeps_good_ones(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ import pytest
 import tiktoken.load
 from conftest import SEEDS
 
-from pipeline.chunk import chunk_thread, sentence_spans
+from pipeline.chunk import chunk_thread, fixed_prompt_tokens, sentence_spans
 from pipeline.errors import ConfigError
 from pipeline.load import load_inputs
 from pipeline.models import Post, Thread
@@ -113,11 +113,12 @@ def test_parents_outside_the_chunk_ride_along_as_context() -> None:
     ]
     posts = [Post("a", "ann", None, opening), *replies, Post("b", "bob", "a", "I disagree with the opening post.")]
     thread = normalize_thread(Thread("t", "T", None, "t", "0" * 64, posts))
-    chunks = chunk_thread(thread, get_tokenizer(None), 900)
+    budget = fixed_prompt_tokens(get_tokenizer(None), "T") + 600  # room for the opening post, not all replies
+    chunks = chunk_thread(thread, get_tokenizer(None), budget)
     last = chunks[-1]
     assert len(chunks) > 1 and "a" not in last.post_ids and "b" in last.post_ids
     assert last.context_ids == {"a"}
-    assert "<context>" in last.user_prompt and last.prompt_tokens <= 900
+    assert "<context>" in last.user_prompt and last.prompt_tokens <= budget
     assert all("<context>" not in c.user_prompt for c in chunks if "a" in c.post_ids)
 
 
