@@ -16,6 +16,7 @@ import click
 
 from . import __version__
 from .errors import ThreadbriefError
+from .evaluate import evaluate, load_gold, report_table
 from .resources import schema_names, schema_path
 from .runner import RunConfig, make_extractor, run
 from .validate import brief_problems
@@ -153,10 +154,30 @@ def validate_command(paths: tuple[Path, ...]) -> None:
     sys.exit(1 if bad else 0)
 
 
+@cli.command("eval")
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Also print the scores as JSON on stdout.")
+def eval_command(gold: Path, out: Path, as_json: bool) -> None:
+    """Score the briefs in OUT against GOLD annotations (gold.jsonl, `threadbrief schema gold`), beside two
+    trivial baselines on the same threads. The table goes to stderr."""
+    try:
+        report = evaluate(load_gold(gold), out)
+    except ThreadbriefError as exc:
+        _err(f"threadbrief: error: {exc}")
+        sys.exit(2)
+    if report.threads == 0:
+        _err(f"threadbrief: error: no brief in {out} matches a thread of {gold}: run `threadbrief run` first")
+        sys.exit(2)
+    _err(report_table(report))
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+
+
 @cli.command("schema")
 @click.argument("name", type=click.Choice(schema_names()))
 def schema_command(name: str) -> None:
-    """Print a JSON Schema (thread: input, extraction: model output, summary, brief: output)."""
+    """Print a JSON Schema (thread: input, extraction: model output, summary, brief: output, gold: eval)."""
     click.echo(schema_path(name).read_text(encoding="utf-8"), nl=False)
 
 
