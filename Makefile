@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: run test lint quality clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -26,6 +26,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check pipeline tests
 	$(BIN)/ruff format --check pipeline tests
 	$(BIN)/mypy
+
+# Offline extractor quality against ../shared/eval/cmv-dev (claims, attack edges, post pairs) and speed.
+quality: $(VENV)/.installed
+	$(BIN)/python bench/quality.py
 
 clean:
 	rm -rf $(VENV) outputs/*/ outputs/run.json

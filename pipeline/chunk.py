@@ -58,11 +58,18 @@ def render_user_prompt(title: str, posts: list[ChunkPost], context: list[ChunkPo
     )
 
 
+_system_tokens: dict[str, int] = {}  # by tokenizer name: the system prompt is the same for every chunk
+
+
+def _system_prompt_tokens(tokenizer: Tokenizer) -> int:
+    if tokenizer.name not in _system_tokens:
+        _system_tokens[tokenizer.name] = tokenizer.count(prompt_text("extract_system"))
+    return _system_tokens[tokenizer.name]
+
+
 def fixed_prompt_tokens(tokenizer: Tokenizer, title: str) -> int:
     return (
-        tokenizer.count(prompt_text("extract_system"))
-        + tokenizer.count(render_user_prompt(title, [], []))
-        + MESSAGE_OVERHEAD_TOKENS
+        _system_prompt_tokens(tokenizer) + tokenizer.count(render_user_prompt(title, [], [])) + MESSAGE_OVERHEAD_TOKENS
     )
 
 
@@ -177,14 +184,10 @@ def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int) -> list[
                 context.append(shown)
                 room -= cost
         user_prompt = render_user_prompt(title, group, context)
-        prompt_tokens = (
-            tokenizer.count(prompt_text("extract_system")) + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS
-        )
+        prompt_tokens = _system_prompt_tokens(tokenizer) + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS
         while context and prompt_tokens > max_tokens:
             context.pop()
             user_prompt = render_user_prompt(title, group, context)
-            prompt_tokens = (
-                tokenizer.count(prompt_text("extract_system")) + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS
-            )
+            prompt_tokens = _system_prompt_tokens(tokenizer) + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS
         chunks.append(Chunk(f"c{number:03d}", thread.id, title, group, context, user_prompt, prompt_tokens))
     return chunks

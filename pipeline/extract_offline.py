@@ -1,15 +1,26 @@
 """The offline backend: deterministic claim and rebuttal extraction with no network and no model.
 
-Input: a ``Chunk``. Output: the same payload an LLM returns (validated against the same schema by the
-runner), built from general signals only:
-- sentences of each post (quoted lines, titles, name lines and fragments are not claims), scored by
-  argumentative language (stance verbs, modals, evaluation, negation, causal connectives);
-- "because / for example" sentences become premises supporting the claim before them;
-- replies: the post's parent (its ``parent_id``, or the previous post when the input has no reply
-  structure) is the target; disagreement markers → rebuts, agreement → agrees, agreement with a
-  contrast ("I agree ..., but") → qualifies, a question echoing the parent → rebuts; the target claim
-  is the parent's sentence most similar to the reply.
-Failure modes: none; a post with no claim-like sentence yields no claim.
+Input: a ``Chunk``. Output: the same payload an LLM returns (claims citing shown posts, relations
+between them), built from general signals only, never from thread-specific rules:
+- segments: each post's sentences, split into clauses at "; ", ": " and contrast connectives
+  ("..., but ..."), since an argument's units are often clauses; quoted text (``Post.quoted``),
+  fragments, title lines inside a post, edits and thanks are never the author's claims;
+- claims: segments scored as log-odds of being a claim rather than a premise or an aside, from
+  stance verbs, modals, evaluation, hedges, copulas (positive) and links, examples, questions,
+  conditions, causal openings, quotation marks, first-person plural, narration (negative), length and
+  position (a one-segment post is its point; a post's opening states it). A post that argues makes at
+  least one claim. The thread title (post ``title``) is its opening author's thesis. The weights were
+  fitted as a logistic model on annotated debates (see README, "Evaluation"); premises directly after
+  a claim in the same sentence support it;
+- replies: the parent (``parent_id``; with no reply structure, one of the few posts before) is what a
+  reply answers. A quote-reply answers the quoted words: the segment after the quote responds to the
+  parent segment the quote repeats. Otherwise the reply's strongest claim and its opening respond to
+  the parent's thesis (the title, for a reply to the opening post), or in plain text to the earlier
+  segment sharing most words. The stance comes from the opening: agreement → agrees, agreement
+  limited by a condition → qualifies, agreement followed by "but" (a concession) → rebuts; anything
+  else rebuts, except a short reply with no sign of disagreement (an aside), and in plain text, where
+  consecutive posts may be one author going on, only an explicit disagreement marker makes a rebuttal.
+Failure modes: none; a post with no claim-like segment yields no claim.
 """
 
 from __future__ import annotations
@@ -18,57 +29,82 @@ import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .chunk import sentence_spans
+from .load import TITLE_POST_ID
 from .models import Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 
-RULES_VERSION = "offline-1"
-MAX_CLAIMS_PER_POST = 3
-MIN_WORDS = 4
+RULES_VERSION = "offline-2"
+CLAIM_THRESHOLD = -0.8  # claim log-odds above which a segment is a claim (else a premise)
+MIN_WORDS = 4  # shorter segments are fragments, unless they state a stance ("I completely disagree.")
+MIN_CLAUSE_WORDS = 4  # a clause break needs this many words on both sides
 PLAIN_TEXT_REPLY_WINDOW = 4  # posts back a reply may answer when the input has no reply structure
-QUOTE_MATCH_MIN_SIMILARITY = 0.3  # word overlap between a quoted line and the parent sentence it quotes
+QUOTE_MATCH_MIN_SIMILARITY = 0.3  # word overlap between a quoted line and the parent segment it quotes
+SOURCES_PER_REPLY = 2  # a reply's strongest claim and its opening
+SHORT_REPLY_WORDS = 15  # below this, a reply with no sign of disagreement is an aside
 
 _WORD = re.compile(r"[a-z0-9']+")
 _STOPWORDS = frozenset(
     "a an the and or but if then so of to in on at by for with from as is are was were be been being it its "
     "this that these those i you he she we they me him her us them my your our their not no do does did "
     "have has had will would can could should may might must just very more most also than there here "
-    "what which who whom when where why how all any some such only own same too s t don't i'm it's".split()
+    "what which who whom when where why how all any some such only own same too s t don't i'm it's "
+    "think believe agree disagree feel guess point really just like".split()
 )
-_ARGUMENT = re.compile(
-    r"\b(i (?:think|believe|argue|suspect|expect|doubt|worry|agree|disagree|mean|find|feel|know)|"
-    r"should|must|need(?:s)? to|ought|cannot|can't|won't|wouldn't|shouldn't|isn't|aren't|doesn't|don't|"
-    r"because|therefore|thus|hence|so that|which means|probably|likely|unlikely|clearly|obviously|"
-    r"certainly|definitely|wrong|right|true|false|better|worse|best|worst|important|valuable|useful|"
-    r"dangerous|harmful|necessary|sufficient|insufficient|problem|reason|evidence|the (?:only|main|real) )",
+# A clause boundary: "; " and ": " are dropped; a contrast connective starts the new clause.
+_CLAUSE_MARKS = (";", ":", "ut", "hough", "hereas")  # substrings every clause break contains (any case)
+_CLAUSE_BREAK = re.compile(r"\s*[;:]\s+|\s*,?\s+(?=(?:but|though|although|whereas)\b)", re.IGNORECASE)
+_STANCE_VERB = re.compile(
+    r"\b(?:i (?:really |honestly |personally |still |also |just )?(?:think|believe|feel|argue|guess|suspect|doubt|"
+    r"agree|disagree|would argue|maintain|contend)|in my (?:opinion|view)|imo|imho|my (?:view|point|opinion) is)\b",
     re.IGNORECASE,
 )
-_PREMISE_START = re.compile(r"^(?:because|since|for (?:example|instance)|e\.g\.|after all|given that)\b", re.IGNORECASE)
+_EXAMPLE = re.compile(r"\b(?:for example|for instance|e\.g\.|such as)\b", re.IGNORECASE)
+_META = re.compile(
+    r"^(?:edit|update|thanks|thank you|cheers|hi|hello|source|sources|tl;?dr)\b|∆|&amp;#8710;", re.IGNORECASE
+)
 _AGREE = re.compile(
-    r"\b(i (?:completely |fully |totally |mostly |largely )?agree|great point|good point|fair point|makes sense|"
-    r"you(?:'re| are) (?:right|correct)|exactly|that's true|true,|indeed|yes,)",
+    r"\b(?<!n't )(?<!not )(i (?:\w+ ){0,2}agree|great point|good point|fair point|interesting point|makes sense|"
+    r"you(?:'re| are) (?:right|correct)|exactly|that's (?:true|fair)|that may be true|fair enough|"
+    r"i see your point|thanks for|thank you|∆|&amp;#8710;)"
+    r"|^(?:sure|okay|ok|yeah|yes|true|right|indeed|interesting|i suppose|hm+)\b",
     re.IGNORECASE,
 )
-_CONTRAST = re.compile(r"\b(but|however|although|though|yet|that said|still)\b", re.IGNORECASE)
+# Any sign of disagreement: a short reply without one is an aside.
 _DISAGREE = re.compile(
-    r"\b(i disagree|i don't (?:think|agree|see|buy|believe)|i do not (?:think|agree|believe)|"
-    r"not (?:true|really|necessarily|quite|the case)|that's (?:not|wrong)|this (?:proves too much|is wrong)|"
-    r"wrong|no,|nope|i doubt|i find (?:it |this )?unlikely|i'm (?:not sure|skeptical|strongly against)|"
-    r"on the contrary|doesn't follow|not convinced|the wrong)",
+    r"\b(?:disagree|not|never|no|nope|wrong|doubt|\w+n't|but|however|actually|why|how)\b|\?", re.IGNORECASE
+)
+# Without reply structure (plain text), consecutive posts may be one author going on: only an explicit
+# marker makes a post a response to the ones before it.
+_EXPLICIT_DISAGREE = re.compile(
+    r"\b(?:i (?:\w+ )?disagree|i don't (?:think|agree|buy|believe)|i do not (?:think|agree|believe)|not true|"
+    r"that's (?:not|wrong)|this (?:proves too much|is wrong|seems wrong)|wrong|i doubt|"
+    r"(?:find|is) (?:it |this )?unlikely|i'm (?:not sure|skeptical|strongly against)|on the contrary|"
+    r"doesn't follow|not convinced)\b",
     re.IGNORECASE,
 )
+# An agreement limited by a condition qualifies; an agreement followed by "but" rebuts (a concession).
+_CONDITION = re.compile(r"\b(?:only if|as long as|unless|except|provided that|depends on)\b", re.IGNORECASE)
+_CONTRAST = re.compile(r"\b(?:but|however|although|though|that said)\b", re.IGNORECASE)
 _TERMINAL = re.compile(r"[.!?:;)\"”’]$")
 
 
 @dataclass
-class Sentence:
+class Segment:
     post: Post
     text: str
-    index: int  # position in the post
-    score: float
-    kind: str
-    quoted: bool  # on a line quoting another post (">" or "&gt;"): evidence of what a reply answers
+    index: int  # position among the post's segments
+    sentence: int  # position of its sentence in the post
+    quoted: bool  # inside text the post quotes from another post
+    score: float = 0.0
+    kind: str = "claim"
+    candidate: bool = False  # may be the author's own unit (see is_candidate)
+
+    @cached_property
+    def words(self) -> set[str]:
+        return content_words(self.text)
 
 
 def _fold(text: str) -> str:
@@ -79,6 +115,10 @@ def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(_fold(text).lower()) if w not in _STOPWORDS and len(w) > 2}
 
 
+def similarity(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
 def _looks_like_title(text: str) -> bool:
     words = text.split()
     if _TERMINAL.search(text) or len(words) > 14:
@@ -87,47 +127,140 @@ def _looks_like_title(text: str) -> bool:
     return capitalised * 2 >= len(words)
 
 
-def sentences(cp: ChunkPost) -> list[Sentence]:
-    """Every sentence of the post, quoted ones flagged."""
+def _clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Split text[start:end] at clause breaks, keeping clauses of at least MIN_CLAUSE_WORDS words."""
+    sentence = text[start:end]
+    if not any(mark in sentence for mark in _CLAUSE_MARKS):  # most sentences: skip the regex scan
+        return [(start, end)]
+    spans: list[tuple[int, int]] = []
+    begin = start
+    for match in _CLAUSE_BREAK.finditer(text, begin, end):
+        before, after = text[begin : match.start()], text[match.end() : end]
+        if len(before.split()) >= MIN_CLAUSE_WORDS and len(after.split()) >= MIN_CLAUSE_WORDS:
+            spans.append((begin, match.start()))
+            begin = match.end()
+    spans.append((begin, end))
+    return spans
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Signals of a claim (a position taken) against a premise (evidence, example, condition) or an aside, with
+# weights fitted as a logistic model over clause segments of annotated debates; only general language
+# features, each readable on its own. Word-list signals are set lookups on the segment's words (a regex
+# alternation per signal was most of the offline extractor's time); phrases and anchors stay regexes.
+_WORD_SIGNALS: tuple[tuple[frozenset[str], float], ...] = (
+    (_words("should shouldn't must ought cannot can't"), 0.6),
+    (
+        _words(
+            "good bad better worse best worst wrong right fair unfair important valid invalid ridiculous absurd "
+            "reasonable unreasonable true false justified unjustified moral immoral ethical unethical harmful "
+            "dangerous beneficial necessary pointless useless worth problem mistake fault responsible"
+        ),
+        0.55,
+    ),
+    (_words("is are isn't aren't"), 0.55),
+    (_words("would could might may"), 0.35),
+    (_words("probably likely seem seems perhaps maybe possibly generally usually"), 0.65),
+    (_words("not never no"), 0.25),
+    (_words("you your you're"), 0.25),
+    (_words("more less than"), 0.15),
+    (_words("we us our"), -0.35),
+    (_words("was were did had went said saw grew got told"), -0.15),
+    (_words("people everyone society most many all nobody anyone"), -0.3),
+)
+_OPENING_SIGNALS: tuple[tuple[frozenset[str], float], ...] = (
+    (_words("this that it"), 0.3),
+    (_words("so therefore thus hence"), 0.15),
+    (_words("because since as"), -0.75),
+    (_words("if when unless"), -0.4),
+)
+# (words one of which must be present, pattern, weight): the gate skips most regex searches.
+_PATTERN_SIGNALS: tuple[tuple[frozenset[str] | None, re.Pattern[str], float], ...] = (
+    (_words("i in imo imho my"), _STANCE_VERB, 1.5),
+    (_words("need needs have has"), re.compile(r"\b(?:need|needs|have|has) to\b", re.IGNORECASE), 0.6),
+    (None, re.compile(r"https?://|www\.|\]\(", re.IGNORECASE), -1.75),
+    (_words("example instance e g such"), _EXAMPLE, -0.75),
+    (None, re.compile(r"\?\s*$"), -0.8),
+    (None, re.compile(r"[\"“”]"), -0.6),
+    (None, re.compile(r"!"), -0.25),
+)
+_CLAIM_BIAS = -0.8
+
+
+def claim_score(segment: Segment, count: int) -> float:
+    """Log-odds that a segment is the author's claim rather than a premise or an aside."""
+    text = _fold(segment.text)
+    tokens = _WORD.findall(text.lower())
+    present = set(tokens)
+    score = _CLAIM_BIAS + sum(weight for words, weight in _WORD_SIGNALS if not words.isdisjoint(present))
+    if any(token.endswith("n't") for token in tokens):
+        score += 0.25 * ("not" not in present and "never" not in present and "no" not in present)
+    if tokens:
+        score += sum(weight for words, weight in _OPENING_SIGNALS if tokens[0] in words)
+    score += sum(
+        weight
+        for gate, pattern, weight in _PATTERN_SIGNALS
+        if (gate is None or not gate.isdisjoint(present)) and pattern.search(text)
+    )
+    length = len(text.split())
+    score += -0.75 if length < 6 else -0.15 if length < 9 else -0.75 if length >= 30 else 0.0
+    # Position: a one-segment post is its point; a post's opening states it more often than what follows.
+    score += 0.6 if count == 1 else 0.3 if segment.index == 0 else 0.0
+    score += 0.5 * (segment.sentence == 0)
+    # An opening post spends more of its words on background than a reply does.
+    score -= 0.4 * (segment.post.parent_id is None and segment.post.id != TITLE_POST_ID)
+    return score
+
+
+def segments(cp: ChunkPost) -> list[Segment]:
+    """The post's clauses in order; quoted ones flagged; fragments, titles and asides dropped."""
     quoted_ranges = cp.quoted_spans()
-    found: list[Sentence] = []
-    for index, (start, end) in enumerate(sentence_spans(cp.text)):
-        text = cp.text[start:end].strip()
-        if not text:
-            continue
-        folded = _fold(text)
-        score = 1.0 + len(_ARGUMENT.findall(folded)) + (0.5 if index == 0 else 0.0)
-        kind = "question" if text.endswith("?") else "premise" if _PREMISE_START.match(folded) else "claim"
-        quoted = any(a <= start < b for a, b in quoted_ranges)
-        found.append(Sentence(cp.post, text, index, score, kind, quoted))
+    found: list[Segment] = []
+    for number, (sentence_start, sentence_end) in enumerate(sentence_spans(cp.text)):
+        for start, end in _clauses(cp.text, sentence_start, sentence_end):
+            raw = cp.text[start:end]
+            text = raw.strip().rstrip(",")
+            if not text:
+                continue
+            quoted = any(a <= start + (len(raw) - len(raw.lstrip())) < b for a, b in quoted_ranges)
+            found.append(Segment(cp.post, text, len(found), number, quoted))
+    for segment in found:
+        segment.candidate = is_candidate(segment)
+        segment.score = claim_score(segment, len(found))
+        if cp.post.id == TITLE_POST_ID:
+            segment.kind, segment.score = "claim", segment.score + 1.75  # the opening author's thesis
+        elif segment.text.endswith("?"):
+            segment.kind = "question"
+        elif segment.score < CLAIM_THRESHOLD:
+            segment.kind = "premise"
+    # Every post that argues makes at least one claim: its most claim-like segment, if none passed.
+    own = [s for s in found if s.candidate and s.kind != "question"]
+    if own and all(s.kind != "claim" for s in own):
+        max(own, key=lambda s: (s.score, -s.index)).kind = "claim"
     return found
 
 
-def claim_candidates(every: list[Sentence]) -> list[Sentence]:
-    """The sentences that may be the author's own claims: not quoted, not fragments, not titles."""
-    return [s for s in every if not s.quoted and len(s.text.split()) >= MIN_WORDS and not _looks_like_title(s.text)]
+def is_candidate(segment: Segment) -> bool:
+    """Could be the author's own unit: not quoted, not a fragment, a title line, or an aside."""
+    return (
+        not segment.quoted
+        and (len(segment.text.split()) >= MIN_WORDS or bool(_STANCE_VERB.search(_fold(segment.text))))
+        and not (_looks_like_title(segment.text) and segment.post.id != TITLE_POST_ID)
+        and not _META.search(segment.text)
+    )
 
 
-def select_claims(candidates: list[Sentence]) -> list[Sentence]:
-    strong = [s for s in candidates if s.score >= 2.0]
-    chosen = sorted(strong, key=lambda s: (-s.score, s.index))[:MAX_CLAIMS_PER_POST]
-    if not chosen and candidates:
-        chosen = [max(candidates, key=lambda s: (len(s.text.split()) >= 6, s.score, -s.index))]
-    return sorted(chosen, key=lambda s: s.index)
-
-
-def stance(text: str) -> str | None:
-    """The reply's stance toward its parent from its opening: rebuts | agrees | qualifies | None."""
-    folded = _fold(text)
+def stance(text: str) -> str:
+    """A reply's stance toward what it answers, from its opening words: agrees | qualifies | rebuts."""
+    folded = _fold(text).strip()
     if _AGREE.search(folded):
-        return "qualifies" if _CONTRAST.search(folded) else "agrees"
-    if _DISAGREE.search(folded):
-        return "rebuts"
-    return None
-
-
-def similarity(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
+        if _CONTRAST.search(folded):
+            return "rebuts"
+        return "qualifies" if _CONDITION.search(folded) else "agrees"
+    return "rebuts"
 
 
 class _Payload:
@@ -136,19 +269,19 @@ class _Payload:
         self.relations: list[dict[str, str]] = []
         self._ids: dict[tuple[str, str], str] = {}
 
-    def claim(self, sentence: Sentence) -> str:
-        key = (sentence.post.id, sentence.text)
+    def claim(self, segment: Segment) -> str:
+        key = (segment.post.id, segment.text)
         if key not in self._ids:
             local = f"k{len(self._ids) + 1}"
             self._ids[key] = local
-            # No model, so no paraphrase: the claim's text is its sentence, and the brief says it once.
+            # No model, so no paraphrase: the claim's text is its words, and the brief says them once.
             self.claims.append(
                 {
                     "id": local,
-                    "post_id": sentence.post.id,
-                    "kind": sentence.kind,
-                    "text": sentence.text,
-                    "quote": sentence.text,
+                    "post_id": segment.post.id,
+                    "kind": segment.kind,
+                    "text": segment.text,
+                    "quote": segment.text,
                 }
             )
         return self._ids[key]
@@ -159,57 +292,87 @@ class _Payload:
             self.relations.append(relation)
 
 
-def _closest(sentences_: list[Sentence], words: set[str]) -> tuple[float, Sentence] | None:
-    scored = [(similarity(words, content_words(s.text)), s) for s in sentences_]
-    return max(scored, key=lambda pair: (pair[0], -pair[1].index), default=None)
+def _unique(segments_: list[Segment | None]) -> list[Segment]:
+    kept: list[Segment] = []
+    for segment in segments_:
+        if segment is not None and all(segment is not other for other in kept):
+            kept.append(segment)
+    return kept
+
+
+def _thesis(candidates: list[Segment]) -> Segment | None:
+    return max(candidates, key=lambda s: (s.kind == "claim", s.score, -s.index), default=None)
+
+
+def _answered_posts(
+    cp: ChunkPost, shown: dict[str, ChunkPost], earlier: list[ChunkPost], has_reply_structure: bool
+) -> list[ChunkPost]:
+    """The posts a reply may answer: its parent (and the title, for a reply to the opening post); in
+    plain text, the few posts before it."""
+    if not has_reply_structure:
+        return earlier[-PLAIN_TEXT_REPLY_WINDOW:]
+    parent = shown.get(cp.post.parent_id or "")
+    if parent is None:
+        return []
+    title = shown.get(TITLE_POST_ID)
+    opening_post = parent.post.parent_id is None and parent.post.id != TITLE_POST_ID
+    return [parent, title] if title is not None and opening_post else [parent]
+
+
+def _link_quote_replies(payload: _Payload, quoting: list[Segment], own: list[Segment], targets: list[Segment]) -> bool:
+    """Each quoted passage names the segment answered; the reply's next own segment answers it."""
+    linked = False
+    for quote in quoting:
+        answer = next((s for s in own if s.index > quote.index), None)
+        best = max(targets, key=lambda t: (similarity(quote.words, t.words), -t.index))
+        if answer is not None and similarity(quote.words, best.words) >= QUOTE_MATCH_MIN_SIMILARITY:
+            payload.relate(payload.claim(answer), payload.claim(best), stance(answer.text))
+            linked = True
+    return linked
 
 
 def extract_payload(chunk: Chunk) -> dict[str, Any]:
     payload = _Payload()
     shown: dict[str, ChunkPost] = {cp.post.id: cp for cp in chunk.context}
     shown.update({cp.post.id: cp for cp in chunk.posts})
-    every: dict[str, list[Sentence]] = {pid: sentences(cp) for pid, cp in shown.items()}
-    candidates = {pid: claim_candidates(found) for pid, found in every.items()}
+    every = {pid: segments(cp) for pid, cp in shown.items()}
+    candidates = {pid: [s for s in found if s.candidate] for pid, found in every.items()}
     has_reply_structure = any(cp.post.parent_id for cp in shown.values())
     earlier: list[ChunkPost] = []
     for cp in chunk.posts:
-        own = select_claims(candidates[cp.post.id])
-        local_ids = [payload.claim(s) for s in own]
-        for sentence, local in zip(own, local_ids, strict=True):
-            if sentence.kind == "premise" and sentence is not own[0]:
-                anchor = own[own.index(sentence) - 1]
-                payload.relate(local, payload.claim(anchor), "supports")
+        own = candidates[cp.post.id]
+        claims = [s for s in own if s.kind == "claim"]
+        for segment in claims:
+            payload.claim(segment)
+        for previous, segment in zip(own, own[1:], strict=False):
+            if segment.kind == "premise" and previous.kind == "claim" and previous.sentence == segment.sentence:
+                payload.relate(payload.claim(segment), payload.claim(previous), "supports")
+        answered = _answered_posts(cp, shown, earlier, has_reply_structure)
         earlier.append(cp)
-        # The reply target: the parent when the input says; else (plain text) one of the last few posts.
+        targets = [s for p in answered for s in candidates[p.post.id]]
+        first_part = cp.part is None or cp.part[0] == 1
+        if cp.post.id == TITLE_POST_ID or not own or not targets or not first_part:
+            continue
+        if _link_quote_replies(payload, [s for s in every[cp.post.id] if s.quoted], own, targets):
+            continue
+        kind = stance(" ".join(s.text for s in own[:2]))
+        own_text = _fold(" ".join(s.text for s in every[cp.post.id] if not s.quoted))
+        if kind == "rebuts" and not has_reply_structure and not _EXPLICIT_DISAGREE.search(own_text[:400]):
+            continue
+        if kind == "rebuts" and len(own_text.split()) < SHORT_REPLY_WORDS and not _DISAGREE.search(own_text):
+            continue  # a short reply with no sign of disagreement is an aside, not a rebuttal
+        # The reply's strongest claim and its opening answer the parent's thesis (the thread title, for a
+        # reply to the opening post); in plain text, where the post answered is a guess, the earlier
+        # segment closest to its words.
+        sources = _unique([max(claims or own, key=lambda s: (s.score, -s.index)), own[0]])[:SOURCES_PER_REPLY]
         if has_reply_structure:
-            parents = [shown[cp.post.parent_id]] if cp.post.parent_id in shown else []
+            title = next((s for s in targets if s.post.id == TITLE_POST_ID), None)
+            target = title or _thesis(candidates[answered[0].post.id]) or targets[0]
         else:
-            parents = earlier[-PLAIN_TEXT_REPLY_WINDOW - 1 : -1]
-        targets = [s for p in parents for s in candidates[p.post.id]]
-        if not own or not targets:
-            continue
-        # Quote-reply: the words a reply quotes name the sentence it answers, and the text below answers it.
-        linked = False
-        for quote in (s for s in every[cp.post.id] if s.quoted):
-            answer = next((s for s in own if s.index > quote.index), None)
-            best = _closest(targets, content_words(quote.text))
-            if answer is not None and best is not None and best[0] >= QUOTE_MATCH_MIN_SIMILARITY:
-                payload.relate(payload.claim(answer), payload.claim(best[1]), stance(answer.text) or "rebuts")
-                linked = True
-        if linked or (cp.part is not None and cp.part[0] > 1):
-            continue
-        opening = " ".join(s.text for s in every[cp.post.id] if not s.quoted)[:400]
-        kind = stance(opening)
-        reply_words = content_words(cp.text)
-        if kind is None and own[0].kind == "question":
-            kind = "rebuts" if any(similarity(reply_words, content_words(p.text)) > 0.05 for p in parents) else None
-        if kind:
-            distance = {p.post.id: len(parents) - i for i, p in enumerate(parents)}
-            target = max(
-                targets,
-                key=lambda s: (similarity(reply_words, content_words(s.text)), -distance[s.post.id], s.score),
-            )
-            payload.relate(local_ids[0], payload.claim(target), kind)
+            reply_words = content_words(" ".join(s.text for s in own))
+            target = max(targets, key=lambda t: (similarity(reply_words, t.words), t.score))
+        for source in sources:
+            payload.relate(payload.claim(source), payload.claim(target), kind)
     return {"claims": payload.claims, "relations": payload.relations}
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from rapidfuzz import fuzz
 
@@ -86,7 +86,7 @@ def normalize_thread(thread: Thread) -> Thread:
     posts = [Post(p.id, p.author, p.parent_id, clean_text(p.text)) for p in thread.posts]
     folded = [fold(p.text) for p in posts]
     exact: dict[str, int] = {}
-    index: defaultdict[tuple[str, ...], list[int]] = defaultdict(list)
+    index: defaultdict[tuple[str, ...], set[int]] = defaultdict(set)
     for i, post in enumerate(posts):
         key = folded[i]
         if not key:
@@ -97,13 +97,15 @@ def normalize_thread(thread: Thread) -> Thread:
             continue
         shingles = _shingles(key.split(" "))
         probe = shingles if len(shingles) <= _MAX_PROBE_SHINGLES else shingles[:: len(shingles) // _MAX_PROBE_SHINGLES]
-        shared: Counter[int] = Counter()
-        for shingle in set(probe):
-            holders = index.get(shingle, ())
-            if len(holders) < _COMMON_SHINGLE_POSTS:
-                shared.update(set(holders))
-        for j, count in shared.most_common(8):
-            if count * 2 < len(set(probe)) or not _same_speaker(posts[j], post):
+        probe_set = set(probe)
+        shared: dict[int, int] = {}
+        for shingle in probe_set:
+            holders = index.get(shingle)
+            if holders and len(holders) < _COMMON_SHINGLE_POSTS:
+                for j in holders:
+                    shared[j] = shared.get(j, 0) + 1
+        for j, count in sorted(shared.items(), key=lambda item: (-item[1], item[0]))[:8]:
+            if count * 2 < len(probe_set) or not _same_speaker(posts[j], post):
                 continue
             contained = len(key) >= MIN_CONTAINED_CHARS and key in folded[j]
             if contained or fuzz.ratio(key, folded[j]) >= NEAR_DUPLICATE_RATIO:
@@ -112,7 +114,7 @@ def normalize_thread(thread: Thread) -> Thread:
         if post.duplicate_of is None:
             exact.setdefault(key, i)
             for shingle in shingles[:_MAX_INDEXED_SHINGLES]:
-                index[shingle].append(i)
+                index[shingle].add(i)
     mark_quotes(posts, folded)
     return Thread(thread.id, thread.title, thread.source, thread.input_path, thread.sha256, posts)
 

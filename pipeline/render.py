@@ -8,7 +8,6 @@ Failure modes: none raised here; the runner validates the dict before writing it
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from .models import Claim, Failure, Rejection, Relation, Thread
@@ -46,12 +45,36 @@ def build_brief(
                 "chunks": chunks,
             },
         },
-        "posts": [{**asdict(p), "quoted": [list(q) for q in p.quoted]} for p in thread.posts],
-        "claims": [{**asdict(c), "span": list(c.span)} for c in claims],
-        "relations": [asdict(r) for r in relations],
+        # Built field by field: dataclasses.asdict deep-copies, and this runs for every post of every thread.
+        "posts": [
+            {
+                "id": p.id,
+                "author": p.author,
+                "parent_id": p.parent_id,
+                "text": p.text,
+                "duplicate_of": p.duplicate_of,
+                "quoted": [list(q) for q in p.quoted],
+            }
+            for p in thread.posts
+        ],
+        "claims": [
+            {
+                "id": c.id,
+                "post_id": c.post_id,
+                "speaker": c.speaker,
+                "kind": c.kind,
+                "text": c.text,
+                "quote": c.quote,
+                "span": list(c.span),
+                "match": c.match,
+                "chunks": c.chunks,
+            }
+            for c in claims
+        ],
+        "relations": [{"source": r.source, "target": r.target, "type": r.type} for r in relations],
         "summary": summary,
-        "rejected": [asdict(r) for r in rejected],
-        "failures": [asdict(f) for f in failures],
+        "rejected": [{"stage": r.stage, "chunk": r.chunk, "item": r.item, "reason": r.reason} for r in rejected],
+        "failures": [{"stage": f.stage, "chunk": f.chunk, "reason": f.reason} for f in failures],
         "provenance": provenance,
         "stats": stats,
     }

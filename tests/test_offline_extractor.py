@@ -47,45 +47,77 @@ def test_a_quote_reply_links_the_answer_to_the_quoted_sentence_and_never_claims_
             ),
         ]
     )
-    assert "&gt; Public services are clearly overfunded today." not in quotes_by_post(payload)["r1"]
     assert all(not q.startswith(("&gt;", ">")) for q in quotes_by_post(payload)["r1"])
+    assert "Public services are clearly overfunded today." not in quotes_by_post(payload)["r1"]
+    # The answer is the clause after the quote; the clause after the colon is its evidence.
     assert relation_quotes(payload) == [
-        (
-            "The budget data shows the opposite: schools have lost funding for a decade.",
-            "rebuts",
-            "Public services are clearly overfunded today.",
-        )
+        ("schools have lost funding for a decade.", "supports", "The budget data shows the opposite"),
+        ("The budget data shows the opposite", "rebuts", "Public services are clearly overfunded today."),
     ]
 
 
-def test_agreement_markers_and_agreement_with_a_contrast() -> None:
-    assert stance("I agree with the former statement, but at the same time it is different.") == "qualifies"
+def test_stance_from_the_opening_words() -> None:
     assert stance("Great point. I agree and should have said that.") == "agrees"
+    assert stance("I agree, as long as the budget allows it.") == "qualifies"
+    assert stance("Fair enough, though I still feel swimming is the best exercise.") == "rebuts"  # a concession
+    assert stance("I don't agree with any of this.") == "rebuts"
     assert stance("I disagree. Writing code is not being productive.") == "rebuts"
-    assert stance("The weather report says rain tomorrow.") is None
+
+
+def test_a_reply_agreeing_with_a_condition_qualifies_its_parent() -> None:
     payload = extract(
         [
             Post("a", "ann", None, "Remote work makes teams more productive because meetings shrink."),
-            Post("b", "bob", "a", "I agree that meetings shrink, but mentoring of juniors suffers badly."),
+            Post("b", "bob", "a", "I agree that remote work is productive, as long as juniors still get mentoring."),
         ]
     )
     assert [t for _, t, _ in relation_quotes(payload)] == ["qualifies"]
 
 
-def test_titles_and_name_lines_are_not_claims_and_plain_text_has_no_speaker() -> None:
+def test_a_short_reply_with_no_sign_of_disagreement_is_not_a_rebuttal() -> None:
+    payload = extract(
+        [
+            Post("a", "ann", None, "Remote work makes teams more productive because meetings shrink."),
+            Post("b", "bob", "a", "Here is a related article I found."),
+            Post("c", "cat", "a", "Remote work is not productive for juniors, who lose mentoring and feedback."),
+        ]
+    )
+    assert {q for q, t, _ in relation_quotes(payload) if t == "rebuts"} == {
+        "Remote work is not productive for juniors, who lose mentoring and feedback."
+    }
+
+
+def test_a_reply_to_the_opening_post_answers_the_title() -> None:
+    payload = extract(
+        [
+            Post("title", "ann", None, "CMV: Remote work should be the default for office jobs"),
+            Post("op", "ann", None, "Commuting wastes hours. Offices are noisy."),
+            Post("r", "bob", "op", "Mentoring suffers badly when nobody shares an office, so it should not be."),
+        ]
+    )
+    assert relation_quotes(payload) == [
+        (
+            "Mentoring suffers badly when nobody shares an office, so it should not be.",
+            "rebuts",
+            "CMV: Remote work should be the default for office jobs",
+        )
+    ]
+
+
+def test_titles_and_name_lines_are_not_claims_and_plain_text_needs_an_explicit_marker() -> None:
     payload = extract(
         [
             Post("p1", None, None, "Charbel-Raphael Segerie"),
             Post("p2", None, None, "Against Almost Every Theory of Impact of Interpretability"),
             Post("p3", None, None, "Interpretability is not the only way to make progress on alignment."),
             Post("p4", None, None, "I disagree. Interpretability gives us the feedback loops that other agendas lack."),
+            Post("p5", None, None, "Feedback loops matter most for empirical agendas like this one."),
         ]
     )
-    assert set(quotes_by_post(payload)) == {"p3", "p4"}
-    assert relation_quotes(payload)[0][1:] == (
-        "rebuts",
-        "Interpretability is not the only way to make progress on alignment.",
-    )
+    assert set(quotes_by_post(payload)) == {"p3", "p4", "p5"}
+    assert [(t, target) for _, t, target in relation_quotes(payload)] == [
+        ("rebuts", "Interpretability is not the only way to make progress on alignment.")
+    ]
 
 
 def test_the_same_chunk_gives_the_same_payload() -> None:

@@ -1,0 +1,74 @@
+"""Offline extractor quality and speed on the annotated cmv-dev threads (a benchmark, not a test).
+
+Runs the offline backend over ../shared/eval/cmv-dev/threads, then prints:
+- the `threadbrief eval` table (claims, attack edges, post pairs, grounding) beside the two baselines;
+- throughput: MB of post text per second for the whole run (load → briefs written), best of N runs
+  on one core, with the tokenizer already loaded;
+- determinism: whether two runs wrote byte-identical briefs once timestamps are removed.
+Usage: python bench/quality.py [CMV_DIR] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pipeline.evaluate import evaluate, load_gold, report_table
+from pipeline.extract_offline import OfflineExtractor
+from pipeline.load import load_inputs
+from pipeline.runner import RunConfig, run
+from pipeline.tokenizer import get_tokenizer
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "cmv-dev"
+
+
+def without_timestamps(path: Path) -> dict[str, object]:
+    brief = json.loads(path.read_text(encoding="utf-8"))
+    del brief["provenance"]["created_at"], brief["stats"]["seconds"]
+    return brief
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cmv_dir", nargs="?", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    threads_dir, gold_path = args.cmv_dir / "threads", args.cmv_dir / "gold.jsonl"
+    if not threads_dir.is_dir() or not gold_path.is_file():
+        print(f"no cmv-dev data at {args.cmv_dir}: pass its path", file=sys.stderr)
+        return 2
+    threads, _ = load_inputs([threads_dir])
+    text_bytes = sum(len(p.text.encode("utf-8")) for t in threads for p in t.posts)
+    get_tokenizer(None)  # loading the BPE ranks is a one-off start-up cost, not throughput
+
+    outputs: list[Path] = []
+    seconds: list[float] = []
+    for _ in range(max(2, args.runs)):
+        out = Path(tempfile.mkdtemp(prefix="tb-quality-"))
+        started = time.perf_counter()
+        exit_code, _manifest = run(RunConfig(inputs=[threads_dir], out=out), OfflineExtractor())
+        seconds.append(time.perf_counter() - started)
+        outputs.append(out)
+        if exit_code != 0:
+            print(f"run failed with exit code {exit_code}: see {out / 'run.json'}", file=sys.stderr)
+            return 1
+
+    report = evaluate(load_gold(gold_path), outputs[0])
+    print(report_table(report))
+    best = min(seconds)
+    print(
+        f"\nthroughput: {text_bytes / 1e6:.3f} MB of post text in {best:.3f} s (best of {len(seconds)}; "
+        f"median {sorted(seconds)[len(seconds) // 2]:.3f} s) = {text_bytes / best / 1e6:.2f} MB/s"
+    )
+    first = sorted(outputs[0].glob("*/brief.json"))
+    identical = all(without_timestamps(p) == without_timestamps(outputs[1] / p.parent.name / p.name) for p in first)
+    print(f"deterministic: {'yes' if identical else 'NO'} ({len(first)} briefs compared across two runs)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
