@@ -35,6 +35,7 @@ from typing import Any
 from .chunk import sentence_spans
 from .load import TITLE_POST_ID
 from .models import Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
+from .normalize import PUNCTUATION_TABLE
 
 RULES_VERSION = "offline-2"
 CLAIM_THRESHOLD = -0.8  # claim log-odds above which a segment is a claim (else a premise)
@@ -108,7 +109,7 @@ class Segment:
 
 
 def _fold(text: str) -> str:
-    return text.replace("\u2019", "'").replace("\u2018", "'")
+    return text.translate(PUNCTUATION_TABLE)
 
 
 def content_words(text: str) -> set[str]:

@@ -20,31 +20,12 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from .models import GroundedClaim, Post, Rejection, Thread
+from .normalize import PUNCTUATION_VARIANTS
 
 FUZZY_MIN_SCORE = 90.0
 FUZZY_MIN_CHARS = 24
 MAX_ELLIPSIS_GAP = 400  # characters of source a "…" may stand for
 
-_FOLD = {
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201a": "'",
-    "\u201b": "'",
-    "\u2032": "'",
-    "`": "'",
-    "\u201c": '"',
-    "\u201d": '"',
-    "\u201e": '"',
-    "\u201f": '"',
-    "\u2033": '"',
-    "\u2010": "-",
-    "\u2011": "-",
-    "\u2012": "-",
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u2015": "-",
-    "\u2212": "-",
-}
 _ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…|\[\.\.\.\]|\[…\])\s*")
 _WRAPPING_QUOTES = "\"'“”‘’«»"
 
@@ -61,7 +42,7 @@ def _normalized_with_map(text: str) -> tuple[str, list[int]]:
             out.append(" ")
             previous_space = True
         else:
-            out.append(_FOLD.get(char, char))
+            out.append(PUNCTUATION_VARIANTS.get(char, char))
             previous_space = False
         where.append(index)
     return "".join(out), where
