@@ -1,7 +1,7 @@
 """The extraction cache: content-addressed, so an unchanged chunk is never paid for twice.
 
 Input: an extractor's ``fingerprint`` (backend, model, prompt and schema hashes) and a chunk's
-rendered prompt. Output: the stored payload and token usage of an earlier successful extraction, or
+rendered prompt. Output: the stored payload of an earlier successful extraction, or
 None. Only successes are stored (a failure is retried next run). Storage: one sqlite3 file in WAL
 mode; each put is its own transaction, so a run killed midway keeps every chunk finished before it.
 Failure modes: an unopenable cache path raises ``ConfigError`` naming ``--cache-dir``/``--no-cache``.

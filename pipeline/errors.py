@@ -6,6 +6,8 @@ did not complete.
 
 from __future__ import annotations
 
+from .models import Usage
+
 
 class ThreadbriefError(Exception):
     """Base class. ``exit_code`` is what the CLI exits with when this reaches it."""
@@ -31,12 +33,11 @@ class InputError(ThreadbriefError):
 
 
 class ExtractionError(ThreadbriefError):
-    """A chunk could not be extracted after the allowed retries and re-asks."""
+    """A chunk could not be extracted after the allowed retries and re-asks. ``usage`` is what the
+    attempts cost, so a failure is still counted in the run's calls and tokens."""
 
-    def __init__(self, reason: str, *, calls: int = 0, tokens_in: int = 0, tokens_out: int = 0) -> None:
-        self.calls = calls
-        self.tokens_in = tokens_in
-        self.tokens_out = tokens_out
+    def __init__(self, reason: str, *, usage: Usage | None = None) -> None:
+        self.usage = usage if usage is not None else Usage()
         super().__init__(reason)
 
 

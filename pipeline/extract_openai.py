@@ -165,75 +165,56 @@ class OpenAIExtractor:
         raise AssertionError("unreachable: tenacity reraises")
 
     async def _structured(self, schema_name: str, messages: list[dict[str, str]]) -> tuple[dict[str, Any], Usage]:
+        """A schema-valid answer and what it cost; every failure becomes one redacted ExtractionError."""
         usage = Usage()
-        problems: list[str] = []
         try:
-            for _ask in range(1 + self.max_reasks):
-                response = await self._complete(messages, schema_name, usage)
-                if response.usage is not None:
-                    usage.tokens_in += response.usage.prompt_tokens or 0
-                    usage.tokens_out += response.usage.completion_tokens or 0
-                if not response.choices:
-                    problems = ["the answer had no choices"]
-                    continue
-                choice = response.choices[0]
-                refusal = getattr(choice.message, "refusal", None)
-                if refusal:
-                    raise ExtractionError(f"the model refused: {refusal[:200]}")
-                if choice.finish_reason == "length":
-                    raise ExtractionError(
-                        "the answer was cut off at the output token limit (finish_reason=length): "
-                        "lower --max-chunk-tokens"
-                    )
-                content = choice.message.content or ""
-                try:
-                    value = parse_json_reply(content)
-                    problems = schema_errors(schema_name, value)
-                except ValueError as exc:
-                    problems = [str(exc)]
-                if not problems:
-                    return value, usage
-                messages = [
-                    *messages,
-                    {"role": "assistant", "content": content},
-                    {"role": "user", "content": render_prompt("reask", errors="; ".join(problems))},
-                ]
+            return await self._ask_until_valid(schema_name, messages, usage), usage
         except ExtractionError as exc:
-            raise ExtractionError(
-                self._redact(str(exc)),
-                calls=usage.calls,
-                tokens_in=usage.tokens_in,
-                tokens_out=usage.tokens_out,
-            ) from None
+            reason = str(exc)
         except openai.APIStatusError as exc:
             hint = {
                 401: ": check OPENAI_API_KEY",
                 403: ": check the key's permissions",
                 404: ": check --model and --base-url",
             }.get(exc.status_code, "")
-            raise ExtractionError(
-                self._redact(
-                    f"HTTP {exc.status_code} from the endpoint after {usage.calls} call(s){hint}: {exc.message}"[:500]
-                ),
-                calls=usage.calls,
-                tokens_in=usage.tokens_in,
-                tokens_out=usage.tokens_out,
-            ) from None
+            reason = f"HTTP {exc.status_code} from the endpoint after {usage.calls} call(s){hint}: {exc.message}"[:500]
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
-            raise ExtractionError(
-                self._redact(
-                    f"{type(exc).__name__} after {usage.calls} call(s): {exc}: check --base-url and the network"
-                ),
-                calls=usage.calls,
-                tokens_in=usage.tokens_in,
-                tokens_out=usage.tokens_out,
-            ) from None
-        raise ExtractionError(
-            self._redact(f"no schema-valid answer after {1 + self.max_reasks} tries: " + "; ".join(problems)[:400]),
-            calls=usage.calls,
-            tokens_in=usage.tokens_in,
-            tokens_out=usage.tokens_out,
-        )
+            reason = f"{type(exc).__name__} after {usage.calls} call(s): {exc}: check --base-url and the network"
+        raise ExtractionError(self._redact(reason), usage=usage)
+
+    async def _ask_until_valid(self, schema_name: str, messages: list[dict[str, str]], usage: Usage) -> dict[str, Any]:
+        problems: list[str] = []
+        for _ask in range(1 + self.max_reasks):
+            response = await self._complete(messages, schema_name, usage)
+            if response.usage is not None:
+                usage.tokens_in += response.usage.prompt_tokens or 0
+                usage.tokens_out += response.usage.completion_tokens or 0
+            if not response.choices:
+                problems = ["the answer had no choices"]
+                continue
+            choice = response.choices[0]
+            refusal = getattr(choice.message, "refusal", None)
+            if refusal:
+                raise ExtractionError(f"the model refused: {refusal[:200]}")
+            if choice.finish_reason == "length":
+                raise ExtractionError(
+                    "the answer was cut off at the output token limit (finish_reason=length): lower --max-chunk-tokens"
+                )
+            content = choice.message.content or ""
+            try:
+                value = parse_json_reply(content)
+                problems = schema_errors(schema_name, value)
+            except ValueError as exc:
+                problems = [str(exc)]
+            if not problems:
+                payload: dict[str, Any] = value
+                return payload
+            messages = [
+                *messages,
+                {"role": "assistant", "content": content},
+                {"role": "user", "content": render_prompt("reask", errors="; ".join(problems))},
+            ]
+        raise ExtractionError(f"no schema-valid answer after {1 + self.max_reasks} tries: " + "; ".join(problems)[:400])
 
     async def extract(self, chunk: Chunk) -> ChunkExtraction:
         messages = [

@@ -184,8 +184,7 @@ class Runner:
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                usage = Usage(cached_calls=1)
-                return ChunkExtraction(chunk.id, hit["payload"], usage)
+                return ChunkExtraction(chunk.id, hit["payload"], Usage(cached_calls=1))
         async with self.semaphore:
             extraction = await self.extractor.extract(chunk)
         # A model's answer is always validated (the OpenAI backend already did, this guards other backends);
@@ -194,17 +193,10 @@ class Runner:
         if problems:
             raise ExtractionError(
                 f"{self.extractor.name} extractor returned an invalid payload: {'; '.join(problems)}",
-                calls=extraction.usage.calls,
+                usage=extraction.usage,
             )
         if self.cache is not None:
-            self.cache.put(
-                key,
-                {
-                    "payload": extraction.payload,
-                    "tokens_in": extraction.usage.tokens_in,
-                    "tokens_out": extraction.usage.tokens_out,
-                },
-            )
+            self.cache.put(key, {"payload": extraction.payload})
         return extraction
 
     async def process(self, thread: Thread) -> ThreadResult:
@@ -220,7 +212,7 @@ class Runner:
         succeeded = 0
         for chunk, outcome in zip(chunks, outcomes, strict=True):
             if isinstance(outcome, ExtractionError):
-                usage.add(Usage(calls=outcome.calls, tokens_in=outcome.tokens_in, tokens_out=outcome.tokens_out))
+                usage.add(outcome.usage)
                 failures.append(Failure("extract", chunk.id, str(outcome)))
                 continue
             if isinstance(outcome, BaseException):
@@ -246,7 +238,7 @@ class Runner:
                     )
                 usage.add(summary_usage)
             except ExtractionError as exc:
-                usage.add(Usage(calls=exc.calls, tokens_in=exc.tokens_in, tokens_out=exc.tokens_out))
+                usage.add(exc.usage)
                 failures.append(Failure("summarize", None, str(exc)))
         elif succeeded:
             summary = "No claims were found in this thread."

@@ -134,7 +134,7 @@ def test_reasks_are_bounded(respx_mock: respx.MockRouter, sleeps: SleepRecorder)
     route = respx_mock.post("/chat/completions").mock(return_value=httpx.Response(200, json=completion("[]")))
     with pytest.raises(ExtractionError, match="no schema-valid answer after 3 tries") as caught:
         asyncio.run(make_extractor(sleeps).extract(make_chunk()))
-    assert route.call_count == 3 and caught.value.calls == 3
+    assert route.call_count == 3 and caught.value.usage.calls == 3
 
 
 @respx.mock(base_url=FAKE_BASE_URL)
@@ -144,7 +144,7 @@ def test_exhausted_retries_raise_with_the_calls_counted(respx_mock: respx.MockRo
     )
     with pytest.raises(ExtractionError, match="HTTP 500") as caught:
         asyncio.run(make_extractor(sleeps, max_attempts=4).extract(make_chunk()))
-    assert route.call_count == 4 and caught.value.calls == 4
+    assert route.call_count == 4 and caught.value.usage.calls == 4
     assert len(sleeps.waits) == 3  # the SDK did not retry on its own (max_retries=0): one owner
 
 
