@@ -129,15 +129,23 @@ def split_post(post: Post, budget: int, tokenizer: Tokenizer) -> list[str]:
     return [part for part in parts if part.strip()]
 
 
+MIN_POST_BUDGET = 64
+
+
+def check_budget(titles: list[str], tokenizer: Tokenizer, max_tokens: int) -> None:
+    """Raise ConfigError, before anything runs, when the fixed prompt leaves too little room for posts."""
+    fixed = max((fixed_prompt_tokens(tokenizer, title) for title in titles), default=0)
+    if max_tokens - fixed < MIN_POST_BUDGET:
+        raise ConfigError(
+            f"--max-chunk-tokens {max_tokens} leaves {max_tokens - fixed} tokens for posts after the "
+            f"{fixed}-token prompt: raise it (at least {fixed + MIN_POST_BUDGET})"
+        )
+
+
 def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int) -> list[Chunk]:
     title = thread.title or thread.id
-    fixed = fixed_prompt_tokens(tokenizer, title)
-    budget = max_tokens - fixed
-    if budget < 64:
-        raise ConfigError(
-            f"--max-chunk-tokens {max_tokens} leaves {budget} tokens for posts after the {fixed}-token prompt: "
-            f"raise it (at least {fixed + 64})"
-        )
+    check_budget([title], tokenizer, max_tokens)
+    budget = max_tokens - fixed_prompt_tokens(tokenizer, title)
     posts = thread.unique_posts
     has_replies = any(p.parent_id for p in posts)
     context_budget = int(budget * CONTEXT_SHARE) if has_replies else 0

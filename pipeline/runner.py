@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import __version__
 from .cache import ExtractionCache, cache_key
-from .chunk import chunk_thread
+from .chunk import check_budget, chunk_thread
 from .errors import ConfigError, ExtractionError, OutputError
 from .extract import Extractor, check_extraction
 from .extract_offline import OfflineExtractor
@@ -331,6 +331,7 @@ class Runner:
             raise ConfigError(
                 "no input threads found: pass .txt, .md, .json or .jsonl files or directories holding them"
             )
+        check_budget([t.title or t.id for t in threads], self.tokenizer, self.config.max_chunk_tokens)
         try:
             results = await asyncio.gather(*(self._process_safely(t) for t in threads))
         finally:

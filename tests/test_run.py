@@ -130,7 +130,9 @@ def test_usage_and_configuration_errors_exit_2_with_one_line(tmp_path: Path) -> 
     result = invoke(["run", str(SEEDS), "-o", str(blocker / "sub")])
     assert result.exit_code == 2 and "cannot write to" in result.stderr and "-o" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 2  # the offline notice, then the one-line error
-    assert invoke(["run", str(SEEDS), "--max-chunk-tokens", "300", "-o", str(tmp_path / "o2")]).exit_code == 2
+    result = invoke(["run", str(SEEDS), "--max-chunk-tokens", "300", "-o", str(tmp_path / "o2")])
+    assert result.exit_code == 2 and "raise it (at least" in result.stderr
+    assert list((tmp_path / "o2").iterdir()) == []  # refused before any thread ran
 
 
 def test_a_bad_input_file_is_recorded_and_the_rest_complete(tmp_path: Path) -> None:
