@@ -29,12 +29,16 @@ from tenacity.wait import wait_random_exponential
 
 from .errors import ExtractionError
 from .extract import parse_json_reply
+from .limiter import RateLimiter
 from .models import Chunk, ChunkExtraction, Claim, Relation, Usage
 from .resources import load_schema, prompt_sha256, prompt_text, render_prompt, schema_errors, schema_sha256
+from .tokenizer import Tokenizer, get_tokenizer
 
 EXTRACT_PROMPTS = ("extract_system", "extract_user", "extract_context", "json_object", "reask")
 SUMMARY_PROMPTS = ("summarize_system", "summarize_user")
 _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+DEFAULT_OUTPUT_BUDGET = 1024  # output tokens a request is assumed to use, for TPM accounting and estimates
+MESSAGE_TOKENS = 4  # chat framing per message
 _SCHEMA_REJECTION_HINTS = ("response_format", "json_schema", "structured output", "schema")
 
 
@@ -106,8 +110,14 @@ class OpenAIExtractor:
         max_reasks: int = 2,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         http_client: httpx.AsyncClient | None = None,
+        limiter: RateLimiter | None = None,
+        output_budget: int = DEFAULT_OUTPUT_BUDGET,
+        tokenizer: Tokenizer | None = None,
     ) -> None:
         self.model = model
+        self.limiter = limiter or RateLimiter()
+        self.output_budget = output_budget
+        self.tokenizer = tokenizer or get_tokenizer(model)
         self._api_key = api_key
         self.client = openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http_client
@@ -122,8 +132,8 @@ class OpenAIExtractor:
         identity = {
             "backend": self.name,
             "model": model,
-            "prompts": {name: prompt_sha256(name) for name in EXTRACT_PROMPTS},
-            "schema": schema_sha256("extraction"),
+            "prompts": {name: prompt_sha256(name) for name in EXTRACT_PROMPTS + SUMMARY_PROMPTS},
+            "schemas": {name: schema_sha256(name) for name in ("extraction", "summary")},
         }
         self.fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
@@ -143,7 +153,25 @@ class OpenAIExtractor:
             messages = [{"role": "system", "content": system}, *messages[1:]]
         return {"model": self.model, "messages": messages, "response_format": format_}
 
+    def request_tokens(self, messages: list[dict[str, str]]) -> int:
+        """What a request counts against TPM: its prompt tokens plus the output budget."""
+        prompt = sum(self.tokenizer.count(m["content"]) + MESSAGE_TOKENS for m in messages)
+        return prompt + self.output_budget
+
+    async def _send(self, messages: list[dict[str, str]], schema_name: str, tokens: int) -> Any:
+        await self.limiter.acquire(tokens)
+        try:
+            response = await self.client.chat.completions.create(**self._request_body(messages, schema_name))
+        except openai.RateLimitError as exc:
+            headers = exc.response.headers
+            spent = "0" in (headers.get("x-ratelimit-remaining-requests"), headers.get("x-ratelimit-remaining-tokens"))
+            self.limiter.throttled(_retry_after_seconds(exc), limit_spent=spent)
+            raise
+        self.limiter.succeeded()
+        return response
+
     async def _complete(self, messages: list[dict[str, str]], schema_name: str, usage: Usage) -> Any:
+        tokens = self.request_tokens(messages)
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_retryable),
             stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.max_retry_seconds),
@@ -155,12 +183,12 @@ class OpenAIExtractor:
             with attempt:
                 usage.calls += 1
                 try:
-                    return await self.client.chat.completions.create(**self._request_body(messages, schema_name))
+                    return await self._send(messages, schema_name, tokens)
                 except openai.APIStatusError as exc:
                     if self.response_mode == "json_schema" and _is_schema_rejection(exc):
                         self.response_mode = "json_object"
                         usage.calls += 1
-                        return await self.client.chat.completions.create(**self._request_body(messages, schema_name))
+                        return await self._send(messages, schema_name, tokens)
                     raise
         raise AssertionError("unreachable: tenacity reraises")
 

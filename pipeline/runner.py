@@ -35,7 +35,18 @@ from .extract_openai import EXTRACT_PROMPTS, SUMMARY_PROMPTS, OpenAIExtractor
 from .ground import ground_claims
 from .load import load_inputs
 from .merge import merge_claims
-from .models import Chunk, ChunkExtraction, Failure, GroundedClaim, ProposedRelation, Rejection, Thread, Usage
+from .models import (
+    Chunk,
+    ChunkExtraction,
+    Claim,
+    Failure,
+    GroundedClaim,
+    ProposedRelation,
+    Rejection,
+    Relation,
+    Thread,
+    Usage,
+)
 from .normalize import normalize_thread
 from .render import SCHEMA_VERSION, brief_markdown, build_brief
 from .resources import prompt_sha256, schema_errors, schema_sha256
@@ -199,6 +210,27 @@ class Runner:
             self.cache.put(key, {"payload": extraction.payload})
         return extraction
 
+    async def _summarize(self, title: str, claims: list[Claim], relations: list[Relation]) -> tuple[str, Usage]:
+        # Keyed by everything the summary is written from, so a warm re-run makes no call for it either.
+        basis = json.dumps(
+            [
+                title,
+                [(c.id, c.speaker, c.kind, c.text) for c in claims],
+                [(r.source, r.type, r.target) for r in relations],
+            ],
+            ensure_ascii=False,
+        )
+        key = cache_key(self.extractor.fingerprint, "summary\0" + basis)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return str(hit["summary"]), Usage(cached_calls=1)
+        async with self.semaphore:
+            summary, usage = await self.extractor.summarize(title, claims, relations)
+        if self.cache is not None:
+            self.cache.put(key, {"summary": summary})
+        return summary, usage
+
     async def process(self, thread: Thread) -> ThreadResult:
         started = time.monotonic()
         usage = Usage()
@@ -232,10 +264,7 @@ class Runner:
         summary = ""
         if claims:
             try:
-                async with self.semaphore:
-                    summary, summary_usage = await self.extractor.summarize(
-                        thread.title or thread.id, claims, relations
-                    )
+                summary, summary_usage = await self._summarize(thread.title or thread.id, claims, relations)
                 usage.add(summary_usage)
             except ExtractionError as exc:
                 usage.add(exc.usage)

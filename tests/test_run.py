@@ -248,14 +248,15 @@ def test_openai_run_grounds_rejects_inventions_and_records_failures(
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
 
-    # A re-run answers the finished chunk from the cache; the failure was not cached, so it is retried.
+    # A re-run answers the finished chunk and its summary from the cache; the failure was not cached, so
+    # it is retried.
     calls_before = route.call_count
     exit_code, manifest = openai_run(tmp_path, out, sleeps)
     statuses = {t["id"]: t for t in manifest["threads"]}
-    assert statuses["debate"]["cached_calls"] == 1
-    assert statuses["debate"]["calls"] == 1  # the summary only
+    assert (statuses["debate"]["cached_calls"], statuses["debate"]["calls"]) == (2, 0)
     assert statuses["broken"]["calls"] == 3
-    assert route.call_count == calls_before + 4
+    assert route.call_count == calls_before + 3
+    assert read(out / "debate" / "brief.json")["summary"] == "Ann defends nuclear; Bob objects."
 
 
 @respx.mock(base_url=FAKE_BASE_URL)

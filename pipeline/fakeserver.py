@@ -1,0 +1,235 @@
+"""A fake OpenAI-compatible server for tests and benchmarks: ``POST /v1/chat/completions`` on 127.0.0.1.
+
+Input: a ``FakeServerConfig`` (latency and jitter per request, the share of requests answered 429 with a
+Retry-After, server-side requests/tokens-per-minute limits). Output: schema-valid answers built from
+the request itself: for every ``<post>`` outside ``<context>``, one claim quoting the post's first
+sentence verbatim, rebutting the claim of the post it replies to when that post is shown; a
+``thread_summary`` request gets an overview. Limits are token buckets holding ``BURST_SECONDS`` of
+capacity; a request over them gets 429 with ``Retry-After`` and ``x-ratelimit-remaining-*: 0``, as
+OpenAI sends; injected 429s carry only ``Retry-After``. ``stats`` counts requests, statuses and tokens.
+Failure modes: a malformed request gets 400. Run it alone with ``python -m pipeline.fakeserver``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .tokenizer import get_tokenizer
+
+BURST_SECONDS = 2.0
+_POST = re.compile(r'<post id="([^"]+)"([^>]*)>(.*?)</post>', re.DOTALL)
+_REPLY_TO = re.compile(r'reply_to="([^"]+)"')
+_FIRST_SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s)|$)", re.DOTALL)
+
+
+@dataclass
+class FakeServerConfig:
+    latency: float = 0.0  # seconds per request
+    jitter: float = 0.0  # extra seconds, uniform in [0, jitter]
+    rate_429: float = 0.0  # share of requests answered 429 (injected)
+    retry_after: float = 0.2  # Retry-After of injected 429s, seconds
+    rpm: float | None = None  # enforced server-side
+    tpm: float | None = None
+    seed: int = 0
+
+
+@dataclass
+class FakeServerStats:
+    requests: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def count(self, status: int) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+class _Bucket:
+    def __init__(self, per_minute: float) -> None:
+        self.rate = per_minute / 60
+        self.capacity = self.rate * BURST_SECONDS
+        self.level = self.capacity
+        self.updated = time.monotonic()
+
+    def take(self, amount: float) -> float:
+        """Take ``amount`` if available and return 0, else return the seconds until it would be."""
+        now = time.monotonic()
+        self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+        self.updated = now
+        amount = min(amount, self.capacity)
+        if self.level >= amount:
+            self.level -= amount
+            return 0.0
+        return (amount - self.level) / self.rate
+
+
+def answer_for(body: dict[str, Any]) -> dict[str, Any]:
+    """The schema-valid content a cooperative model would return for this request."""
+    response_format = body.get("response_format", {})
+    name = response_format.get("json_schema", {}).get("name") if isinstance(response_format, dict) else None
+    user = body["messages"][-1]["content"]
+    if name == "thread_summary" or "Claims:" in user:
+        return {"overview": "The thread debates its title; the claims and rebuttals are listed below."}
+    shown = user.split("</context>", 1)[-1]
+    claims: list[dict[str, str]] = []
+    relations: list[dict[str, str]] = []
+    local: dict[str, str] = {}
+    for post_id, attrs, text in _POST.findall(shown):
+        match = _FIRST_SENTENCE.search(re.sub(r"</?quoted>", "", text))
+        if not match:
+            continue
+        claim_id = f"k{len(claims) + 1}"
+        local[post_id] = claim_id
+        quote = match.group(0).strip()
+        claims.append({"id": claim_id, "post_id": post_id, "kind": "claim", "text": quote[:80], "quote": quote})
+        parent = _REPLY_TO.search(attrs)
+        if parent and parent.group(1) in local:
+            relations.append({"source": claim_id, "target": local[parent.group(1)], "type": "rebuts"})
+    return {"claims": claims, "relations": relations}
+
+
+class FakeOpenAIServer:
+    """Start with ``start()`` (returns the base URL), stop with ``stop()``; or use it as a context manager."""
+
+    def __init__(self, config: FakeServerConfig | None = None) -> None:
+        self.config = config or FakeServerConfig()
+        self.stats = FakeServerStats()
+        self._lock = threading.Lock()
+        self._random = random.Random(self.config.seed)
+        self._requests = _Bucket(self.config.rpm) if self.config.rpm else None
+        self._tokens = _Bucket(self.config.tpm) if self.config.tpm else None
+        self._tokenizer = get_tokenizer(None)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start() the server first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def start(self, port: int = 0) -> str:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real endpoint
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                length = int(self.headers.get("content-length", 0))
+                raw = self.rfile.read(length)
+                status, headers, payload = server.handle(self.path, raw)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def handle(self, path: str, raw: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
+        if not path.endswith("/chat/completions"):
+            return 404, {}, {"error": {"message": f"no route {path}"}}
+        try:
+            body = json.loads(raw)
+            prompt_tokens = sum(self._tokenizer.count(m["content"]) + 4 for m in body["messages"])
+        except (ValueError, KeyError, TypeError) as exc:
+            return 400, {}, {"error": {"message": f"bad request: {exc}"}}
+        with self._lock:
+            self.stats.requests += 1
+            if self._random.random() < self.config.rate_429:
+                self.stats.count(429)
+                return 429, {"retry-after": f"{self.config.retry_after:g}"}, {"error": {"message": "overloaded"}}
+            waits = [
+                bucket.take(amount)
+                for bucket, amount in ((self._requests, 1), (self._tokens, prompt_tokens))
+                if bucket is not None
+            ]
+            if any(waits):
+                self.stats.count(429)
+                headers = {
+                    "retry-after": f"{max(waits):.3f}",
+                    "x-ratelimit-remaining-requests": "0",
+                    "x-ratelimit-remaining-tokens": "0",
+                }
+                return 429, headers, {"error": {"message": "rate limit reached", "type": "requests"}}
+            delay = self.config.latency + self._random.uniform(0, self.config.jitter)
+        time.sleep(delay)
+        content = json.dumps(answer_for(body))
+        completion_tokens = self._tokenizer.count(content)
+        with self._lock:
+            self.stats.count(200)
+            self.stats.prompt_tokens += prompt_tokens
+            self.stats.completion_tokens += completion_tokens
+        return (
+            200,
+            {},
+            {
+                "id": f"chatcmpl-fake-{self.stats.requests}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            },
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A fake OpenAI-compatible server on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--jitter", type=float, default=0.0)
+    parser.add_argument("--rate-429", type=float, default=0.0)
+    parser.add_argument("--retry-after", type=float, default=0.2)
+    parser.add_argument("--rpm", type=float, default=None)
+    parser.add_argument("--tpm", type=float, default=None)
+    parser.add_argument("--seconds", type=float, default=600.0, help="stop by itself after this long")
+    args = parser.parse_args()
+    server = FakeOpenAIServer(
+        FakeServerConfig(args.latency, args.jitter, args.rate_429, args.retry_after, args.rpm, args.tpm)
+    )
+    # The bound URL is the one line on stdout, so a parent process can read it.
+    print(server.start(args.port), flush=True)  # noqa: T201 - this script's output is its address
+    time.sleep(args.seconds)
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
