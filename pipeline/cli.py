@@ -10,15 +10,22 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from . import __version__
+from .chunk import check_budget
+from .cost import cost_usd, estimate_run, load_prices
 from .errors import ThreadbriefError
 from .evaluate import evaluate, load_gold, report_table
+from .extract_openai import DEFAULT_OUTPUT_BUDGET
+from .load import load_inputs
+from .progress import RichProgress
 from .resources import schema_names, schema_path
-from .runner import RunConfig, make_extractor, run
+from .runner import DEFAULT_MODEL, RunConfig, make_extractor, run
+from .tokenizer import get_tokenizer
 from .validate import brief_problems
 
 
@@ -30,6 +37,42 @@ def _err(message: str) -> None:
 @click.version_option(__version__, prog_name="threadbrief")
 def cli() -> None:
     """Turn discussion threads into grounded briefs: claims, rebuttals, verified quotes."""
+
+
+def _model_and_cost_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Options shared by `run` and `estimate`: what a request looks like and what it costs."""
+    for option in reversed(
+        [
+            click.option(
+                "--model",
+                default=None,
+                help="Model name for the openai backend [default: $THREADBRIEF_MODEL or gpt-4o-mini].",
+            ),
+            click.option(
+                "--max-chunk-tokens",
+                type=click.IntRange(min=256),
+                default=6000,
+                show_default=True,
+                help="Token budget of one extraction prompt as sent (instructions + posts).",
+            ),
+            click.option(
+                "--output-budget",
+                type=click.IntRange(min=16),
+                default=DEFAULT_OUTPUT_BUDGET,
+                show_default=True,
+                help="Output tokens assumed per request, for the TPM limiter and cost estimates.",
+            ),
+            click.option(
+                "--prices",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=None,
+                help='JSON price table {"model": {"input": USD/1M, "output": USD/1M}} that overrides '
+                "and extends the built-in one [default: $THREADBRIEF_PRICES].",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
 
 
 @cli.command("run")
@@ -50,28 +93,32 @@ def cli() -> None:
     help="auto = openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline.",
 )
 @click.option(
-    "--model",
-    default=None,
-    help="Model name for the openai backend [default: $THREADBRIEF_MODEL or gpt-4o-mini].",
-)
-@click.option(
     "--base-url",
     default=None,
     help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 [default: $OPENAI_BASE_URL].",
 )
-@click.option(
-    "--max-chunk-tokens",
-    type=click.IntRange(min=256),
-    default=6000,
-    show_default=True,
-    help="Token budget of one extraction prompt as sent (instructions + posts).",
-)
+@_model_and_cost_options
 @click.option(
     "--concurrency",
-    type=click.IntRange(min=1, max=256),
+    type=click.IntRange(min=1, max=512),
     default=8,
     show_default=True,
     help="Model requests in flight at once.",
+)
+@click.option(
+    "--rpm", type=click.FloatRange(min=1), default=None, help="Requests per minute allowed [default: no limit]."
+)
+@click.option(
+    "--tpm",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Tokens per minute allowed (prompt + output budget per request) [default: no limit].",
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Refuse to start when the estimated cost in USD exceeds this.",
 )
 @click.option(
     "--cache-dir",
@@ -80,17 +127,26 @@ def cli() -> None:
     help="Extraction cache directory [default: $XDG_CACHE_HOME/threadbrief].",
 )
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the extraction cache.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No progress bar and no per-thread lines; errors and the summary only."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 def run_command(
     inputs: tuple[Path, ...],
     out: Path,
     backend: str,
-    model: str | None,
     base_url: str | None,
+    model: str | None,
     max_chunk_tokens: int,
+    output_budget: int,
+    prices: Path | None,
     concurrency: int,
+    rpm: float | None,
+    tpm: float | None,
+    max_cost: float | None,
     cache_dir: Path | None,
     no_cache: bool,
+    quiet: bool,
     debug: bool,
 ) -> None:
     """Write a brief for every thread in INPUTS (files or directories of .txt, .md, .json, .jsonl)."""
@@ -105,12 +161,27 @@ def run_command(
         cache_dir=cache_dir,
         use_cache=not no_cache,
         debug=debug,
+        rpm=rpm,
+        tpm=tpm,
+        output_budget=output_budget,
+        prices=prices,
+        max_cost=max_cost,
     )
+    progress: RichProgress | None = None
+    log = _err
     try:
         extractor, notice = make_extractor(config, dict(os.environ))
         if notice:
             _err(notice)
-        exit_code, manifest = run(config, extractor, log=_err)
+        if quiet:
+            log = _quiet
+        elif sys.stderr.isatty():
+            table = load_prices(prices)
+            progress = RichProgress(
+                lambda u: cost_usd(table, extractor.name, extractor.model, u.tokens_in, u.tokens_out)
+            )
+            log = progress.log
+        exit_code, manifest = run(config, extractor, log=log, progress=progress)
     except ThreadbriefError as exc:
         if debug:
             raise
@@ -121,10 +192,59 @@ def run_command(
     _err(
         f"threadbrief: {totals['threads']} thread(s): {totals['complete']} complete, {totals['partial']} partial, "
         f"{totals['failed']} failed, {totals['input_errors']} input error(s); {totals['calls']} calls "
-        f"({totals['cached_calls']} cached), {totals['tokens_in']}+{totals['tokens_out']} tokens"
-        f"{f', ${cost:.4f}' if cost else ''}; briefs in {out}/, manifest {out / 'run.json'}"
+        f"({totals['cached_calls']} cached, {totals['rate_limited']} rate-limited), "
+        f"{totals['tokens_in']}+{totals['tokens_out']} tokens{f', ${cost:.4f}' if cost else ''}; "
+        f"briefs in {out}/, manifest {out / 'run.json'}"
     )
     sys.exit(exit_code)
+
+
+def _quiet(message: str) -> None:
+    """--quiet keeps the lines that report a problem."""
+    if not message.lstrip().startswith("ok "):
+        _err(message)
+
+
+@cli.command("estimate")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@_model_and_cost_options
+@click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON on stdout.")
+def estimate_command(
+    inputs: tuple[Path, ...],
+    model: str | None,
+    max_chunk_tokens: int,
+    output_budget: int,
+    prices: Path | None,
+    as_json: bool,
+) -> None:
+    """Estimate a run over INPUTS with no network: chunks, calls, prompt tokens, output budget and cost."""
+    model = model or os.environ.get("THREADBRIEF_MODEL") or DEFAULT_MODEL
+    try:
+        threads, errors = load_inputs(list(inputs))
+        for error in errors:
+            _err(f"SKIPPED  {error}")
+        tokenizer = get_tokenizer(model)
+        check_budget([t.title or t.id for t in threads], tokenizer, max_chunk_tokens)
+        estimate = estimate_run(
+            threads,
+            tokenizer,
+            max_chunk_tokens=max_chunk_tokens,
+            output_budget=output_budget,
+            backend="openai",
+            model=model,
+            prices=load_prices(prices),
+        )
+    except ThreadbriefError as exc:
+        _err(f"threadbrief: error: {exc}")
+        sys.exit(exc.exit_code)
+    cost = f"${estimate.cost_usd:.4f}" if estimate.cost_usd is not None else f"unknown (no price for {model}: --prices)"
+    _err(
+        f"threadbrief estimate for {model}: {estimate.threads} thread(s), {estimate.chunks} chunk(s), "
+        f"{estimate.calls} call(s), {estimate.prompt_tokens} prompt tokens, {estimate.output_budget} output "
+        f"tokens at most ({output_budget} per call), cost {cost}"
+    )
+    if as_json:
+        click.echo(json.dumps(estimate.as_dict(), indent=2))
 
 
 @cli.command("validate")

@@ -47,6 +47,7 @@ class FakeServerStats:
     statuses: dict[int, int] = field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    answered: dict[str, int] = field(default_factory=dict)  # 200s by kind: extraction | summary
 
     def count(self, status: int) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -185,10 +186,13 @@ class FakeOpenAIServer:
                 return 429, headers, {"error": {"message": "rate limit reached", "type": "requests"}}
             delay = self.config.latency + self._random.uniform(0, self.config.jitter)
         time.sleep(delay)
-        content = json.dumps(answer_for(body))
+        answer = answer_for(body)
+        content = json.dumps(answer)
         completion_tokens = self._tokenizer.count(content)
+        kind = "summary" if "overview" in answer else "extraction"
         with self._lock:
             self.stats.count(200)
+            self.stats.answered[kind] = self.stats.answered.get(kind, 0) + 1
             self.stats.prompt_tokens += prompt_tokens
             self.stats.completion_tokens += completion_tokens
         return (

@@ -19,8 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -28,11 +26,13 @@ from urllib.parse import urlsplit, urlunsplit
 from . import __version__
 from .cache import ExtractionCache, cache_key
 from .chunk import check_budget, chunk_thread
+from .cost import Estimate, cost_usd, estimate_run, load_prices
 from .errors import ConfigError, ExtractionError, OutputError
 from .extract import Extractor, check_extraction
 from .extract_offline import OfflineExtractor
-from .extract_openai import EXTRACT_PROMPTS, SUMMARY_PROMPTS, OpenAIExtractor
+from .extract_openai import DEFAULT_OUTPUT_BUDGET, EXTRACT_PROMPTS, SUMMARY_PROMPTS, OpenAIExtractor
 from .ground import ground_claims
+from .limiter import RateLimiter
 from .load import load_inputs
 from .merge import merge_claims
 from .models import (
@@ -48,6 +48,7 @@ from .models import (
     Usage,
 )
 from .normalize import normalize_thread
+from .progress import NoProgress, ProgressReporter
 from .render import SCHEMA_VERSION, brief_markdown, build_brief
 from .resources import prompt_sha256, schema_errors, schema_sha256
 from .tokenizer import Tokenizer, get_tokenizer
@@ -72,6 +73,11 @@ class RunConfig:
     cache_dir: Path | None = None
     use_cache: bool = True
     debug: bool = False
+    rpm: float | None = None
+    tpm: float | None = None
+    output_budget: int = DEFAULT_OUTPUT_BUDGET
+    prices: Path | None = None
+    max_cost: float | None = None
     # Validate every brief against brief.schema.json before writing it. Off by default: briefs are built by
     # our own code, whose shape the test suite checks, and the pass costs more than the offline extraction.
     # The grounding invariant and references are always checked; `threadbrief validate` does both.
@@ -115,7 +121,15 @@ def make_extractor(config: RunConfig, env: dict[str, str]) -> tuple[Extractor, s
         raise ConfigError("no OPENAI_API_KEY: set it, pass --base-url, or use --backend offline")
     model = config.model or env.get("THREADBRIEF_MODEL") or DEFAULT_MODEL
     # Local servers (Ollama, llama.cpp) need no key, but the client insists on one.
-    return OpenAIExtractor(model=model, api_key=key or "no-key-needed", base_url=base_url), notice
+    limiter = RateLimiter(config.rpm, config.tpm)
+    extractor = OpenAIExtractor(
+        model=model,
+        api_key=key or "no-key-needed",
+        base_url=base_url,
+        limiter=limiter,
+        output_budget=config.output_budget,
+    )
+    return extractor, notice
 
 
 def public_url(url: str | None) -> str | None:
@@ -126,21 +140,6 @@ def public_url(url: str | None) -> str | None:
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-@cache
-def _prices() -> dict[str, Any]:
-    prices: dict[str, Any] = json.loads(resources.files("pipeline").joinpath("data/prices.json").read_text("utf-8"))
-    return prices
-
-
-def estimate_cost(backend: str, model: str | None, usage: Usage) -> float | None:
-    if backend == "offline":
-        return 0.0
-    price = _prices().get(model or "")
-    if not isinstance(price, dict):
-        return None
-    return round(usage.tokens_in / 1e6 * float(price["input"]) + usage.tokens_out / 1e6 * float(price["output"]), 6)
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -155,6 +154,14 @@ def atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temp_files(out: Path) -> int:
+    """Temp files a killed run left behind (atomic_write's, never a finished output): delete them."""
+    stale = [p for p in out.glob("**/.*.tmp") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
 
 
 def _now() -> str:
@@ -172,15 +179,23 @@ def _prompt_list(extractor: Extractor) -> list[dict[str, str]]:
 
 
 class Runner:
-    def __init__(self, config: RunConfig, extractor: Extractor, log: Callable[[str], None] = lambda _m: None) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        extractor: Extractor,
+        log: Callable[[str], None] = lambda _m: None,
+        progress: ProgressReporter | None = None,
+    ) -> None:
         self.config = config
         self.extractor = extractor
         self.log = log
+        self.progress: ProgressReporter = progress or NoProgress()
         self.tokenizer: Tokenizer = get_tokenizer(extractor.model)
         self.semaphore = asyncio.Semaphore(max(1, config.concurrency))
         self.cache: ExtractionCache | None = None
         if config.use_cache and extractor.name != "offline":  # offline is deterministic and cheap
             self.cache = ExtractionCache(config.cache_dir or default_cache_dir())
+        self.prices = load_prices(config.prices)
         self.provenance_base = {
             "backend": extractor.name,
             "model": extractor.model,
@@ -208,6 +223,15 @@ class Runner:
             )
         if self.cache is not None:
             self.cache.put(key, {"payload": extraction.payload})
+        return extraction
+
+    async def _extract_tracked(self, chunk: Chunk) -> ChunkExtraction:
+        try:
+            extraction = await self._extract(chunk)
+        except ExtractionError as exc:
+            self.progress.chunk_done(exc.usage)
+            raise
+        self.progress.chunk_done(extraction.usage)
         return extraction
 
     async def _summarize(self, title: str, claims: list[Claim], relations: list[Relation]) -> tuple[str, Usage]:
@@ -240,7 +264,8 @@ class Runner:
         proposed: list[ProposedRelation] = []
         thread = normalize_thread(thread)
         chunks = chunk_thread(thread, self.tokenizer, self.config.max_chunk_tokens)
-        outcomes = await asyncio.gather(*(self._extract(c) for c in chunks), return_exceptions=True)
+        self.progress.chunks_found(len(chunks))
+        outcomes = await asyncio.gather(*(self._extract_tracked(c) for c in chunks), return_exceptions=True)
         succeeded = 0
         for chunk, outcome in zip(chunks, outcomes, strict=True):
             if isinstance(outcome, ExtractionError):
@@ -262,22 +287,24 @@ class Runner:
         claims, relations, unlinked = merge_claims(thread, grounded, proposed)
         rejected += unlinked
         summary = ""
+        summary_usage = Usage()
         if claims:
             try:
                 summary, summary_usage = await self._summarize(thread.title or thread.id, claims, relations)
-                usage.add(summary_usage)
             except ExtractionError as exc:
-                usage.add(exc.usage)
+                summary_usage = exc.usage
                 failures.append(Failure("summarize", None, str(exc)))
+            usage.add(summary_usage)
         elif succeeded:
             summary = "No claims were found in this thread."
+        self.progress.thread_done(summary_usage)
         if chunks and succeeded == 0:
             status = "failed"
         elif failures:
             status = "partial"
         else:
             status = "complete"
-        cost = estimate_cost(self.extractor.name, self.extractor.model, usage)
+        cost = cost_usd(self.prices, self.extractor.name, self.extractor.model, usage.tokens_in, usage.tokens_out)
         seconds = round(time.monotonic() - started, 3)
         brief = build_brief(
             thread=thread,
@@ -341,6 +368,30 @@ class Runner:
         self.log(f"{mark:>7}  {thread.id}: {detail}")
         return result
 
+    def estimate(self, threads: list[Thread]) -> Estimate:
+        return estimate_run(
+            threads,
+            self.tokenizer,
+            max_chunk_tokens=self.config.max_chunk_tokens,
+            output_budget=self.config.output_budget,
+            backend=self.extractor.name,
+            model=self.extractor.model,
+            prices=self.prices,
+        )
+
+    def refuse_over_budget(self, threads: list[Thread], max_cost: float) -> None:
+        estimate = self.estimate(threads)
+        if estimate.cost_usd is None:
+            raise ConfigError(
+                f"no price known for model {self.extractor.model!r}: add it with --prices FILE, or drop --max-cost"
+            )
+        if estimate.cost_usd > max_cost:
+            raise ConfigError(
+                f"the estimated cost ${estimate.cost_usd:.4f} ({estimate.calls} calls, {estimate.prompt_tokens} "
+                f"prompt tokens, {estimate.output_budget} output budget) exceeds --max-cost ${max_cost:.4f}: "
+                "raise --max-cost, or run fewer threads (see `threadbrief estimate`)"
+            )
+
     async def run(self) -> tuple[int, dict[str, Any]]:
         started_at, started = _now(), time.monotonic()
         out = self.config.out
@@ -349,11 +400,13 @@ class Runner:
             probe = out / ".threadbrief-write-test"
             probe.write_text("")
             probe.unlink()
+            remove_stale_temp_files(out)
         except OSError as exc:
             raise OutputError(
                 f"cannot write to {out} ({exc.strerror or exc}): choose another directory with -o"
             ) from exc
         threads, input_errors = load_inputs(self.config.inputs)
+        self.progress.threads_found(len(threads))
         for error in input_errors:
             self.log(f"{'SKIPPED':>7}  {error}")
         if not threads and not input_errors:
@@ -361,9 +414,12 @@ class Runner:
                 "no input threads found: pass .txt, .md, .json or .jsonl files or directories holding them"
             )
         check_budget([t.title or t.id for t in threads], self.tokenizer, self.config.max_chunk_tokens)
+        if self.config.max_cost is not None:
+            self.refuse_over_budget(threads, self.config.max_cost)
         try:
             results = await asyncio.gather(*(self._process_safely(t) for t in threads))
         finally:
+            self.progress.close()
             if self.cache is not None:
                 self.cache.close()
             closer = getattr(self.extractor, "aclose", None)
@@ -422,7 +478,10 @@ class Runner:
                 "cached_calls": total.cached_calls,
                 "tokens_in": total.tokens_in,
                 "tokens_out": total.tokens_out,
-                "cost_usd": estimate_cost(self.extractor.name, self.extractor.model, total),
+                "cost_usd": cost_usd(
+                    self.prices, self.extractor.name, self.extractor.model, total.tokens_in, total.tokens_out
+                ),
+                "rate_limited": getattr(getattr(self.extractor, "limiter", None), "throttles", 0),
             },
             "exit_code": exit_code,
         }
@@ -431,6 +490,9 @@ class Runner:
 
 
 def run(
-    config: RunConfig, extractor: Extractor, log: Callable[[str], None] = lambda _m: None
+    config: RunConfig,
+    extractor: Extractor,
+    log: Callable[[str], None] = lambda _m: None,
+    progress: ProgressReporter | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    return asyncio.run(Runner(config, extractor, log).run())
+    return asyncio.run(Runner(config, extractor, log, progress).run())

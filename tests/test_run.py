@@ -349,3 +349,45 @@ def test_concurrency_is_bounded_and_every_backend_is_validated(tmp_path: Path) -
     assert read(tmp_path / "out" / "one" / "brief.json")["thread"]["counts"]["chunks"] > 2
     assert statuses["odd"]["status"] == "failed" and exit_code == 1
     assert "fake extractor returned an invalid payload" in statuses["odd"]["failures"][0]["reason"]
+
+
+def test_estimate_counts_chunks_calls_tokens_and_cost_with_no_network(tmp_path: Path) -> None:
+    result = invoke(["estimate", str(SEEDS), "--json"])
+    assert result.exit_code == 0, result.stderr
+    estimate = json.loads(result.stdout)
+    assert (estimate["threads"], estimate["chunks"], estimate["calls"]) == (5, 5, 10)
+    assert estimate["output_budget"] == 10 * 1024 and estimate["prompt_tokens"] > 5000
+    expected = estimate["prompt_tokens"] / 1e6 * 0.15 + estimate["output_budget"] / 1e6 * 0.60  # gpt-4o-mini
+    assert estimate["cost_usd"] == pytest.approx(expected, abs=1e-6)
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"my-llama": {"input": 1.0, "output": 2.0}}))
+    result = invoke(["estimate", str(SEEDS), "--model", "my-llama", "--prices", str(prices), "--json"])
+    mine = json.loads(result.stdout)
+    assert mine["cost_usd"] == pytest.approx(mine["prompt_tokens"] / 1e6 + mine["output_budget"] / 1e6 * 2, abs=1e-6)
+    unknown = invoke(["estimate", str(SEEDS), "--model", "nobody-prices-this"])
+    assert unknown.exit_code == 0 and "cost unknown (no price for nobody-prices-this" in unknown.stderr
+    prices.write_text('{"bad": 3}')
+    broken = invoke(["estimate", str(SEEDS), "--prices", str(prices)])
+    assert broken.exit_code == 2 and "not a price table" in broken.stderr
+
+
+def test_max_cost_refuses_to_start_a_run_over_budget(tmp_path: Path) -> None:
+    env = {"OPENAI_API_KEY": KEY}
+    base = ["run", str(SEEDS), "-o", str(tmp_path / "o"), "--base-url", "http://127.0.0.1:9/v1", "--no-cache"]
+    result = invoke([*base, "--max-cost", "0.0001"], env=env)
+    assert result.exit_code == 2 and "exceeds --max-cost $0.0001" in result.stderr
+    assert not list((tmp_path / "o").glob("*/brief.json"))
+    result = invoke([*base, "--model", "nobody-prices-this", "--max-cost", "5"], env=env)
+    assert result.exit_code == 2 and "no price known for model 'nobody-prices-this'" in result.stderr
+
+
+def test_quiet_keeps_problems_and_the_closing_line(tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(next(SEEDS.glob("002_*.txt")), inputs / "good.txt")
+    (inputs / "bad.json").write_text("{oops")
+    result = invoke(["run", str(inputs), "-o", str(tmp_path / "out"), "--quiet"])
+    lines = result.stderr.strip().splitlines()
+    assert not any(line.strip().startswith("ok ") for line in lines)
+    assert any("bad.json: invalid JSON" in line for line in lines)
+    assert lines[-1].startswith("threadbrief: 1 thread(s): 1 complete")

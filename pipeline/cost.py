@@ -1,0 +1,101 @@
+"""Cost: the price table, the cost of tokens spent, and the estimate of a run before it starts.
+
+Input: a model name, token counts; for an estimate, the loaded threads, the tokenizer and the chunk
+budget. Output: USD (None when the model has no price), and an ``Estimate`` (threads, chunks, calls,
+prompt tokens, output budget, cost) computed with no network: chunks as the run would make them, one
+summary call per thread whose prompt is bounded by the thread's extraction output budget.
+Prices come from ``pipeline/data/prices.json`` (USD per 1M tokens), overridden or extended by a user's
+file (``--prices FILE`` or ``$THREADBRIEF_PRICES``) of the same shape.
+Failure modes: ``ConfigError`` for an unreadable or malformed price file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .chunk import chunk_thread
+from .errors import ConfigError
+from .models import Thread
+from .normalize import normalize_thread
+from .resources import prompt_text
+from .tokenizer import Tokenizer
+
+Prices = dict[str, dict[str, float]]
+
+
+def load_prices(override: Path | None = None) -> Prices:
+    table: Prices = {}
+    sources: list[tuple[str, str]] = [
+        ("built-in price table", resources.files("pipeline").joinpath("data/prices.json").read_text("utf-8"))
+    ]
+    path = override or (Path(os.environ["THREADBRIEF_PRICES"]) if os.environ.get("THREADBRIEF_PRICES") else None)
+    if path is not None:
+        try:
+            sources.append((str(path), path.read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise ConfigError(f"cannot read the price file {path}: {exc.strerror or exc}") from exc
+    for name, text in sources:
+        try:
+            data: Any = json.loads(text)
+            for model, price in data.items():
+                if model.startswith("_"):
+                    continue
+                table[model] = {"input": float(price["input"]), "output": float(price["output"])}
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            expected = '{"model": {"input": USD per 1M tokens, "output": USD per 1M tokens}}'
+            raise ConfigError(f"{name}: not a price table ({exc}); expected {expected}") from exc
+    return table
+
+
+def cost_usd(prices: Prices, backend: str, model: str | None, tokens_in: int, tokens_out: int) -> float | None:
+    if backend == "offline":
+        return 0.0
+    price = prices.get(model or "")
+    if price is None:
+        return None
+    return round(tokens_in / 1e6 * price["input"] + tokens_out / 1e6 * price["output"], 6)
+
+
+@dataclass
+class Estimate:
+    threads: int
+    chunks: int
+    calls: int
+    prompt_tokens: int
+    output_budget: int
+    cost_usd: float | None
+    model: str | None
+    backend: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def estimate_run(
+    threads: list[Thread],
+    tokenizer: Tokenizer,
+    *,
+    max_chunk_tokens: int,
+    output_budget: int,
+    backend: str,
+    model: str | None,
+    prices: Prices,
+) -> Estimate:
+    summary_fixed = tokenizer.count(prompt_text("summarize_system")) + 16
+    chunks = calls = prompt_tokens = 0
+    for thread in threads:
+        thread_chunks = chunk_thread(normalize_thread(thread), tokenizer, max_chunk_tokens)
+        chunks += len(thread_chunks)
+        prompt_tokens += sum(c.prompt_tokens for c in thread_chunks)
+        if thread_chunks:  # one summary call, written from at most the chunks' outputs
+            calls += 1
+            prompt_tokens += summary_fixed + len(thread_chunks) * output_budget
+    calls += chunks
+    budget = calls * output_budget
+    cost = cost_usd(prices, backend, model, prompt_tokens, budget)
+    return Estimate(len(threads), chunks, calls, prompt_tokens, budget, cost, model, backend)
