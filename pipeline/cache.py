@@ -30,6 +30,8 @@ class ExtractionCache:
             directory.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a killed process loses nothing committed; only power loss can drop the last puts.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS extraction"
                 " (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"

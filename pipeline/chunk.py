@@ -4,8 +4,9 @@ Input: a ``Thread`` (duplicates marked), a ``Tokenizer`` and ``max_tokens``, the
 prompt as sent (system prompt + user prompt). Output: ``Chunk``s with deterministic ids c001, c002...
 Posts are packed in reading order and never split unless one alone exceeds the budget; then it is
 split at sentence boundaries (at word boundaries for a single overlong sentence). When posts reply to
-posts outside the chunk, those parents ride along as read-only ``<context>`` within a reserved share
-of the budget. Failure modes: ``ConfigError`` when the budget cannot hold the fixed prompt.
+posts outside the chunk, those parents ride along as read-only ``<context>``, by their opening
+sentences, within ``CONTEXT_SHARE`` of the budget and ``CONTEXT_OF_OWN`` of the chunk's own tokens.
+Failure modes: ``ConfigError`` when the budget cannot hold the fixed prompt.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from .models import Chunk, ChunkPost, Post, Thread
 from .resources import prompt_text, render_prompt
 from .tokenizer import Tokenizer
 
-CONTEXT_SHARE = 0.2  # of the post budget, reserved for parents shown as context
+CONTEXT_SHARE = 0.1  # of the post budget, reserved for parents shown as context ...
+CONTEXT_OF_OWN = 0.15  # ... and at most this share of the chunk's own post tokens, so a prompt stays lean
+CONTEXT_EXCERPT_TOKENS = 160  # a parent is shown by its opening sentences, which usually state its point
 MESSAGE_OVERHEAD_TOKENS = 8  # chat framing per request (role markers), per OpenAI's counting guide
 # Terminal punctuation with any closing quotes/brackets stays in the sentence; the gap after it does not.
 _ABBREVIATION = re.compile(r"(?:^|[\s(])(?:vs|e\.g|i\.e|etc|cf|approx|Mr|Mrs|Ms|Dr|Prof|St|No|Fig)\.$", re.IGNORECASE)
@@ -33,6 +36,8 @@ def post_element(cp: ChunkPost) -> str:
         attrs.append(f'reply_to="{_attr(cp.post.parent_id)}"')
     if cp.part:
         attrs.append(f'part="{cp.part[0]}/{cp.part[1]}"')
+    if cp.excerpt:
+        attrs.append('excerpt="opening"')
     # Text the post quotes from another post is marked, so the model treats it as what the reply answers.
     pieces: list[str] = []
     cursor = 0
@@ -142,6 +147,43 @@ def check_budget(titles: list[str], tokenizer: Tokenizer, max_tokens: int) -> No
         )
 
 
+def excerpt(text: str, budget: int, tokenizer: Tokenizer) -> str:
+    """The text's first sentences within ``budget`` tokens (its first words, if one sentence is longer)."""
+    end = 0
+    used = 0
+    for start, stop in sentence_spans(text):
+        cost = tokenizer.count(text[start:stop]) + 1
+        if used + cost > budget:
+            break
+        end, used = stop, used + cost
+    if end == 0:
+        words = _split_words(text, budget, tokenizer)
+        return words[0] if words else ""
+    return text[:end]
+
+
+def _context_for(group: list[ChunkPost], by_id: dict[str, Post], tokenizer: Tokenizer, room: int) -> list[ChunkPost]:
+    """Parents of the group's posts that are not in it: read-only context, as excerpts within ``room``."""
+    inside = {cp.post.id for cp in group}
+    context: list[ChunkPost] = []
+    for cp in group:
+        parent = by_id.get(cp.post.parent_id or "")
+        if parent is None or parent.id in inside or any(c.post.id == parent.id for c in context):
+            continue
+        budget = min(room, CONTEXT_EXCERPT_TOKENS) - 24  # the element's tags
+        if budget < 16:
+            break
+        text = excerpt(parent.text, budget, tokenizer)
+        if not text.strip():
+            continue
+        shown = ChunkPost(parent, text, excerpt=text != parent.text)
+        cost = tokenizer.count(post_element(shown)) + 1
+        if cost <= room:
+            context.append(shown)
+            room -= cost
+    return context
+
+
 def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int) -> list[Chunk]:
     title = thread.title or thread.id
     check_budget([title], tokenizer, max_tokens)
@@ -164,33 +206,26 @@ def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int) -> list[
             cp = ChunkPost(post, part, (index, len(parts)))
             units.append((cp, tokenizer.count(post_element(cp)) + 1))
 
-    groups: list[list[ChunkPost]] = []
-    current: list[ChunkPost] = []
+    groups: list[list[tuple[ChunkPost, int]]] = []
+    current: list[tuple[ChunkPost, int]] = []
     used = 0
     for cp, cost in units:
         if current and used + cost > post_budget:
             groups.append(current)
             current, used = [], 0
-        current.append(cp)
+        current.append((cp, cost))
         used += cost
     if current:
         groups.append(current)
 
     by_id = {p.id: p for p in posts}
     chunks: list[Chunk] = []
-    for number, group in enumerate(groups, 1):
-        inside = {cp.post.id for cp in group}
-        context: list[ChunkPost] = []
-        room = context_budget + (post_budget - sum(tokenizer.count(post_element(cp)) + 1 for cp in group))
-        for cp in group:
-            parent = by_id.get(cp.post.parent_id or "")
-            if parent is None or parent.id in inside or any(c.post.id == parent.id for c in context):
-                continue
-            shown = ChunkPost(parent, parent.text)
-            cost = tokenizer.count(post_element(shown)) + 1
-            if cost <= room:
-                context.append(shown)
-                room -= cost
+    for number, members in enumerate(groups, 1):
+        group = [cp for cp, _cost in members]
+        own = sum(cost for _cp, cost in members)
+        context = _context_for(
+            group, by_id, tokenizer, room=min(context_budget + post_budget - own, int(own * CONTEXT_OF_OWN))
+        )
         user_prompt = render_user_prompt(title, group, context)
         prompt_tokens = _system_prompt_tokens(tokenizer) + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS
         while context and prompt_tokens > max_tokens:

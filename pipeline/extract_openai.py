@@ -113,12 +113,17 @@ class OpenAIExtractor:
         limiter: RateLimiter | None = None,
         output_budget: int = DEFAULT_OUTPUT_BUDGET,
         tokenizer: Tokenizer | None = None,
+        max_connections: int = 64,
     ) -> None:
         self.model = model
         self.limiter = limiter or RateLimiter()
         self.output_budget = output_budget
         self.tokenizer = tokenizer or get_tokenizer(model)
         self._api_key = api_key
+        if http_client is None:
+            # A pool sized to the requests in flight: httpcore scans every pooled connection per request.
+            pool = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+            http_client = httpx.AsyncClient(limits=pool, timeout=timeout)
         self.client = openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http_client
         )
@@ -153,25 +158,31 @@ class OpenAIExtractor:
             messages = [{"role": "system", "content": system}, *messages[1:]]
         return {"model": self.model, "messages": messages, "response_format": format_}
 
-    def request_tokens(self, messages: list[dict[str, str]]) -> int:
-        """What a request counts against TPM: its prompt tokens plus the output budget."""
-        prompt = sum(self.tokenizer.count(m["content"]) + MESSAGE_TOKENS for m in messages)
-        return prompt + self.output_budget
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        return sum(self.tokenizer.count(m["content"]) + MESSAGE_TOKENS for m in messages)
 
-    async def _send(self, messages: list[dict[str, str]], schema_name: str, tokens: int) -> Any:
+    async def _send(self, messages: list[dict[str, str]], schema_name: str, tokens: int) -> dict[str, Any]:
         await self.limiter.acquire(tokens)
         try:
-            response = await self.client.chat.completions.create(**self._request_body(messages, schema_name))
+            # The SDK's documented raw call: its errors, auth and base URL handling, without re-walking our
+            # large request (the schema) through its type transforms or building a pydantic response,
+            # which cost milliseconds of CPU per request at high concurrency.
+            raw = await self.client.post(
+                "/chat/completions", cast_to=httpx.Response, body=self._request_body(messages, schema_name)
+            )
+            response: dict[str, Any] = raw.json()
         except openai.RateLimitError as exc:
             headers = exc.response.headers
             spent = "0" in (headers.get("x-ratelimit-remaining-requests"), headers.get("x-ratelimit-remaining-tokens"))
-            self.limiter.throttled(_retry_after_seconds(exc), limit_spent=spent)
+            self.limiter.throttled(tokens, _retry_after_seconds(exc), limit_spent=spent)
             raise
         self.limiter.succeeded()
         return response
 
-    async def _complete(self, messages: list[dict[str, str]], schema_name: str, usage: Usage) -> Any:
-        tokens = self.request_tokens(messages)
+    async def _complete(
+        self, messages: list[dict[str, str]], schema_name: str, usage: Usage, prompt_tokens: int
+    ) -> dict[str, Any]:
+        tokens = prompt_tokens + self.output_budget
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_retryable),
             stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.max_retry_seconds),
@@ -192,11 +203,14 @@ class OpenAIExtractor:
                     raise
         raise AssertionError("unreachable: tenacity reraises")
 
-    async def _structured(self, schema_name: str, messages: list[dict[str, str]]) -> tuple[dict[str, Any], Usage]:
+    async def _structured(
+        self, schema_name: str, messages: list[dict[str, str]], prompt_tokens: int | None = None
+    ) -> tuple[dict[str, Any], Usage]:
         """A schema-valid answer and what it cost; every failure becomes one redacted ExtractionError."""
         usage = Usage()
         try:
-            return await self._ask_until_valid(schema_name, messages, usage), usage
+            tokens = self.prompt_tokens(messages) if prompt_tokens is None else prompt_tokens
+            return await self._ask_until_valid(schema_name, messages, usage, tokens), usage
         except ExtractionError as exc:
             reason = str(exc)
         except openai.APIStatusError as exc:
@@ -210,25 +224,29 @@ class OpenAIExtractor:
             reason = f"{type(exc).__name__} after {usage.calls} call(s): {exc}: check --base-url and the network"
         raise ExtractionError(self._redact(reason), usage=usage)
 
-    async def _ask_until_valid(self, schema_name: str, messages: list[dict[str, str]], usage: Usage) -> dict[str, Any]:
+    async def _ask_until_valid(
+        self, schema_name: str, messages: list[dict[str, str]], usage: Usage, prompt_tokens: int
+    ) -> dict[str, Any]:
         problems: list[str] = []
         for _ask in range(1 + self.max_reasks):
-            response = await self._complete(messages, schema_name, usage)
-            if response.usage is not None:
-                usage.tokens_in += response.usage.prompt_tokens or 0
-                usage.tokens_out += response.usage.completion_tokens or 0
-            if not response.choices:
+            response = await self._complete(messages, schema_name, usage, prompt_tokens)
+            reported = response.get("usage") or {}
+            usage.tokens_in += int(reported.get("prompt_tokens") or 0)
+            usage.tokens_out += int(reported.get("completion_tokens") or 0)
+            choices = response.get("choices") or []
+            if not choices:
                 problems = ["the answer had no choices"]
                 continue
-            choice = response.choices[0]
-            refusal = getattr(choice.message, "refusal", None)
+            choice = choices[0]
+            message = choice.get("message") or {}
+            refusal = message.get("refusal")
             if refusal:
-                raise ExtractionError(f"the model refused: {refusal[:200]}")
-            if choice.finish_reason == "length":
+                raise ExtractionError(f"the model refused: {str(refusal)[:200]}")
+            if choice.get("finish_reason") == "length":
                 raise ExtractionError(
                     "the answer was cut off at the output token limit (finish_reason=length): lower --max-chunk-tokens"
                 )
-            content = choice.message.content or ""
+            content = message.get("content") or ""
             try:
                 value = parse_json_reply(content)
                 problems = schema_errors(schema_name, value)
@@ -237,11 +255,12 @@ class OpenAIExtractor:
             if not problems:
                 payload: dict[str, Any] = value
                 return payload
-            messages = [
-                *messages,
+            reask = [
                 {"role": "assistant", "content": content},
                 {"role": "user", "content": render_prompt("reask", errors="; ".join(problems))},
             ]
+            messages = [*messages, *reask]
+            prompt_tokens += self.prompt_tokens(reask)
         raise ExtractionError(f"no schema-valid answer after {1 + self.max_reasks} tries: " + "; ".join(problems)[:400])
 
     async def extract(self, chunk: Chunk) -> ChunkExtraction:
@@ -249,7 +268,7 @@ class OpenAIExtractor:
             {"role": "system", "content": prompt_text("extract_system")},
             {"role": "user", "content": chunk.user_prompt},
         ]
-        payload, usage = await self._structured("extraction", messages)
+        payload, usage = await self._structured("extraction", messages, chunk.prompt_tokens)
         return ChunkExtraction(chunk.id, payload, usage)
 
     async def summarize(self, title: str, claims: list[Claim], relations: list[Relation]) -> tuple[str, Usage]:

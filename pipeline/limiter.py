@@ -5,8 +5,9 @@ plus the output budget, as OpenAI counts them against TPM (the cookbook's parall
 same). Output: ``acquire`` returns when the request may go. Two token buckets refill continuously; they
 hold at most ``BURST_SECONDS`` of capacity, so a run starts gently and never bursts a minute's worth.
 On a 429 (``throttled``): when the server says the limit is spent (``x-ratelimit-remaining-*: 0``)
-every request waits until it resets; otherwise the shared rate drops by ``BACKOFF_FACTOR`` and recovers
-by ``RECOVERY_STEP`` per success, so a 429 slows the whole run rather than one task retrying into a storm.
+every request waits until it resets; otherwise (the server turned one request away: overload) its
+capacity is given back and the shared rate drops by ``BACKOFF_FACTOR``, recovering by ``RECOVERY_STEP``
+per success, so a 429 slows the whole run rather than one task retrying into a storm.
 Failure modes: none; a request bigger than the token bucket is let through alone when the bucket is full.
 """
 
@@ -17,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 BURST_SECONDS = 1.0
-BACKOFF_FACTOR = 0.85
+BACKOFF_FACTOR = 0.95
 RECOVERY_STEP = 0.02
 MIN_SCALE = 0.25
 
@@ -82,13 +83,18 @@ class RateLimiter:
                 self.waited += wait
                 await self._sleep(max(wait, 0.001))
 
-    def throttled(self, retry_after: float | None, limit_spent: bool) -> None:
-        """A 429 arrived: pause everyone until the reset if the limit is spent, else slow the shared rate."""
+    def throttled(self, tokens: int, retry_after: float | None, limit_spent: bool) -> None:
+        """A 429 arrived: pause everyone until the reset if the limit is spent; else the server turned the
+        request away without counting it, so its capacity is given back, and the shared rate slows."""
         self.throttles += 1
         if limit_spent and retry_after:
             self._paused_until = max(self._paused_until, self._clock() + retry_after)
-        else:
-            self.scale = max(MIN_SCALE, self.scale * BACKOFF_FACTOR)
+            return
+        self.scale = max(MIN_SCALE, self.scale * BACKOFF_FACTOR)
+        if self.rpm:
+            self._requests = min(self._request_capacity, self._requests + 1)
+        if self.tpm:
+            self._tokens = min(self._token_capacity, self._tokens + tokens)
 
     def succeeded(self) -> None:
         self.scale = min(1.0, self.scale + RECOVERY_STEP)

@@ -50,6 +50,7 @@ class ChunkPost:
     post: Post
     text: str
     part: tuple[int, int] | None = None  # (index, count) when the post is split
+    excerpt: bool = False  # only the post's opening sentences (a parent shown as context)
 
     @property
     def offset(self) -> int:

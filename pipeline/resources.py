@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from string import Template
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -71,8 +73,22 @@ def validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(load_schema(name))
 
 
+@cache
+def _fast_check(name: str) -> Callable[[Any], Any]:
+    return fastjsonschema.compile(load_schema(name))
+
+
 def schema_errors(name: str, instance: Any, limit: int = 20) -> list[str]:
-    """Path-qualified validation messages, e.g. ``claims/0/quote: 3 is not of type 'string'``."""
+    """Path-qualified validation messages, e.g. ``claims/0/quote: 3 is not of type 'string'``.
+
+    The verdict comes first from the schema compiled to Python (fastjsonschema, ~25x faster: this runs on
+    every model answer and every brief); the messages, for the rare invalid instance, from jsonschema's
+    Draft202012Validator. Both read the same schema file."""
+    try:
+        _fast_check(name)(instance)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        pass
     errors = sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))
     messages = []
     for error in errors[:limit]:

@@ -78,10 +78,7 @@ class RunConfig:
     output_budget: int = DEFAULT_OUTPUT_BUDGET
     prices: Path | None = None
     max_cost: float | None = None
-    # Validate every brief against brief.schema.json before writing it. Off by default: briefs are built by
-    # our own code, whose shape the test suite checks, and the pass costs more than the offline extraction.
-    # The grounding invariant and references are always checked; `threadbrief validate` does both.
-    check_schema: bool = False
+    check_schema: bool = True  # validate every brief against brief.schema.json before writing it
 
 
 @dataclass
@@ -128,6 +125,7 @@ def make_extractor(config: RunConfig, env: dict[str, str]) -> tuple[Extractor, s
         base_url=base_url,
         limiter=limiter,
         output_budget=config.output_budget,
+        max_connections=config.concurrency,
     )
     return extractor, notice
 
@@ -213,9 +211,8 @@ class Runner:
                 return ChunkExtraction(chunk.id, hit["payload"], Usage(cached_calls=1))
         async with self.semaphore:
             extraction = await self.extractor.extract(chunk)
-        # A model's answer is always validated (the OpenAI backend already did, this guards other backends);
-        # the built-in offline extractor's payloads are checked against the schema by the test suite.
-        problems = [] if self.extractor.name == "offline" else schema_errors("extraction", extraction.payload)
+        # Every backend's answer is validated here, whatever the backend did itself.
+        problems = schema_errors("extraction", extraction.payload)
         if problems:
             raise ExtractionError(
                 f"{self.extractor.name} extractor returned an invalid payload: {'; '.join(problems)}",
@@ -417,7 +414,13 @@ class Runner:
         if self.config.max_cost is not None:
             self.refuse_over_budget(threads, self.config.max_cost)
         try:
-            results = await asyncio.gather(*(self._process_safely(t) for t in threads))
+            tasks = []
+            for thread in threads:
+                tasks.append(asyncio.create_task(self._process_safely(thread)))
+                # Let this thread chunk and send its first requests before the next one is prepared:
+                # otherwise every thread's CPU work runs before the first request leaves.
+                await asyncio.sleep(0)
+            results = await asyncio.gather(*tasks)
         finally:
             self.progress.close()
             if self.cache is not None:

@@ -53,10 +53,10 @@ def test_tokens_per_minute_count_prompt_and_output_budget() -> None:
 
 def test_a_spent_limit_pauses_everyone_and_other_429s_slow_the_shared_rate() -> None:
     rate, clock = limiter(rpm=600)
-    rate.throttled(retry_after=4.0, limit_spent=True)
+    rate.throttled(1, retry_after=4.0, limit_spent=True)
     asyncio.run(rate.acquire(1))
     assert clock.now == pytest.approx(4.0, abs=0.01) and rate.scale == 1.0
-    rate.throttled(retry_after=0.2, limit_spent=False)
+    rate.throttled(1, retry_after=0.2, limit_spent=False)
     assert rate.scale == pytest.approx(BACKOFF_FACTOR) and rate.throttles == 2
     for _ in range(20):
         rate.succeeded()
@@ -67,6 +67,6 @@ def test_without_limits_only_a_spent_limit_waits() -> None:
     rate, clock = limiter()
     asyncio.run(rate.acquire(10**9))
     assert clock.now == 0.0
-    rate.throttled(retry_after=2.0, limit_spent=True)
+    rate.throttled(1, retry_after=2.0, limit_spent=True)
     asyncio.run(rate.acquire(1))
     assert clock.now == pytest.approx(2.0, abs=0.01)

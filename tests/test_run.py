@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import shutil
 from pathlib import Path
 from typing import Any
@@ -338,7 +339,9 @@ def test_concurrency_is_bounded_and_every_backend_is_validated(tmp_path: Path) -
     inputs = tmp_path / "in"
     inputs.mkdir()
     for name in ("one", "two", "odd"):
-        body = "\n\n".join(f"Post {i} of {name} says something about topic {i} at length. " * 12 for i in range(8))
+        rng = random.Random(name)  # distinct posts, not near-duplicates of each other
+        vocabulary = "claims evidence reply argues policy labs safety models data risk funding rule".split()
+        body = "\n\n".join(" ".join(rng.choice(vocabulary) for _ in range(150)) + "." for _ in range(8))
         (inputs / f"{name}.txt").write_text(body)
     fake = FakeExtractor()
     config = RunConfig(inputs=[inputs], out=tmp_path / "out", max_chunk_tokens=700, concurrency=2, use_cache=False)
