@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint quality clean
+.PHONY: run test lint quality bench clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -26,6 +26,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check pipeline tests bench
 	$(BIN)/ruff format --check pipeline tests bench
 	$(BIN)/mypy
+
+# Throughput against the rate-limit bound with the fake server (500 chunks), cost of a warm re-run, CPU.
+bench: $(VENV)/.installed
+	$(BIN)/python bench/throughput.py
 
 # Offline extractor quality against ../shared/eval/cmv-dev (claims, attack edges, post pairs) and speed.
 quality: $(VENV)/.installed

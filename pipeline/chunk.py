@@ -21,6 +21,7 @@ from .tokenizer import Tokenizer
 
 CONTEXT_SHARE = 0.1  # of the post budget, reserved for parents shown as context ...
 CONTEXT_OF_OWN = 0.15  # ... and at most this share of the chunk's own post tokens, so a prompt stays lean
+MAX_PROMPT_OVERHEAD = 0.3  # prompt beyond the system prompt ≤ (1 + this) × the chunk's own post tokens
 CONTEXT_EXCERPT_TOKENS = 160  # a parent is shown by its opening sentences, which usually state its point
 MESSAGE_OVERHEAD_TOKENS = 8  # chat framing per request (role markers), per OpenAI's counting guide
 # Terminal punctuation with any closing quotes/brackets stays in the sentence; the gap after it does not.
@@ -61,6 +62,10 @@ def render_user_prompt(title: str, posts: list[ChunkPost], context: list[ChunkPo
     return render_prompt(
         "extract_user", title=title, context=context_block, posts="\n".join(post_element(cp) for cp in posts)
     )
+
+
+def _context_frame_tokens(tokenizer: Tokenizer) -> int:
+    return tokenizer.count(render_prompt("extract_context", posts=""))
 
 
 _system_tokens: dict[str, int] = {}  # by tokenizer name: the system prompt is the same for every chunk
@@ -187,45 +192,53 @@ def _context_for(group: list[ChunkPost], by_id: dict[str, Post], tokenizer: Toke
 def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int) -> list[Chunk]:
     title = thread.title or thread.id
     check_budget([title], tokenizer, max_tokens)
-    budget = max_tokens - fixed_prompt_tokens(tokenizer, title)
+    fixed = fixed_prompt_tokens(tokenizer, title)
+    budget = max_tokens - fixed
     posts = thread.unique_posts
     has_replies = any(p.parent_id for p in posts)
     context_budget = int(budget * CONTEXT_SHARE) if has_replies else 0
     post_budget = budget - context_budget
 
-    units: list[tuple[ChunkPost, int]] = []
+    # (shown post, tokens as an element, tokens of its text): text and tags are counted apart, which
+    # is a hair above the element's own count and lets the prompt's overhead be bounded below.
+    units: list[tuple[ChunkPost, int, int]] = []
     for post in posts:
-        whole = ChunkPost(post, post.text)
-        cost = tokenizer.count(post_element(whole)) + 1
-        if cost <= post_budget:
-            units.append((whole, cost))
+        text_tokens = tokenizer.count(post.text)
+        tags = tokenizer.count(post_element(ChunkPost(post, ""))) + 1
+        if text_tokens + tags <= post_budget:
+            units.append((ChunkPost(post, post.text), text_tokens + tags, text_tokens))
             continue
-        overhead = cost - tokenizer.count(post.text) + 8  # element tags + part attribute
-        parts = split_post(post, post_budget - overhead, tokenizer)
+        parts = split_post(post, post_budget - tags - 8, tokenizer)  # 8: the part attribute
         for index, part in enumerate(parts, 1):
             cp = ChunkPost(post, part, (index, len(parts)))
-            units.append((cp, tokenizer.count(post_element(cp)) + 1))
+            part_tokens = tokenizer.count(part)
+            units.append((cp, part_tokens + tags + 8, part_tokens))
 
-    groups: list[list[tuple[ChunkPost, int]]] = []
-    current: list[tuple[ChunkPost, int]] = []
+    groups: list[list[tuple[ChunkPost, int, int]]] = []
+    current: list[tuple[ChunkPost, int, int]] = []
     used = 0
-    for cp, cost in units:
-        if current and used + cost > post_budget:
+    for unit in units:
+        if current and used + unit[1] > post_budget:
             groups.append(current)
             current, used = [], 0
-        current.append((cp, cost))
-        used += cost
+        current.append(unit)
+        used += unit[1]
     if current:
         groups.append(current)
+    frame = fixed - _system_prompt_tokens(tokenizer) + _context_frame_tokens(tokenizer)
 
     by_id = {p.id: p for p in posts}
     chunks: list[Chunk] = []
     for number, members in enumerate(groups, 1):
-        group = [cp for cp, _cost in members]
-        own = sum(cost for _cp, cost in members)
-        context = _context_for(
-            group, by_id, tokenizer, room=min(context_budget + post_budget - own, int(own * CONTEXT_OF_OWN))
+        group = [cp for cp, _cost, _text in members]
+        own = sum(cost for _cp, cost, _text in members)
+        own_text = sum(text for _cp, _cost, text in members)
+        room = min(
+            context_budget + post_budget - own,
+            int(own_text * CONTEXT_OF_OWN),
+            int(own_text * (1 + MAX_PROMPT_OVERHEAD)) - own - frame,  # the whole prompt stays lean
         )
+        context = _context_for(group, by_id, tokenizer, room)
         user_prompt = render_user_prompt(title, group, context)
         prompt_tokens = _system_prompt_tokens(tokenizer) + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS
         while context and prompt_tokens > max_tokens:

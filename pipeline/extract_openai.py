@@ -39,6 +39,7 @@ SUMMARY_PROMPTS = ("summarize_system", "summarize_user")
 _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 DEFAULT_OUTPUT_BUDGET = 1024  # output tokens a request is assumed to use, for TPM accounting and estimates
 MESSAGE_TOKENS = 4  # chat framing per message
+POOL_SHARD_SIZE = 8  # connections per HTTP client
 _SCHEMA_REJECTION_HINTS = ("response_format", "json_schema", "structured output", "schema")
 
 
@@ -120,13 +121,22 @@ class OpenAIExtractor:
         self.output_budget = output_budget
         self.tokenizer = tokenizer or get_tokenizer(model)
         self._api_key = api_key
-        if http_client is None:
-            # A pool sized to the requests in flight: httpcore scans every pooled connection per request.
-            pool = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-            http_client = httpx.AsyncClient(limits=pool, timeout=timeout)
-        self.client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http_client
-        )
+        if http_client is not None:
+            http_clients = [http_client]
+        else:
+            # httpcore 1.0's pool does work quadratic in its connections on every request (fixed only in
+            # httpx2, which respx cannot mock): at 64 connections that was most of the client's CPU. So the
+            # connections are split into small pools, one client each, used in turn.
+            shards = max(1, -(-max_connections // POOL_SHARD_SIZE))
+            size = -(-max_connections // shards)
+            limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+            http_clients = [httpx.AsyncClient(limits=limits, timeout=timeout) for _ in range(shards)]
+        self._clients = [
+            openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=c)
+            for c in http_clients
+        ]
+        self._turn = 0
+        self.client = self._clients[0]
         self.base_url = str(self.client.base_url)
         self.max_attempts = max_attempts
         self.max_retry_seconds = max_retry_seconds
@@ -167,7 +177,9 @@ class OpenAIExtractor:
             # The SDK's documented raw call: its errors, auth and base URL handling, without re-walking our
             # large request (the schema) through its type transforms or building a pydantic response,
             # which cost milliseconds of CPU per request at high concurrency.
-            raw = await self.client.post(
+            self._turn += 1
+            client = self._clients[self._turn % len(self._clients)]
+            raw = await client.post(
                 "/chat/completions", cast_to=httpx.Response, body=self._request_body(messages, schema_name)
             )
             response: dict[str, Any] = raw.json()
@@ -287,4 +299,5 @@ class OpenAIExtractor:
         return str(payload["overview"]).strip(), usage
 
     async def aclose(self) -> None:
-        await self.client.close()
+        for client in self._clients:
+            await client.close()

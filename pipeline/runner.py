@@ -78,7 +78,6 @@ class RunConfig:
     output_budget: int = DEFAULT_OUTPUT_BUDGET
     prices: Path | None = None
     max_cost: float | None = None
-    check_schema: bool = True  # validate every brief against brief.schema.json before writing it
 
 
 @dataclass
@@ -323,7 +322,7 @@ class Runner:
                 "seconds": seconds,
             },
         )
-        problems = brief_problems(brief, check_schema=self.config.check_schema)
+        problems = brief_problems(brief)
         if problems:  # a bug, never a model's fault: refuse to write a brief that breaks the contract
             raise RuntimeError(f"brief for {thread.id} fails its own checks: {'; '.join(problems[:3])}")
         folder = self.config.out / thread.id

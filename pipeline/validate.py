@@ -12,10 +12,8 @@ from typing import Any
 from .resources import schema_errors
 
 
-def brief_problems(brief: Any, *, check_schema: bool = True) -> list[str]:
-    """``check_schema=False`` skips the (slow) JSON Schema pass for briefs built by our own code, whose
-    shape the test suite checks; the grounding invariant and the references are always checked."""
-    problems = schema_errors("brief", brief) if check_schema else []
+def brief_problems(brief: Any) -> list[str]:
+    problems = schema_errors("brief", brief)
     if problems:
         return problems
     posts: dict[str, str] = {}

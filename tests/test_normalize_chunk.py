@@ -111,15 +111,20 @@ def test_parents_outside_the_chunk_ride_along_as_context() -> None:
     replies = [
         Post(f"x{i}", f"user{i}", "a", f"Reply {i} agrees with the opening post, more or less. " * 6) for i in range(6)
     ]
-    posts = [Post("a", "ann", None, opening), *replies, Post("b", "bob", "a", "I disagree with the opening post.")]
+    rebuttal = "I disagree with the opening post. " + "Budgets are not the point here, incentives are. " * 30
+    posts = [Post("a", "ann", None, opening), *replies, Post("b", "bob", "a", rebuttal)]
     thread = normalize_thread(Thread("t", "T", None, "t", "0" * 64, posts))
-    budget = fixed_prompt_tokens(get_tokenizer(None), "T") + 600  # room for the opening post, not all replies
+    budget = fixed_prompt_tokens(get_tokenizer(None), "T") + 700  # room for the opening post, not all replies
     chunks = chunk_thread(thread, get_tokenizer(None), budget)
     last = chunks[-1]
     assert len(chunks) > 1 and "a" not in last.post_ids and "b" in last.post_ids
     assert last.context_ids == {"a"}
     assert "<context>" in last.user_prompt and last.prompt_tokens <= budget
     assert all("<context>" not in c.user_prompt for c in chunks if "a" in c.post_ids)
+    assert 'excerpt="opening"' in last.user_prompt  # the parent's opening sentences, not all of it
+    tok = get_tokenizer(None)
+    own = sum(tok.count(cp.text) for cp in last.posts)
+    assert last.prompt_tokens - tok.count(prompt_text("extract_system")) <= 1.3 * own
 
 
 def test_a_budget_below_the_fixed_prompt_is_a_config_error() -> None:
