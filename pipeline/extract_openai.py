@@ -7,7 +7,9 @@ that gets ``json_object`` with the same schema file appended to the system promp
 validated locally (Draft 2020-12); an invalid one is re-asked at most ``max_reasks`` times with the
 validator's messages. Transport retries have one owner, tenacity (the SDK client has
 ``max_retries=0``): 429, 5xx, timeouts and connection errors, honouring ``Retry-After``, with jittered
-exponential backoff, bounded in attempts and total time.
+exponential backoff, bounded in attempts and total time. Every attempt first takes its prompt tokens plus
+``output_budget`` from the shared ``RateLimiter``, and reports 429s to it. Requests go through the SDK's
+documented ``client.post`` (raw response), spread over small connection pools (see ``POOL_SHARD_SIZE``).
 Failure modes: ``ExtractionError`` (retries exhausted, refusal, truncated answer, no valid answer after
 the re-asks, a non-retryable HTTP error); its message never contains the API key.
 """
