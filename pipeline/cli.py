@@ -24,7 +24,7 @@ from .extract_openai import DEFAULT_OUTPUT_BUDGET
 from .load import load_inputs
 from .progress import RichProgress
 from .resources import schema_names, schema_path
-from .runner import DEFAULT_MODEL, RunConfig, make_extractor, run
+from .runner import RunConfig, make_extractor, resolve_model, run
 from .tokenizer import get_tokenizer
 from .validate import brief_problems
 
@@ -218,7 +218,7 @@ def estimate_command(
     as_json: bool,
 ) -> None:
     """Estimate a run over INPUTS with no network: chunks, calls, prompt tokens, output budget and cost."""
-    model = model or os.environ.get("THREADBRIEF_MODEL") or DEFAULT_MODEL
+    model = resolve_model(model, dict(os.environ))
     try:
         threads, errors = load_inputs(list(inputs))
         for error in errors:

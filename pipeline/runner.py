@@ -100,6 +100,10 @@ def default_cache_dir() -> Path:
     return Path(base) / "threadbrief"
 
 
+def resolve_model(model: str | None, env: dict[str, str]) -> str:
+    return model or env.get("THREADBRIEF_MODEL") or DEFAULT_MODEL
+
+
 def make_extractor(config: RunConfig, env: dict[str, str]) -> tuple[Extractor, str | None]:
     """Pick the backend. Returns the extractor and a notice for stderr (or None)."""
     key = env.get("OPENAI_API_KEY", "").strip()
@@ -115,7 +119,7 @@ def make_extractor(config: RunConfig, env: dict[str, str]) -> tuple[Extractor, s
         raise ConfigError(f"unknown backend {backend!r}: use auto, openai or offline")
     if not key and not base_url:
         raise ConfigError("no OPENAI_API_KEY: set it, pass --base-url, or use --backend offline")
-    model = config.model or env.get("THREADBRIEF_MODEL") or DEFAULT_MODEL
+    model = resolve_model(config.model, env)
     # Local servers (Ollama, llama.cpp) need no key, but the client insists on one.
     limiter = RateLimiter(config.rpm, config.tpm)
     extractor = OpenAIExtractor(
@@ -357,6 +361,7 @@ class Runner:
                 False,
                 failures=[Failure("internal", None, f"{type(exc).__name__}: {exc}")],
             )
+            self.progress.thread_done(Usage())
         mark = {"complete": "ok", "partial": "PARTIAL", "failed": "FAILED"}[result.status]
         detail = f"{result.claims} claims, {result.relations} relations"
         if result.failures:
