@@ -171,7 +171,7 @@ def run_command(
     log = _err
     try:
         extractor, notice = make_extractor(config, dict(os.environ))
-        if notice:
+        if notice and not quiet:
             _err(notice)
         if quiet:
             log = _quiet

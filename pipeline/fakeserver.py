@@ -16,8 +16,10 @@ import argparse
 import json
 import random
 import re
+import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,9 +27,23 @@ from typing import Any
 from .tokenizer import get_tokenizer
 
 BURST_SECONDS = 2.0
+_RESET = -1  # handle()'s status for "drop the connection"
 _POST = re.compile(r'<post id="([^"]+)"([^>]*)>(.*?)</post>', re.DOTALL)
 _REPLY_TO = re.compile(r'reply_to="([^"]+)"')
 _FIRST_SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s)|$)", re.DOTALL)
+
+
+@dataclass
+class Fault:
+    """What a scripted request gets instead of the cooperative answer (see ``FakeServerConfig.script``)."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    content: str | None = None  # the assistant message's content, for a 200
+    finish_reason: str = "stop"
+    refusal: str | None = None
+    reset: bool = False  # drop the connection without answering
+    stall: float = 0.0  # seconds to wait before answering (or dropping)
 
 
 @dataclass
@@ -39,6 +55,9 @@ class FakeServerConfig:
     rpm: float | None = None  # enforced server-side
     tpm: float | None = None
     seed: int = 0
+    # Faults on demand: called with the request body and its kind (extraction | summary); a Fault replaces
+    # the cooperative answer, None keeps it.
+    script: Callable[[dict[str, Any], str], Fault | None] | None = None
 
 
 @dataclass
@@ -130,6 +149,10 @@ class FakeOpenAIServer:
                 length = int(self.headers.get("content-length", 0))
                 raw = self.rfile.read(length)
                 status, headers, payload = server.handle(self.path, raw)
+                if status == _RESET:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
@@ -141,6 +164,7 @@ class FakeOpenAIServer:
 
         class Server(ThreadingHTTPServer):
             request_queue_size = 256  # the stdlib's 5 drops connections when a client opens dozens at once
+            block_on_close = False  # stop() must not wait for a request stalled on purpose
 
         self._server = Server(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
@@ -190,9 +214,24 @@ class FakeOpenAIServer:
             delay = self.config.latency + self._random.uniform(0, self.config.jitter)
         time.sleep(delay)
         answer = answer_for(body)
-        content = json.dumps(answer)
-        completion_tokens = self._tokenizer.count(content)
         kind = "summary" if "overview" in answer else "extraction"
+        fault = self.config.script(body, kind) if self.config.script else None
+        if fault is not None:
+            time.sleep(fault.stall)
+            with self._lock:
+                self.stats.count(_RESET if fault.reset else fault.status)
+            if fault.reset:
+                return _RESET, {}, {}
+            if fault.status != 200:
+                return fault.status, fault.headers, {"error": {"message": f"scripted {fault.status}"}}
+        content = json.dumps(answer) if fault is None or fault.content is None else fault.content
+        completion_tokens = self._tokenizer.count(content)
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        finish_reason = "stop"
+        if fault is not None:
+            finish_reason = fault.finish_reason
+            if fault.refusal is not None:
+                message = {"role": "assistant", "content": None, "refusal": fault.refusal}
         with self._lock:
             self.stats.count(200)
             self.stats.answered[kind] = self.stats.answered.get(kind, 0) + 1
@@ -206,9 +245,7 @@ class FakeOpenAIServer:
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body.get("model", "fake"),
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-                ],
+                "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
                 "usage": {
                     "prompt_tokens": prompt_tokens,
                     "completion_tokens": completion_tokens,

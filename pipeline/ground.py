@@ -128,8 +128,11 @@ def _origin_of_quote(text: str, quoting: Post, thread: Thread) -> tuple[Post, tu
 
 
 def ground_claims(
-    chunk_id: str, claims: list[dict[str, Any]], thread: Thread
+    chunk_id: str, claims: list[dict[str, Any]], thread: Thread, windows: dict[str, tuple[int, int]] | None = None
 ) -> tuple[list[GroundedClaim], list[Rejection]]:
+    """``windows``: for posts the extractor saw only in part, the span it saw; a quote must lie in it
+    (which also keeps grounding linear in the text shown, however long the post)."""
+    windows = windows or {}
     grounded: list[GroundedClaim] = []
     rejected: list[Rejection] = []
     for claim in claims:
@@ -140,7 +143,10 @@ def ground_claims(
         if not claim["quote"].strip():
             rejected.append(Rejection("ground", chunk_id, claim, "empty quote"))
             continue
-        located = align(claim["quote"], post.text)
+        low, high = windows.get(post.id, (0, len(post.text)))
+        located = align(claim["quote"], post.text[low:high] if (low, high) != (0, len(post.text)) else post.text)
+        if located is not None:
+            located = (located[0] + low, located[1] + low, located[2])
         if located is None:
             rejected.append(Rejection("ground", chunk_id, claim, f"quote not found in post {post.id}"))
             continue

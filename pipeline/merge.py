@@ -41,12 +41,18 @@ def merge_claims(
         return i
 
     by_words: dict[tuple[str | None, str], int] = {}
-    by_post: dict[str, list[int]] = {}
+    # A sweep over spans in order of start: only claims still open (ending after this one starts) can
+    # overlap it, so a post with thousands of claims costs no more than its overlaps.
+    open_spans: list[int] = []
+    current_post: str | None = None
     for i, item in enumerate(items):
-        for j in by_post.get(item.post_id, []):
+        if item.post_id != current_post:
+            open_spans, current_post = [], item.post_id
+        open_spans = [j for j in open_spans if items[j].span[1] > item.span[0]]
+        for j in open_spans:
             if _overlap_enough(items[j], item):
                 parent[find(i)] = find(j)
-        by_post.setdefault(item.post_id, []).append(i)
+        open_spans.append(i)
         words_key = (authors[item.post_id], fold(item.quote))
         if words_key in by_words:
             parent[find(i)] = find(by_words[words_key])

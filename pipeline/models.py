@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -33,10 +34,11 @@ class Thread:
     posts: list[Post]
 
     def post(self, post_id: str) -> Post | None:
-        for post in self.posts:
-            if post.id == post_id:
-                return post
-        return None
+        return self._by_id.get(post_id)
+
+    @cached_property
+    def _by_id(self) -> dict[str, Post]:
+        return {post.id: post for post in self.posts}
 
     @property
     def unique_posts(self) -> list[Post]:
@@ -80,6 +82,14 @@ class Chunk:
     @property
     def context_ids(self) -> set[str]:
         return {cp.post.id for cp in self.context}
+
+    def windows(self) -> dict[str, tuple[int, int]]:
+        """For posts shown only in part: the [start, end) of the post text the extractor saw."""
+        return {
+            cp.post.id: (cp.offset, cp.offset + len(cp.text))
+            for cp in (*self.posts, *self.context)
+            if cp.part is not None or cp.excerpt
+        }
 
 
 @dataclass

@@ -280,7 +280,7 @@ class Runner:
             succeeded += 1
             usage.add(outcome.usage)
             chunk_claims, chunk_relations, invalid = check_extraction(outcome, chunk)
-            kept, not_found = ground_claims(chunk.id, chunk_claims, thread)
+            kept, not_found = ground_claims(chunk.id, chunk_claims, thread, chunk.windows())
             grounded += kept
             proposed += chunk_relations
             rejected += invalid + not_found
