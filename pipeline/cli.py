@@ -121,6 +121,20 @@ def _model_and_cost_options(command: Callable[..., None]) -> Callable[..., None]
     help="Refuse to start when the estimated cost in USD exceeds this.",
 )
 @click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=120.0,
+    show_default=True,
+    help="Seconds one HTTP request may take.",
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=1),
+    default=600.0,
+    show_default=True,
+    help="Seconds one request may take with all its retries: a stalled server cannot hold a run longer.",
+)
+@click.option(
     "--cache-dir",
     type=click.Path(path_type=Path),
     default=None,
@@ -144,6 +158,8 @@ def run_command(
     rpm: float | None,
     tpm: float | None,
     max_cost: float | None,
+    timeout: float,
+    deadline: float,
     cache_dir: Path | None,
     no_cache: bool,
     quiet: bool,
@@ -166,6 +182,8 @@ def run_command(
         output_budget=output_budget,
         prices=prices,
         max_cost=max_cost,
+        request_timeout=timeout,
+        request_deadline=deadline,
     )
     progress: RichProgress | None = None
     log = _err

@@ -51,7 +51,8 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
                 for p in path.rglob("*")
                 if p.suffix.lower() in SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
-            yield from sorted(p for p in found if p.is_file())
+            # A dangling symlink is yielded too, so it is reported as unreadable rather than skipped.
+            yield from sorted(p for p in found if p.is_file() or p.is_symlink() and not p.is_dir())
         else:
             yield path
 
@@ -94,7 +95,7 @@ def _plain_thread(text: str, path: Path, digest: str) -> Thread:
         Post(id=f"p{i}", author=None, parent_id=None, text=body) for i, body in enumerate(split_plain_posts(text), 1)
     ]
     if not posts:
-        raise InputError(str(path), "no text: the file is empty or whitespace only")
+        raise InputError(str(path), "no text: the file is empty or whitespace only; add posts or leave it out")
     return Thread(id=path.stem, title=None, source=None, input_path=str(path), sha256=digest, posts=posts)
 
 
@@ -123,7 +124,7 @@ def thread_from_object(obj: Any, *, path: str, default_id: str, digest: str, lin
             )
         )
     if not any(p.text.strip() for p in posts):
-        raise InputError(path, "the thread has no post with text", line)
+        raise InputError(path, 'the thread has no post with text; give at least one post a "text"', line)
     title = obj.get("title")
     if isinstance(title, str) and title.strip() and TITLE_POST_ID not in seen:
         # On forums the title is the opening post's thesis: make it quotable, by the opening post's author.
@@ -151,7 +152,7 @@ def load_file(path: Path) -> tuple[list[Thread], list[InputError]]:
     try:
         text = decode(data, name)
         if not text.strip():
-            raise InputError(name, "no text: the file is empty or whitespace only")
+            raise InputError(name, "no text: the file is empty or whitespace only; add posts or leave it out")
         if suffix in (".txt", ".md"):
             return [_plain_thread(text, path, hashlib.sha256(data).hexdigest())], []
         if suffix == ".json":
@@ -181,7 +182,7 @@ def load_file(path: Path) -> tuple[list[Thread], list[InputError]]:
         except InputError as exc:
             errors.append(exc)
     if not threads and not errors:
-        errors.append(InputError(name, "no threads: every line is blank"))
+        errors.append(InputError(name, "no threads: every line is blank; put one thread per line"))
     return threads, errors
 
 

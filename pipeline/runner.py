@@ -78,6 +78,8 @@ class RunConfig:
     output_budget: int = DEFAULT_OUTPUT_BUDGET
     prices: Path | None = None
     max_cost: float | None = None
+    request_timeout: float = 120.0  # seconds one HTTP request may take
+    request_deadline: float = 600.0  # seconds one request may take with all its retries
 
 
 @dataclass
@@ -129,6 +131,8 @@ def make_extractor(config: RunConfig, env: dict[str, str]) -> tuple[Extractor, s
         limiter=limiter,
         output_budget=config.output_budget,
         max_connections=config.concurrency,
+        timeout=config.request_timeout,
+        max_retry_seconds=config.request_deadline,
     )
     return extractor, notice
 

@@ -83,3 +83,48 @@ def grounded_everywhere(brief: dict[str, Any]) -> bool:
     """The grounding invariant, checked independently of pipeline.validate."""
     texts = {p["id"]: p["text"] for p in brief["posts"]}
     return all(c["quote"] and texts[c["post_id"]][c["span"][0] : c["span"][1]] == c["quote"] for c in brief["claims"])
+
+
+# --- the fault report: each case of tests/test_faults.py records a row; the table is written at the end ----
+
+REPORT = ROOT / "docs" / "fault-report.md"
+_report_rows: dict[str, tuple[str, str, str, str]] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and item.nodeid in _report_rows:
+        category, case, expectation, _ = _report_rows[item.nodeid]
+        _report_rows[item.nodeid] = (category, case, expectation, "pass" if report.passed else "FAIL")
+
+
+@pytest.fixture
+def report_case(request: pytest.FixtureRequest) -> Any:
+    def record(category: str, case: str, expectation: str) -> None:
+        _report_rows[request.node.nodeid] = (category, case, expectation, "not finished")
+
+    return record
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Rewrite docs/fault-report.md when the whole fault suite ran (not for a selection of tests)."""
+    from test_faults import ANSWERS, BAD_INPUTS, ODD, TRANSPORT  # noqa: PLC0415 - only when it ran
+
+    expected = len(TRANSPORT) + len(ANSWERS) + len(BAD_INPUTS) + len(ODD) + 10 + 1  # + the SIGKILL case
+    if len(_report_rows) < expected:
+        return
+    rows = sorted(_report_rows.values())
+    lines = [
+        "# Fault-injection report",
+        "",
+        "Written by the test suite (`tests/test_faults.py`, `make test`); every row is one test case.",
+        "",
+        "| area | case | expected | result |",
+        "| --- | --- | --- | --- |",
+        *(f"| {a} | {c} | {e} | {r} |" for a, c, e, r in rows),
+        "",
+    ]
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text("\n".join(lines), encoding="utf-8")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from conftest import grounded_everywhere, write_thread
 
@@ -77,7 +78,8 @@ def test_server_side_limits_pause_the_run_and_client_limits_avoid_them(tmp_path:
         assert manifest["totals"]["rate_limited"] == 0
 
 
-def test_killed_mid_run_then_rerun_redoes_only_unfinished_chunks(tmp_path: Path) -> None:
+def test_killed_mid_run_then_rerun_redoes_only_unfinished_chunks(tmp_path: Path, report_case: Any) -> None:
+    report_case("endpoint", "SIGKILL mid-run, then a re-run", "only unfinished chunks redone; no temp or half file")
     inputs = make_threads(tmp_path / "in", 10)
     out, cache = tmp_path / "out", tmp_path / "cache"
     with FakeOpenAIServer(FakeServerConfig(latency=0.15)) as server:
