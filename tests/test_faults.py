@@ -338,66 +338,35 @@ def good_thread(folder: Path) -> None:
     write_thread(folder / "good.json", "good", [("a", "ann", None, OPENING), ("b", "bob", "a", REPLY)])
 
 
-def bad_binary(folder: Path) -> str:
-    (folder / "bin.txt").write_bytes(b"\x00\xff\x00binary")
-    return "binary file"
-
-
-def bad_empty(folder: Path) -> str:
-    (folder / "empty.txt").write_text("")
-    return "empty"
-
-
-def bad_whitespace(folder: Path) -> str:
-    (folder / "blank.md").write_text("  \n\t\n   ")
-    return "whitespace only"
-
-
-def bad_latin1(folder: Path) -> str:
-    (folder / "latin.txt").write_bytes("Un café, s'il vous plaît.".encode("latin-1"))
-    return "iconv"
-
-
-def bad_json(folder: Path) -> str:
-    (folder / "broken.json").write_text('{"posts": [')
-    return "invalid JSON"
-
-
-def bad_shape(folder: Path) -> str:
-    (folder / "shape.json").write_text('{"posts": [{"author": "x"}]}')
-    return "not a thread"
-
-
-def bad_dangling_link(folder: Path) -> str:
-    (folder / "gone.txt").symlink_to(folder / "nowhere.txt")
-    return "cannot read"
-
-
+# (case, file name, bytes, or None for a dangling symlink, what the one line must say)
 BAD_INPUTS = [
-    ("binary file", bad_binary),
-    ("empty file", bad_empty),
-    ("whitespace only", bad_whitespace),
-    ("latin-1 text (not UTF-8)", bad_latin1),
-    ("invalid JSON", bad_json),
-    ("JSON of the wrong shape", bad_shape),
-    ("unreadable file (dangling symlink)", bad_dangling_link),
+    ("binary file", "bin.txt", b"\x00\xff\x00binary", "binary file, not text"),
+    ("empty file", "empty.txt", b"", "the file is empty or whitespace only"),
+    ("whitespace only", "blank.md", b"  \n\t\n   ", "the file is empty or whitespace only"),
+    ("latin-1 text (not UTF-8)", "latin.txt", "Un café, s'il vous plaît.".encode("latin-1"), "iconv -f latin1"),
+    ("invalid JSON", "broken.json", b'{"posts": [', "invalid json"),
+    ("JSON of the wrong shape", "shape.json", b'{"posts": [{"author": "x"}]}', "not a thread"),
+    ("unreadable file (dangling symlink)", "gone.txt", None, "cannot read"),
 ]
 
 
-@pytest.mark.parametrize(("case", "make"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+@pytest.mark.parametrize(("case", "name", "data", "hint"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
 def test_a_bad_input_is_one_line_and_a_record_and_the_rest_completes(
-    tmp_path: Path, report_case: Any, case: str, make: Any
+    tmp_path: Path, report_case: Any, case: str, name: str, data: bytes | None, hint: str
 ) -> None:
     report_case("input", case, "one line naming the file; recorded in run.json; good thread complete; exit 1")
     folder = tmp_path / "in"
     folder.mkdir()
     good_thread(folder)
-    hint = make(folder)
+    if data is None:
+        (folder / name).symlink_to(folder / "nowhere.txt")
+    else:
+        (folder / name).write_bytes(data)
     (folder / "loop").symlink_to(folder)  # a symlink loop in the tree must not hang the walk
     result = invoke(["run", str(folder), "-o", str(tmp_path / "out")])
     assert result.exit_code == 1 and "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if "SKIPPED" in line]
-    assert len(lines) == 1 and str(folder) in lines[0] and hint.split()[0] in lines[0].lower()
+    assert len(lines) == 1 and str(folder / name) in lines[0] and hint in lines[0].lower()
     manifest = json.loads((tmp_path / "out" / "run.json").read_text())
     assert len(manifest["input_errors"]) == 1 and manifest["threads"][0]["status"] == "complete"
 
