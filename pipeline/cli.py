@@ -20,6 +20,7 @@ from .chunk import check_budget
 from .cost import cost_usd, estimate_run, load_prices
 from .errors import ThreadbriefError
 from .evaluate import evaluate, load_gold, report_table
+from .export import CLAIM_FIELDS, RELATION_FIELDS, briefs_in, claim_rows, relation_rows, to_csv, to_jsonl
 from .extract_openai import DEFAULT_OUTPUT_BUDGET
 from .load import load_inputs
 from .progress import RichProgress
@@ -310,6 +311,25 @@ def eval_command(gold: Path, out: Path, as_json: bool) -> None:
     _err(report_table(report))
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
+
+
+@cli.command("export")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--what", type=click.Choice(["claims", "relations"]), default="claims", show_default=True)
+def export_command(out: Path, fmt: str, what: str) -> None:
+    """Print the claims (or relations) of every brief in OUT as CSV or JSON Lines on stdout."""
+    try:
+        briefs = list(briefs_in(out))
+    except ThreadbriefError as exc:
+        _err(f"threadbrief: error: {exc}")
+        sys.exit(2)
+    if not briefs:
+        _err(f"threadbrief: error: no brief.json under {out}: run `threadbrief run` first")
+        sys.exit(2)
+    rows = claim_rows(briefs) if what == "claims" else relation_rows(briefs)
+    fields = CLAIM_FIELDS if what == "claims" else RELATION_FIELDS
+    click.echo(to_csv(rows, fields) if fmt == "csv" else to_jsonl(rows), nl=False)
 
 
 @cli.command("schema")

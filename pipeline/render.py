@@ -92,6 +92,56 @@ def _speaker_label(claim: dict[str, Any]) -> str:
     return claim["speaker"] if claim["speaker"] else "Unattributed"
 
 
+# Mermaid reads these as syntax inside a label: entity codes, in one pass (the codes hold ";" and "#").
+_MERMAID_ESCAPES = str.maketrans(
+    {'"': "#quot;", "[": "#91;", "]": "#93;", "|": "#124;", "<": "#lt;", ">": "#gt;", ";": "#59;", "#": "#35;"}
+)
+MAP_MAX_CLAIMS = 40
+MAP_LABEL_WORDS = 8
+_EDGE_STYLE = {
+    "rebuts": "-- rebuts -->",
+    "supports": "== supports ==>",
+    "agrees": "-. agrees .->",
+    "qualifies": "-. qualifies .->",
+}
+
+
+def _map_label(claim: dict[str, Any]) -> str:
+    words = claim["text"].split()
+    label = " ".join(words[:MAP_LABEL_WORDS]) + (" …" if len(words) > MAP_LABEL_WORDS else "")
+    return f'{claim["id"]}["{claim["id"]}: {label.translate(_MERMAID_ESCAPES)}"]'
+
+
+def argument_map(brief: dict[str, Any]) -> list[str]:
+    """A Mermaid flowchart (renders on GitHub): claims in a relation, grouped by speaker, typed edges.
+
+    Large threads keep the MAP_MAX_CLAIMS most connected claims and say how many were left out."""
+    degree: dict[str, int] = {}
+    for rel in brief["relations"]:
+        for end in (rel["source"], rel["target"]):
+            degree[end] = degree.get(end, 0) + 1
+    shown = sorted(degree, key=lambda cid: (-degree[cid], int(cid[1:])))[:MAP_MAX_CLAIMS]
+    kept = set(shown)
+    claims = [c for c in brief["claims"] if c["id"] in kept]
+    lines = ["```mermaid", "flowchart LR"]
+    by_speaker: dict[str, list[dict[str, Any]]] = {}
+    for claim in claims:
+        by_speaker.setdefault(_speaker_label(claim), []).append(claim)
+    for number, (speaker, members) in enumerate(by_speaker.items(), 1):
+        title = speaker.translate(_MERMAID_ESCAPES)
+        lines.append(f'  subgraph S{number}["{title}"]')
+        lines += [f"    {_map_label(c)}" for c in members]
+        lines.append("  end")
+    for rel in brief["relations"]:
+        if rel["source"] in kept and rel["target"] in kept:
+            lines.append(f"  {rel['source']} {_EDGE_STYLE[rel['type']]} {rel['target']}")
+    lines.append("```")
+    left_out = len(degree) - len(shown)
+    if left_out:
+        lines.append(f"_The map shows the {len(shown)} most connected claims; {left_out} more are in the lists below._")
+    return lines
+
+
 def brief_markdown(brief: dict[str, Any]) -> str:
     thread = brief["thread"]
     counts = thread["counts"]
@@ -111,9 +161,10 @@ def brief_markdown(brief: dict[str, Any]) -> str:
         "",
         _md_inline(brief["summary"]) if brief["summary"] else "_No overview (the summary stage failed)._",
         "",
-        "## Claims by speaker",
-        "",
     ]
+    if brief["relations"]:
+        lines += ["## Argument map", "", *argument_map(brief), ""]
+    lines += ["## Claims by speaker", ""]
     if not claims:
         lines += ["_No grounded claims._", ""]
     speakers: dict[str, list[dict[str, Any]]] = {}

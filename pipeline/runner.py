@@ -1,7 +1,8 @@
 """The runner: the only module that knows the output layout.
 
 Input: a ``RunConfig`` and an ``Extractor``. Output: ``OUT/<thread_id>/brief.json`` and ``brief.md``
-for every thread that loaded, and ``OUT/run.json``, the manifest: backend, model, prompt and schema
+for every thread that loaded, ``OUT/claims.jsonl`` and ``OUT/relations.jsonl`` (one row per claim or
+relation of this run, for tools), and ``OUT/run.json``, the manifest: backend, model, prompt and schema
 hashes, per-thread status (complete | partial | failed), every failure with its stage and reason,
 calls, tokens, cost and seconds. Returns the exit code: 0 when every thread is complete, 1 otherwise.
 Failure modes: ``ConfigError``/``OutputError`` (exit 2) before any thread runs; everything that goes
@@ -28,6 +29,7 @@ from .cache import ExtractionCache, cache_key
 from .chunk import check_budget, chunk_thread
 from .cost import Estimate, cost_usd, estimate_run, load_prices
 from .errors import ConfigError, ExtractionError, OutputError
+from .export import claim_rows, relation_rows, to_jsonl
 from .extract import Extractor, check_extraction
 from .extract_offline import OfflineExtractor
 from .extract_openai import DEFAULT_OUTPUT_BUDGET, EXTRACT_PROMPTS, SUMMARY_PROMPTS, OpenAIExtractor
@@ -497,6 +499,12 @@ class Runner:
             "exit_code": exit_code,
         }
         atomic_write(out / "run.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+        # Flat files for tools, over this run's briefs (read back: the runner keeps no brief in memory).
+        written = [
+            json.loads((out / r.thread_id / "brief.json").read_text("utf-8")) for r in results if r.brief_written
+        ]
+        atomic_write(out / "claims.jsonl", to_jsonl(claim_rows(written)))
+        atomic_write(out / "relations.jsonl", to_jsonl(relation_rows(written)))
         return exit_code, manifest
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import random
 import shutil
@@ -28,6 +30,7 @@ from conftest import (
 from pipeline.cli import cli
 from pipeline.extract_openai import OpenAIExtractor
 from pipeline.models import Chunk, ChunkExtraction, Usage
+from pipeline.render import argument_map
 from pipeline.resources import prompt_sha256, schema_path
 from pipeline.runner import NO_LLM_NOTICE, RunConfig, run
 
@@ -394,3 +397,37 @@ def test_quiet_keeps_problems_and_the_closing_line(tmp_path: Path) -> None:
     assert not any(line.strip().startswith("ok ") for line in lines)
     assert any("bad.json: invalid JSON" in line for line in lines)
     assert lines[-1].startswith("threadbrief: 1 thread(s): 1 complete")
+
+
+def test_claims_and_relations_files_and_export(seed_run: tuple[Any, Path]) -> None:
+    _, out = seed_run
+    briefs = {p.parent.name: read(p) for p in out.glob("*/brief.json")}
+    rows = [json.loads(line) for line in (out / "claims.jsonl").read_text().splitlines()]
+    assert len(rows) == sum(len(b["claims"]) for b in briefs.values())
+    for row in rows:  # every exported claim is grounded: its quote is the post text at [start, end)
+        post = next(p for p in briefs[row["thread_id"]]["posts"] if p["id"] == row["post_id"])
+        assert post["text"][row["start"] : row["end"]] == row["quote"]
+    relations = [json.loads(line) for line in (out / "relations.jsonl").read_text().splitlines()]
+    assert len(relations) == sum(len(b["relations"]) for b in briefs.values()) > 0
+    result = invoke(["export", str(out), "--format", "csv"])
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert result.exit_code == 0 and [r["quote"] for r in table] == [r["quote"] for r in rows]
+    assert invoke(["export", str(out), "--format", "jsonl", "--what", "relations"]).stdout.count("\n") == len(relations)
+
+
+def test_brief_markdown_carries_a_mermaid_argument_map(seed_run: tuple[Any, Path]) -> None:
+    _, out = seed_run
+    markdown = next(out.glob("003_*/brief.md")).read_text()
+    block = markdown.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert block.startswith("flowchart LR\n") and "-- rebuts -->" in block and 'subgraph S1["Unattributed"]' in block
+    brief = {
+        "claims": [
+            {"id": "C1", "speaker": 'Ann "the" [critic]', "text": 'She said "no" | [maybe]; <b>'},
+            {"id": "C2", "speaker": None, "text": "Reply"},
+        ],
+        "relations": [{"source": "C2", "target": "C1", "type": "qualifies"}],
+    }
+    lines = argument_map(brief)
+    assert 'C1["C1: She said #quot;no#quot; #124; #91;maybe#93;#59; #lt;b#gt;"]' in "\n".join(lines)
+    assert '  subgraph S1["Ann #quot;the#quot; #91;critic#93;"]' in lines
+    assert "  C2 -. qualifies .-> C1" in lines

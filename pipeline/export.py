@@ -1,0 +1,72 @@
+"""Export: briefs → flat rows for other tools (JSON Lines) and spreadsheets (CSV).
+
+Input: brief dicts (or an output directory of ``*/brief.json``). Output: one row per grounded claim
+(thread id, claim id, post id, speaker, kind, text, quote, start, end, match) or per relation (thread id,
+source, target, type, and both quotes). Every claim row's quote is its post's text at [start, end), as in
+the brief. Failure modes: an unreadable brief.json raises ``InputError`` naming it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+CLAIM_FIELDS = ("thread_id", "claim_id", "post_id", "speaker", "kind", "text", "quote", "start", "end", "match")
+RELATION_FIELDS = ("thread_id", "source", "target", "type", "source_quote", "target_quote")
+
+
+def briefs_in(out: Path) -> Iterator[dict[str, Any]]:
+    for path in sorted(out.glob("*/brief.json")):
+        try:
+            yield json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(str(path), f"cannot read this brief ({exc}); re-run threadbrief run") from exc
+
+
+def claim_rows(briefs: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for brief in briefs:
+        for claim in brief["claims"]:
+            yield {
+                "thread_id": brief["thread"]["id"],
+                "claim_id": claim["id"],
+                "post_id": claim["post_id"],
+                "speaker": claim["speaker"],
+                "kind": claim["kind"],
+                "text": claim["text"],
+                "quote": claim["quote"],
+                "start": claim["span"][0],
+                "end": claim["span"][1],
+                "match": claim["match"],
+            }
+
+
+def relation_rows(briefs: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for brief in briefs:
+        quotes = {c["id"]: c["quote"] for c in brief["claims"]}
+        for rel in brief["relations"]:
+            yield {
+                "thread_id": brief["thread"]["id"],
+                "source": rel["source"],
+                "target": rel["target"],
+                "type": rel["type"],
+                "source_quote": quotes[rel["source"]],
+                "target_quote": quotes[rel["target"]],
+            }
+
+
+def to_jsonl(rows: Iterable[dict[str, Any]]) -> str:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def to_csv(rows: Iterable[dict[str, Any]], fields: tuple[str, ...]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
