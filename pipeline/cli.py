@@ -24,6 +24,7 @@ from .export import CLAIM_FIELDS, RELATION_FIELDS, briefs_in, claim_rows, relati
 from .extract_openai import DEFAULT_OUTPUT_BUDGET
 from .load import load_inputs
 from .progress import RichProgress
+from .report import write_report
 from .resources import schema_names, schema_path
 from .runner import RunConfig, make_extractor, resolve_model, run
 from .tokenizer import get_tokenizer
@@ -330,6 +331,29 @@ def export_command(out: Path, fmt: str, what: str) -> None:
     rows = claim_rows(briefs) if what == "claims" else relation_rows(briefs)
     fields = CLAIM_FIELDS if what == "claims" else RELATION_FIELDS
     click.echo(to_csv(rows, fields) if fmt == "csv" else to_jsonl(rows), nl=False)
+
+
+@cli.command("report")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--site",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the site [default: OUT/report].",
+)
+def report_command(out: Path, site: Path | None) -> None:
+    """Write a static HTML site of the briefs in OUT (no network, opens from file://)."""
+    site = site or out / "report"
+    try:
+        pages = write_report(out, site)
+    except (ThreadbriefError, OSError) as exc:
+        _err(f"threadbrief: error: {exc}")
+        sys.exit(2)
+    if len(pages) == 1:
+        _err(f"threadbrief: error: no brief.json under {out}: run `threadbrief run` first")
+        sys.exit(2)
+    _err(f"threadbrief: {len(pages) - 1} thread page(s); open {site / 'index.html'}")
 
 
 @cli.command("schema")
