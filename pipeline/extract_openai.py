@@ -33,7 +33,7 @@ from .errors import ExtractionError
 from .extract import parse_json_reply
 from .limiter import RateLimiter
 from .models import Chunk, ChunkExtraction, Claim, Relation, Usage
-from .resources import load_schema, prompt_sha256, prompt_text, render_prompt, schema_errors, schema_sha256
+from .resources import prompt_sha256, prompt_text, render_prompt, response_schema, schema_errors, schema_sha256
 from .tokenizer import Tokenizer, get_tokenizer
 
 EXTRACT_PROMPTS = ("extract_system", "extract_user", "extract_context", "json_object", "reask")
@@ -158,7 +158,7 @@ class OpenAIExtractor:
         return text.replace(self._api_key, "***") if self._api_key else text
 
     def _request_body(self, messages: list[dict[str, str]], schema_name: str) -> dict[str, Any]:
-        schema = load_schema(schema_name)
+        schema = response_schema(schema_name)
         if self.response_mode == "json_schema":
             format_: dict[str, Any] = {
                 "type": "json_schema",

@@ -63,6 +63,15 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+_FILE_METADATA = ("$schema", "$id", "version")
+
+
+def response_schema(name: str) -> dict[str, Any]:
+    """The schema as sent to a model: the same file without the file-level metadata (identity and
+    version), which strict structured-output modes need not accept."""
+    return {key: value for key, value in load_schema(name).items() if key not in _FILE_METADATA}
+
+
 @cache
 def schema_sha256(name: str) -> str:
     return hashlib.sha256(schema_bytes(name)).hexdigest()

@@ -17,7 +17,7 @@ from pipeline.errors import ExtractionError
 from pipeline.extract_openai import OpenAIExtractor
 from pipeline.models import Chunk, Post, Thread
 from pipeline.normalize import normalize_thread
-from pipeline.resources import load_schema, prompt_text
+from pipeline.resources import prompt_text, response_schema
 from pipeline.tokenizer import get_tokenizer
 
 KEY = "sk-test-SECRET-0123456789"
@@ -63,7 +63,7 @@ def test_the_request_carries_model_strict_schema_and_tagged_posts(
     assert sent["model"] == "gpt-4o-mini"
     assert sent["response_format"] == {
         "type": "json_schema",
-        "json_schema": {"name": "chunk_extraction", "strict": True, "schema": load_schema("extraction")},
+        "json_schema": {"name": "chunk_extraction", "strict": True, "schema": response_schema("extraction")},
     }
     assert sent["messages"][0] == {"role": "system", "content": prompt_text("extract_system")}
     user = sent["messages"][1]["content"]
@@ -163,7 +163,7 @@ def test_a_server_without_json_schema_gets_json_object_with_the_schema_file(
     assert route.call_count == 2 and extractor.response_mode == "json_object"
     sent = body(route.calls.last.request)
     assert sent["response_format"] == {"type": "json_object"}
-    assert json.dumps(load_schema("extraction"), indent=1) in sent["messages"][0]["content"]
+    assert json.dumps(response_schema("extraction"), indent=1) in sent["messages"][0]["content"]
     assert result.payload == json.loads(VALID)
 
 
