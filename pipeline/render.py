@@ -113,14 +113,17 @@ def _map_label(claim: dict[str, Any]) -> str:
 
 
 def argument_map(brief: dict[str, Any]) -> list[str]:
-    """A Mermaid flowchart (renders on GitHub): claims in a relation, grouped by speaker, typed edges.
+    """A Mermaid flowchart (renders on GitHub): claims grouped by speaker, typed edges.
 
     Large threads keep the MAP_MAX_CLAIMS most connected claims and say how many were left out."""
     degree: dict[str, int] = {}
     for rel in brief["relations"]:
         for end in (rel["source"], rel["target"]):
             degree[end] = degree.get(end, 0) + 1
-    shown = sorted(degree, key=lambda cid: (-degree[cid], int(cid[1:])))[:MAP_MAX_CLAIMS]
+    # The most connected claims first, then the rest in reading order, up to the cap.
+    ranked = sorted(degree, key=lambda cid: (-degree[cid], int(cid[1:])))
+    ranked += [c["id"] for c in brief["claims"] if c["id"] not in degree]
+    shown = ranked[:MAP_MAX_CLAIMS]
     kept = set(shown)
     claims = [c for c in brief["claims"] if c["id"] in kept]
     lines = ["```mermaid", "flowchart LR"]
@@ -136,9 +139,12 @@ def argument_map(brief: dict[str, Any]) -> list[str]:
         if rel["source"] in kept and rel["target"] in kept:
             lines.append(f"  {rel['source']} {_EDGE_STYLE[rel['type']]} {rel['target']}")
     lines.append("```")
-    left_out = len(degree) - len(shown)
+    left_out = len(brief["claims"]) - len(shown)
     if left_out:
-        lines.append(f"_The map shows the {len(shown)} most connected claims; {left_out} more are in the lists below._")
+        lines.append(
+            f"_The map shows {len(shown)} of the {len(brief['claims'])} claims, the most connected first; "
+            "all are in the lists below._"
+        )
     return lines
 
 
@@ -162,7 +168,7 @@ def brief_markdown(brief: dict[str, Any]) -> str:
         _md_inline(brief["summary"]) if brief["summary"] else "_No overview (the summary stage failed)._",
         "",
     ]
-    if brief["relations"]:
+    if brief["claims"]:
         lines += ["## Argument map", "", *argument_map(brief), ""]
     lines += ["## Claims by speaker", ""]
     if not claims:
