@@ -113,14 +113,16 @@ def argument_svg(brief: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _highlighted(text: str, marks: list[tuple[int, int, str]]) -> str:
-    """The post text with each claim's span in a <mark id="q-C…"> (overlapping spans: the earlier wins)."""
+def _highlighted(text: str, marks: list[tuple[int, int, str]], marked: set[str]) -> str:
+    """The post text with each claim's span in a <mark id="q-C…">; where spans overlap the earlier wins,
+    and only the claims added to ``marked`` got a mark of their own."""
     out: list[str] = []
     cursor = 0
     for start, end, claim_id in sorted(marks):
         if start < cursor:
             continue
         out += [_e(text[cursor:start]), f'<mark id="q-{_e(claim_id)}">{_e(text[start:end])}</mark>']
+        marked.add(claim_id)
         cursor = end
     out.append(_e(text[cursor:]))
     return "".join(out)
@@ -146,6 +148,25 @@ def thread_page(brief: dict[str, Any]) -> str:
     svg = argument_svg(brief)
     if svg:
         body += ["<h2>Argument map</h2>", svg]
+    # The posts are drawn first so a claim links to its own mark, or to its post when a longer overlapping
+    # quote took the place.
+    marks: dict[str, list[tuple[int, int, str]]] = {}
+    for claim in brief["claims"]:
+        marks.setdefault(claim["post_id"], []).append((claim["span"][0], claim["span"][1], claim["id"]))
+    marked: set[str] = set()
+    posts_html: list[str] = []
+    for post in brief["posts"]:
+        who = _e(post["author"] or "unattributed")
+        if post["duplicate_of"]:
+            posts_html.append(
+                f'<p class="dup" id="post-{_e(post["id"])}">{_e(post["id"])} ({who}) repeats '
+                f'<a href="#post-{_e(post["duplicate_of"])}">{_e(post["duplicate_of"])}</a></p>'
+            )
+            continue
+        posts_html.append(
+            f'<div class="post" id="post-{_e(post["id"])}"><b>{_e(post["id"])}</b> · {who}\n'
+            f"{_highlighted(post['text'], marks.get(post['id'], []), marked)}</div>"
+        )
     body.append("<h2>Claims by speaker</h2>")
     speakers: dict[str, list[dict[str, Any]]] = {}
     for claim in brief["claims"]:
@@ -163,7 +184,8 @@ def thread_page(brief: dict[str, Any]) -> str:
             ]
             body.append(
                 f'<div class="claim" id="{_e(claim["id"])}"><b>{_e(claim["id"])}</b> ({_e(claim["kind"])}, '
-                f'<a href="#q-{_e(claim["id"])}">post {_e(claim["post_id"])}</a>)'
+                f'<a href="#{"q-" + _e(claim["id"]) if claim["id"] in marked else "post-" + _e(claim["post_id"])}">'
+                f"post {_e(claim['post_id'])}</a>)"
                 # The offline extractor's paraphrase is the quote itself: say it once.
                 + ("" if claim["text"] == claim["quote"] else f" {_e(claim['text'])}")
                 + f"<blockquote>“{_e(claim['quote'])}”</blockquote>"
@@ -177,22 +199,7 @@ def thread_page(brief: dict[str, Any]) -> str:
             *(f"<li>{_e(f['stage'])}: {_e(f['reason'])}</li>" for f in brief["failures"]),
             "</ul>",
         ]
-    body.append("<h2>Posts</h2>")
-    marks: dict[str, list[tuple[int, int, str]]] = {}
-    for claim in brief["claims"]:
-        marks.setdefault(claim["post_id"], []).append((claim["span"][0], claim["span"][1], claim["id"]))
-    for post in brief["posts"]:
-        who = _e(post["author"] or "unattributed")
-        if post["duplicate_of"]:
-            body.append(
-                f'<p class="dup" id="post-{_e(post["id"])}">{_e(post["id"])} ({who}) repeats '
-                f'<a href="#post-{_e(post["duplicate_of"])}">{_e(post["duplicate_of"])}</a></p>'
-            )
-            continue
-        body.append(
-            f'<div class="post" id="post-{_e(post["id"])}"><b>{_e(post["id"])}</b> · {who}\n'
-            f"{_highlighted(post['text'], marks.get(post['id'], []))}</div>"
-        )
+    body += ["<h2>Posts</h2>", *posts_html]
     return _page(title, body)
 
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from conftest import CMV_THREADS, SEEDS
 
 from pipeline.cli import cli
+from pipeline.report import thread_page
 
 
 class Page(HTMLParser):
@@ -113,3 +114,45 @@ def test_the_report_loads_in_headless_chromium(site: Path, tmp_path: Path) -> No
         assert shot.is_file() and shot.stat().st_size > 10_000  # a page was drawn, not a blank error page
         console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
         assert console == [], console
+
+
+def test_overlapping_quotes_still_link_somewhere_real() -> None:
+    text = "Alpha beta gamma delta epsilon zeta eta theta."
+    claims = [
+        {
+            "id": "C1",
+            "post_id": "p1",
+            "speaker": "ann",
+            "kind": "claim",
+            "text": "a",
+            "quote": text[0:22],
+            "span": [0, 22],
+            "match": "exact",
+            "chunks": ["c001"],
+        },
+        {
+            "id": "C2",
+            "post_id": "p1",
+            "speaker": "ann",
+            "kind": "claim",
+            "text": "b",
+            "quote": text[11:46],
+            "span": [11, 46],
+            "match": "exact",
+            "chunks": ["c001"],
+        },
+    ]
+    brief = {
+        "status": "complete",
+        "summary": "s",
+        "failures": [],
+        "claims": claims,
+        "relations": [{"source": "C2", "target": "C1", "type": "qualifies"}],
+        "thread": {"id": "t", "title": "T"},
+        "posts": [{"id": "p1", "author": "ann", "parent_id": None, "text": text, "duplicate_of": None, "quoted": []}],
+    }
+    page = Page()
+    page.feed(thread_page(brief))
+    assert page.marks == {"q-C1": text[0:22]}  # C2 overlaps C1: no mark of its own ...
+    assert all(h[1:] in page.ids for h in page.hrefs if h.startswith("#"))  # ... so it links to its post
+    assert "#post-p1" in page.hrefs
