@@ -201,6 +201,8 @@ def load_inputs(paths: Iterable[Path]) -> tuple[list[Thread], list[InputError]]:
                 n += 1
                 unique = f"{base}-{n}"
             taken.add(unique)
+            if unique != thread.id:
+                thread.renamed_from = thread.id
             thread.id = unique
             threads.append(thread)
     return threads, errors

@@ -32,6 +32,7 @@ class Thread:
     input_path: str
     sha256: str
     posts: list[Post]
+    renamed_from: str | None = None  # the id the input gave, when it was unsafe as a folder name or taken
 
     def post(self, post_id: str) -> Post | None:
         return self._by_id.get(post_id)

@@ -111,7 +111,7 @@ def normalize_thread(thread: Thread) -> Thread:
             for shingle in shingles[::_INDEX_STRIDE]:
                 index[shingle].add(i)
     mark_quotes(posts, folded)
-    return Thread(thread.id, thread.title, thread.source, thread.input_path, thread.sha256, posts)
+    return Thread(thread.id, thread.title, thread.source, thread.input_path, thread.sha256, posts, thread.renamed_from)
 
 
 def mark_quotes(posts: list[Post], folded: list[str]) -> None:

@@ -416,6 +416,12 @@ class Runner:
         self.progress.threads_found(len(threads))
         for error in input_errors:
             self.log(f"{'SKIPPED':>7}  {error}")
+        for thread in threads:
+            if thread.renamed_from is not None:
+                self.log(
+                    f"{'NOTE':>7}  {thread.input_path}: thread id {thread.renamed_from!r} is not a safe folder name "
+                    f"or is already taken: written as {thread.id!r} (give the thread a unique id to choose)"
+                )
         if not threads and not input_errors:
             raise ConfigError(
                 "no input threads found: pass .txt, .md, .json or .jsonl files or directories holding them"
@@ -438,6 +444,7 @@ class Runner:
             closer = getattr(self.extractor, "aclose", None)
             if closer is not None:
                 await closer()
+        renamed = {t.id: t.renamed_from for t in threads}
         total = Usage()
         for result in results:
             total.add(result.usage)
@@ -461,6 +468,7 @@ class Runner:
             "threads": [
                 {
                     "id": r.thread_id,
+                    "renamed_from": renamed.get(r.thread_id),
                     "input_path": r.input_path,
                     "status": r.status,
                     "brief": f"{r.thread_id}/brief.json" if r.brief_written else None,

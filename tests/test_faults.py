@@ -414,6 +414,9 @@ def test_odd_but_valid_inputs_complete(tmp_path: Path, report_case: Any, case: s
         assert [p["text"] for p in briefs[0]["posts"]] == ["First post here.", "Second post here.", "Third post here."]
     if case.startswith("duplicate"):
         assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["etc_passwd", "etc_passwd-2"]
+        notes = [line for line in result.stderr.splitlines() if "NOTE" in line]
+        assert len(notes) == 2 and all("'../etc/passwd' is not a safe folder name" in n for n in notes)
+        assert [t["renamed_from"] for t in manifest["threads"]] == ["../etc/passwd", "../etc/passwd"]
         assert all(p.resolve().is_relative_to(out.resolve()) for p in out.rglob("*"))
 
 
