@@ -58,6 +58,7 @@ class FakeServerConfig:
     # Faults on demand: called with the request body and its kind (extraction | summary); a Fault replaces
     # the cooperative answer, None keeps it.
     script: Callable[[dict[str, Any], str], Fault | None] | None = None
+    json_schema: bool = True  # False: answer a json_schema response_format with 400, as llama.cpp or old vLLM
 
 
 @dataclass
@@ -193,6 +194,12 @@ class FakeOpenAIServer:
             prompt_tokens = sum(self._tokenizer.count(m["content"]) + 4 for m in body["messages"])
         except (ValueError, KeyError, TypeError) as exc:
             return 400, {}, {"error": {"message": f"bad request: {exc}"}}
+        response_format = body.get("response_format") or {}
+        if not self.config.json_schema and response_format.get("type") == "json_schema":
+            with self._lock:
+                self.stats.requests += 1
+                self.stats.count(400)
+            return 400, {}, {"error": {"message": "response_format type json_schema is not supported"}}
         with self._lock:
             self.stats.requests += 1
             if self._random.random() < self.config.rate_429:
@@ -264,10 +271,19 @@ def main() -> None:
     parser.add_argument("--retry-after", type=float, default=0.2)
     parser.add_argument("--rpm", type=float, default=None)
     parser.add_argument("--tpm", type=float, default=None)
+    parser.add_argument("--no-json-schema", action="store_true", help="reject response_format json_schema (400)")
     parser.add_argument("--seconds", type=float, default=600.0, help="stop by itself after this long")
     args = parser.parse_args()
     server = FakeOpenAIServer(
-        FakeServerConfig(args.latency, args.jitter, args.rate_429, args.retry_after, args.rpm, args.tpm)
+        FakeServerConfig(
+            args.latency,
+            args.jitter,
+            args.rate_429,
+            args.retry_after,
+            args.rpm,
+            args.tpm,
+            json_schema=not args.no_json_schema,
+        )
     )
     # The bound URL is the one line on stdout, so a parent process can read it.
     print(server.start(args.port), flush=True)  # noqa: T201 - this script's output is its address

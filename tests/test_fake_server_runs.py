@@ -120,3 +120,24 @@ def test_killed_mid_run_then_rerun_redoes_only_unfinished_chunks(tmp_path: Path,
     for brief_path in out.glob("*/brief.json"):
         assert grounded_everywhere(json.loads(brief_path.read_text()))
     assert KEY.encode() not in b"".join(p.read_bytes() for p in [*out.rglob("*"), *cache.rglob("*")] if p.is_file())
+
+
+def test_a_server_that_only_speaks_json_object_gets_the_schema_in_the_prompt(tmp_path: Path) -> None:
+    """Like llama.cpp's server or an older vLLM: `response_format: json_schema` is refused with a 400."""
+    inputs = make_threads(tmp_path / "in", 3)
+    seen: list[dict[str, Any]] = []
+
+    def script(body: dict[str, Any], kind: str) -> None:
+        seen.append(body)
+        return None
+
+    config = FakeServerConfig(json_schema=False, script=script)
+    with FakeOpenAIServer(config) as server:
+        ex = OpenAIExtractor(model="local-llama", api_key="no-key-needed", base_url=server.base_url, max_connections=1)
+        exit_code, manifest = run(RunConfig(inputs=[inputs], out=tmp_path / "out", use_cache=False, concurrency=1), ex)
+        assert exit_code == 0 and manifest["totals"]["complete"] == 3
+        assert server.stats.statuses[400] == 1  # refused once, then the backend switched for the run
+        assert ex.response_mode == "json_object"
+    assert all(body["response_format"] == {"type": "json_object"} for body in seen)
+    assert all("valid against this JSON Schema" in body["messages"][0]["content"] for body in seen)
+    assert manifest["model"] == "local-llama" and manifest["totals"]["cost_usd"] is None
