@@ -157,9 +157,9 @@ class OpenAIExtractor:
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
 
-    def _request_body(self, messages: list[dict[str, str]], schema_name: str) -> dict[str, Any]:
+    def _request_body(self, messages: list[dict[str, str]], schema_name: str, mode: str) -> dict[str, Any]:
         schema = response_schema(schema_name)
-        if self.response_mode == "json_schema":
+        if mode == "json_schema":
             format_: dict[str, Any] = {
                 "type": "json_schema",
                 "json_schema": {"name": schema["title"], "strict": True, "schema": schema},
@@ -173,7 +173,7 @@ class OpenAIExtractor:
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         return sum(self.tokenizer.count(m["content"]) + MESSAGE_TOKENS for m in messages)
 
-    async def _send(self, messages: list[dict[str, str]], schema_name: str, tokens: int) -> dict[str, Any]:
+    async def _send(self, messages: list[dict[str, str]], schema_name: str, tokens: int, mode: str) -> dict[str, Any]:
         await self.limiter.acquire(tokens)
         try:
             # The SDK's documented raw call: its errors, auth and base URL handling, without re-walking our
@@ -182,7 +182,7 @@ class OpenAIExtractor:
             self._turn += 1
             client = self._clients[self._turn % len(self._clients)]
             raw = await client.post(
-                "/chat/completions", cast_to=httpx.Response, body=self._request_body(messages, schema_name)
+                "/chat/completions", cast_to=httpx.Response, body=self._request_body(messages, schema_name, mode)
             )
             response: dict[str, Any] = raw.json()
         except openai.RateLimitError as exc:
@@ -208,12 +208,15 @@ class OpenAIExtractor:
             with attempt:
                 usage.calls += 1
                 try:
-                    return await self._send(messages, schema_name, tokens)
+                    mode = self.response_mode
+                    return await self._send(messages, schema_name, tokens, mode)
                 except openai.APIStatusError as exc:
-                    if self.response_mode == "json_schema" and _is_schema_rejection(exc):
+                    # Decided by the mode this request was sent in: with requests in flight together, the
+                    # first refusal switches the mode and the others must still be re-sent, not failed.
+                    if mode == "json_schema" and _is_schema_rejection(exc):
                         self.response_mode = "json_object"
                         usage.calls += 1
-                        return await self._send(messages, schema_name, tokens)
+                        return await self._send(messages, schema_name, tokens, "json_object")
                     raise
         raise AssertionError("unreachable: tenacity reraises")
 
