@@ -46,7 +46,7 @@ def extractor(server: FakeOpenAIServer, rpm: float | None = None) -> OpenAIExtra
 def test_a_429_storm_completes_every_thread_and_a_warm_rerun_makes_no_call(tmp_path: Path) -> None:
     inputs = make_threads(tmp_path / "in", 8)
     config = RunConfig(inputs=[inputs], out=tmp_path / "out", cache_dir=tmp_path / "cache", concurrency=4)
-    with FakeOpenAIServer(FakeServerConfig(rate_429=0.3, retry_after=0.01, seed=3)) as server:
+    with FakeOpenAIServer(FakeServerConfig(rate_429=0.2, retry_after=0.01, seed=3)) as server:
         exit_code, manifest = run(config, extractor(server))
         assert exit_code == 0 and manifest["totals"]["complete"] == 8
         assert manifest["totals"]["rate_limited"] == server.stats.statuses[429] > 0
