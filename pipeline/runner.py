@@ -97,6 +97,9 @@ class ThreadResult:
     usage: Usage = field(default_factory=Usage)
     cost_usd: float | None = None
     seconds: float = 0.0
+    # The brief's claims and relations as flat rows, for OUT/claims.jsonl and OUT/relations.jsonl.
+    claim_rows: list[dict[str, Any]] = field(default_factory=list)
+    relation_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 def default_cache_dir() -> Path:
@@ -350,6 +353,8 @@ class Runner:
             usage,
             cost,
             seconds,
+            list(claim_rows([brief])),
+            list(relation_rows([brief])),
         )
 
     async def _process_safely(self, thread: Thread) -> ThreadResult:
@@ -507,12 +512,9 @@ class Runner:
             "exit_code": exit_code,
         }
         atomic_write(out / "run.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
-        # Flat files for tools, over this run's briefs (read back: the runner keeps no brief in memory).
-        written = [
-            json.loads((out / r.thread_id / "brief.json").read_text("utf-8")) for r in results if r.brief_written
-        ]
-        atomic_write(out / "claims.jsonl", to_jsonl(claim_rows(written)))
-        atomic_write(out / "relations.jsonl", to_jsonl(relation_rows(written)))
+        # Flat files for tools, over this run's briefs.
+        atomic_write(out / "claims.jsonl", to_jsonl(row for r in results for row in r.claim_rows))
+        atomic_write(out / "relations.jsonl", to_jsonl(row for r in results for row in r.relation_rows))
         return exit_code, manifest
 
 
