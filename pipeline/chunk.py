@@ -199,23 +199,23 @@ def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int) -> list[
     context_budget = int(budget * CONTEXT_SHARE) if has_replies else 0
     post_budget = budget - context_budget
 
-    # (shown post, tokens as an element, tokens of its text): text and tags are counted apart, which
-    # is a hair above the element's own count and lets the prompt's overhead be bounded below.
-    units: list[tuple[ChunkPost, int, int]] = []
+    # (shown post, tokens as an element): text and tags are counted apart, a hair above the element's own
+    # count, so the budget holds without rendering every element twice.
+    units: list[tuple[ChunkPost, int]] = []
     for post in posts:
         text_tokens = tokenizer.count(post.text)
         tags = tokenizer.count(post_element(ChunkPost(post, ""))) + 1
         if text_tokens + tags <= post_budget:
-            units.append((ChunkPost(post, post.text), text_tokens + tags, text_tokens))
+            units.append((ChunkPost(post, post.text), text_tokens + tags))
             continue
         parts = split_post(post, post_budget - tags - 8, tokenizer)  # 8: the part attribute
         for index, part in enumerate(parts, 1):
             cp = ChunkPost(post, part, (index, len(parts)))
             part_tokens = tokenizer.count(part)
-            units.append((cp, part_tokens + tags + 8, part_tokens))
+            units.append((cp, part_tokens + tags + 8))
 
-    groups: list[list[tuple[ChunkPost, int, int]]] = []
-    current: list[tuple[ChunkPost, int, int]] = []
+    groups: list[list[tuple[ChunkPost, int]]] = []
+    current: list[tuple[ChunkPost, int]] = []
     used = 0
     for unit in units:
         if current and used + unit[1] > post_budget:
@@ -230,13 +230,14 @@ def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int) -> list[
     by_id = {p.id: p for p in posts}
     chunks: list[Chunk] = []
     for number, members in enumerate(groups, 1):
-        group = [cp for cp, _cost, _text in members]
-        own = sum(cost for _cp, cost, _text in members)
-        own_text = sum(text for _cp, _cost, text in members)
+        group = [cp for cp, _cost in members]
+        own = sum(cost for _cp, cost in members)
+        # Bounded by the chunk's own posts as sent (tags included): bounded by their text alone, a chunk of
+        # short replies, whose tags already pass the bound, got no context and lost every cross-chunk rebuttal.
         room = min(
             context_budget + post_budget - own,
-            int(own_text * CONTEXT_OF_OWN),
-            int(own_text * (1 + MAX_PROMPT_OVERHEAD)) - own - frame,  # the whole prompt stays lean
+            int(own * CONTEXT_OF_OWN),
+            int(own * (1 + MAX_PROMPT_OVERHEAD)) - own - frame,  # the whole prompt stays lean
         )
         context = _context_for(group, by_id, tokenizer, room)
         user_prompt = render_user_prompt(title, group, context)

@@ -22,6 +22,7 @@ from .chunk import chunk_thread
 from .errors import ConfigError
 from .models import Thread
 from .normalize import normalize_thread
+from .overview import MAX_DEPTH
 from .resources import prompt_text
 from .tokenizer import Tokenizer
 
@@ -92,10 +93,33 @@ def estimate_run(
         thread_chunks = chunk_thread(normalize_thread(thread), tokenizer, max_chunk_tokens)
         chunks += len(thread_chunks)
         prompt_tokens += sum(c.prompt_tokens for c in thread_chunks)
-        if thread_chunks:  # one summary call, written from at most the chunks' outputs
-            calls += 1
-            prompt_tokens += summary_fixed + len(thread_chunks) * output_budget
+        if thread_chunks:  # the overview, written from at most the chunks' outputs
+            summary_calls, summary_tokens = _overview_calls(
+                len(thread_chunks) * output_budget, summary_fixed, max_chunk_tokens
+            )
+            calls += summary_calls
+            prompt_tokens += summary_tokens
     calls += chunks
     budget = calls * output_budget
     cost = cost_usd(prices, backend, model, prompt_tokens, budget)
     return Estimate(len(threads), chunks, calls, prompt_tokens, budget, cost, model, backend)
+
+
+PART_OVERVIEW_TOKENS = 200  # a part overview: one paragraph of at most 120 words
+
+
+def _overview_calls(claim_tokens: int, fixed: int, budget: int) -> tuple[int, int]:
+    """Calls and prompt tokens of the overview's hierarchical reduce (pipeline/overview.py), when the
+    claims take ``claim_tokens``: one call when they fit, else groups, then groups of part overviews."""
+    room = max(1, budget - fixed)
+    if claim_tokens <= room:
+        return 1, fixed + claim_tokens
+    calls, tokens, level = 0, 0, claim_tokens
+    for _depth in range(MAX_DEPTH):  # the reduce's own bound: past it the run reports the overview failed
+        if level <= room:
+            break
+        groups = -(-level // room)
+        calls += groups
+        tokens += groups * fixed + level
+        level = groups * PART_OVERVIEW_TOKENS
+    return calls + 1, tokens + fixed + level

@@ -45,3 +45,8 @@ class OutputError(ThreadbriefError):
     """The output directory cannot be written."""
 
     exit_code = 2
+
+
+class RequestDeferred(Exception):
+    """Batch mode: the answer a call needs has not come back yet; its request is queued for a batch.
+    Not a failure: the runner marks the thread pending and writes no brief for it yet."""

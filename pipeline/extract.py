@@ -33,6 +33,10 @@ class Extractor(Protocol):
 
     async def summarize(self, title: str, claims: list[Claim], relations: list[Relation]) -> tuple[str, Usage]: ...
 
+    async def summarize_parts(self, title: str, parts: list[str]) -> tuple[str, Usage]:
+        """One overview from the overviews of a long thread's consecutive parts (hierarchical reduce)."""
+        ...
+
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 

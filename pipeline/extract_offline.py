@@ -418,3 +418,8 @@ class OfflineExtractor:
 
     async def summarize(self, title: str, claims: list[Claim], relations: list[Relation]) -> tuple[str, Usage]:
         return extractive_summary(title, claims, relations), Usage()
+
+    async def summarize_parts(self, title: str, parts: list[str]) -> tuple[str, Usage]:
+        # Never called by the runner (the offline backend has no context window to outgrow), but kept
+        # honest for callers of the seam: the parts, in order.
+        return " ".join(parts), Usage()

@@ -37,7 +37,7 @@ from .resources import prompt_sha256, prompt_text, render_prompt, response_schem
 from .tokenizer import Tokenizer, get_tokenizer
 
 EXTRACT_PROMPTS = ("extract_system", "extract_user", "extract_context", "json_object", "reask")
-SUMMARY_PROMPTS = ("summarize_system", "summarize_user")
+SUMMARY_PROMPTS = ("summarize_system", "summarize_user", "summarize_parts_system", "summarize_parts_user")
 _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 DEFAULT_OUTPUT_BUDGET = 1024  # output tokens a request is assumed to use, for TPM accounting and estimates
 MESSAGE_TOKENS = 4  # chat framing per message
@@ -95,6 +95,68 @@ def _is_schema_rejection(exc: openai.APIStatusError) -> bool:
         return False
     text = str(exc).lower()
     return any(hint in text for hint in _SCHEMA_REJECTION_HINTS)
+
+
+def extraction_messages(chunk: Chunk) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": prompt_text("extract_system")},
+        {"role": "user", "content": chunk.user_prompt},
+    ]
+
+
+def summary_messages(title: str, claims: list[Claim], relations: list[Relation]) -> list[dict[str, str]]:
+    claim_lines = "\n".join(f"{c.id} ({c.speaker or 'unknown'}, {c.kind}): {c.text}" for c in claims)
+    relation_lines = "\n".join(f"{r.source} {r.type} {r.target}" for r in relations) or "(none)"
+    user = render_prompt("summarize_user", title=title, claims=claim_lines or "(none)", relations=relation_lines)
+    return [{"role": "system", "content": prompt_text("summarize_system")}, {"role": "user", "content": user}]
+
+
+def parts_messages(title: str, parts: list[str]) -> list[dict[str, str]]:
+    listed = "\n\n".join(f"Part {number} of {len(parts)}: {part}" for number, part in enumerate(parts, 1))
+    user = render_prompt("summarize_parts_user", title=title, parts=listed)
+    return [{"role": "system", "content": prompt_text("summarize_parts_system")}, {"role": "user", "content": user}]
+
+
+def reask_messages(content: str, problems: list[str]) -> list[dict[str, str]]:
+    """The invalid answer and the validator's messages, to send back (as instructor does)."""
+    return [
+        {"role": "assistant", "content": content},
+        {"role": "user", "content": render_prompt("reask", errors="; ".join(problems))},
+    ]
+
+
+def read_answer(
+    response: dict[str, Any], schema_name: str, usage: Usage
+) -> tuple[dict[str, Any] | None, list[str], str]:
+    """A Chat Completions response → (payload, [], content) when schema-valid, else (None, problems, content).
+
+    Adds the reported tokens to ``usage``. Raises ``ExtractionError`` for what a re-ask cannot fix: a
+    refusal, or an answer cut off at the output limit."""
+    reported = response.get("usage") or {}
+    usage.tokens_in += int(reported.get("prompt_tokens") or 0)
+    usage.tokens_out += int(reported.get("completion_tokens") or 0)
+    choices = response.get("choices") or []
+    if not choices:
+        return None, ["the answer had no choices"], ""
+    choice = choices[0]
+    message = choice.get("message") or {}
+    refusal = message.get("refusal")
+    if refusal:
+        raise ExtractionError(f"the model refused: {str(refusal)[:200]}")
+    if choice.get("finish_reason") == "length":
+        raise ExtractionError(
+            "the answer was cut off at the output token limit (finish_reason=length): lower --max-chunk-tokens"
+        )
+    content = message.get("content") or ""
+    try:
+        value = parse_json_reply(content)
+        problems = schema_errors(schema_name, value)
+    except ValueError as exc:
+        return None, [str(exc)], content
+    if problems:
+        return None, problems, content
+    payload: dict[str, Any] = value
+    return payload, [], content
 
 
 class OpenAIExtractor:
@@ -157,7 +219,7 @@ class OpenAIExtractor:
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
 
-    def _request_body(self, messages: list[dict[str, str]], schema_name: str, mode: str) -> dict[str, Any]:
+    def request_body(self, messages: list[dict[str, str]], schema_name: str, mode: str) -> dict[str, Any]:
         schema = response_schema(schema_name)
         if mode == "json_schema":
             format_: dict[str, Any] = {
@@ -182,7 +244,7 @@ class OpenAIExtractor:
             self._turn += 1
             client = self._clients[self._turn % len(self._clients)]
             raw = await client.post(
-                "/chat/completions", cast_to=httpx.Response, body=self._request_body(messages, schema_name, mode)
+                "/chat/completions", cast_to=httpx.Response, body=self.request_body(messages, schema_name, mode)
             )
             response: dict[str, Any] = raw.json()
         except openai.RateLimitError as exc:
@@ -247,61 +309,31 @@ class OpenAIExtractor:
         problems: list[str] = []
         for _ask in range(1 + self.max_reasks):
             response = await self._complete(messages, schema_name, usage, prompt_tokens)
-            reported = response.get("usage") or {}
-            usage.tokens_in += int(reported.get("prompt_tokens") or 0)
-            usage.tokens_out += int(reported.get("completion_tokens") or 0)
-            choices = response.get("choices") or []
-            if not choices:
-                problems = ["the answer had no choices"]
-                continue
-            choice = choices[0]
-            message = choice.get("message") or {}
-            refusal = message.get("refusal")
-            if refusal:
-                raise ExtractionError(f"the model refused: {str(refusal)[:200]}")
-            if choice.get("finish_reason") == "length":
-                raise ExtractionError(
-                    "the answer was cut off at the output token limit (finish_reason=length): lower --max-chunk-tokens"
-                )
-            content = message.get("content") or ""
-            try:
-                value = parse_json_reply(content)
-                problems = schema_errors(schema_name, value)
-            except ValueError as exc:
-                problems = [str(exc)]
-            if not problems:
-                payload: dict[str, Any] = value
+            payload, problems, content = read_answer(response, schema_name, usage)
+            if payload is not None:
                 return payload
-            reask = [
-                {"role": "assistant", "content": content},
-                {"role": "user", "content": render_prompt("reask", errors="; ".join(problems))},
-            ]
+            reask = reask_messages(content, problems)
             messages = [*messages, *reask]
             prompt_tokens += self.prompt_tokens(reask)
         raise ExtractionError(f"no schema-valid answer after {1 + self.max_reasks} tries: " + "; ".join(problems)[:400])
 
     async def extract(self, chunk: Chunk) -> ChunkExtraction:
-        messages = [
-            {"role": "system", "content": prompt_text("extract_system")},
-            {"role": "user", "content": chunk.user_prompt},
-        ]
-        payload, usage = await self._structured("extraction", messages, chunk.prompt_tokens)
+        payload, usage = await self._structured("extraction", extraction_messages(chunk), chunk.prompt_tokens)
         return ChunkExtraction(chunk.id, payload, usage)
 
     async def summarize(self, title: str, claims: list[Claim], relations: list[Relation]) -> tuple[str, Usage]:
-        claim_lines = "\n".join(f"{c.id} ({c.speaker or 'unknown'}, {c.kind}): {c.text}" for c in claims)
-        relation_lines = "\n".join(f"{r.source} {r.type} {r.target}" for r in relations) or "(none)"
-        messages = [
-            {"role": "system", "content": prompt_text("summarize_system")},
-            {
-                "role": "user",
-                "content": render_prompt(
-                    "summarize_user", title=title, claims=claim_lines or "(none)", relations=relation_lines
-                ),
-            },
-        ]
-        payload, usage = await self._structured("summary", messages)
+        payload, usage = await self._structured("summary", summary_messages(title, claims, relations))
         return str(payload["overview"]).strip(), usage
+
+    async def summarize_parts(self, title: str, parts: list[str]) -> tuple[str, Usage]:
+        payload, usage = await self._structured("summary", parts_messages(title, parts))
+        return str(payload["overview"]).strip(), usage
+
+    def summary_tokens(self, title: str, claims: list[Claim], relations: list[Relation]) -> int:
+        return self.prompt_tokens(summary_messages(title, claims, relations))
+
+    def parts_tokens(self, title: str, parts: list[str]) -> int:
+        return self.prompt_tokens(parts_messages(title, parts))
 
     async def aclose(self) -> None:
         for client in self._clients:

@@ -3,8 +3,9 @@
 Input: a ``FakeServerConfig`` (latency and jitter per request, the share of requests answered 429 with a
 Retry-After, server-side requests/tokens-per-minute limits). Output: schema-valid answers built from
 the request itself: for every ``<post>`` outside ``<context>``, one claim quoting the post's first
-sentence verbatim, rebutting the claim of the post it replies to when that post is shown; a
-``thread_summary`` request gets an overview. Limits are token buckets holding ``BURST_SECONDS`` of
+sentence verbatim, rebutting the claim of the post it replies to when that post is shown (for a parent
+shown as context, a claim quoting the parent's first sentence from its excerpt); a ``thread_summary``
+request gets an overview. Limits are token buckets holding ``BURST_SECONDS`` of
 capacity; a request over them gets 429 with ``Retry-After`` and ``x-ratelimit-remaining-*: 0``, as
 OpenAI sends; injected 429s carry only ``Retry-After``. ``stats`` counts requests, statuses and tokens.
 Failure modes: a malformed request gets 400. Run it alone with ``python -m pipeline.fakeserver``.
@@ -67,7 +68,7 @@ class FakeServerStats:
     statuses: dict[int, int] = field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    answered: dict[str, int] = field(default_factory=dict)  # 200s by kind: extraction | summary
+    answered: dict[str, int] = field(default_factory=dict)  # 200s by kind: extraction | summary | summary_parts
 
     def count(self, status: int) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -92,28 +93,42 @@ class _Bucket:
         return (amount - self.level) / self.rate
 
 
+def _first_sentence(text: str) -> str | None:
+    match = _FIRST_SENTENCE.search(re.sub(r"</?quoted>", "", text))
+    return match.group(0).strip() if match else None
+
+
 def answer_for(body: dict[str, Any]) -> dict[str, Any]:
     """The schema-valid content a cooperative model would return for this request."""
     response_format = body.get("response_format", {})
     name = response_format.get("json_schema", {}).get("name") if isinstance(response_format, dict) else None
     user = body["messages"][-1]["content"]
-    if name == "thread_summary" or "Claims:" in user:
+    if name == "thread_summary" or "Claims:" in user or "Overviews of its parts" in user:
         return {"overview": "The thread debates its title; the claims and rebuttals are listed below."}
-    shown = user.split("</context>", 1)[-1]
+    context, _, shown = user.rpartition("</context>")
+    context_first = {post_id: _first_sentence(text) for post_id, _attrs, text in _POST.findall(context)}
     claims: list[dict[str, str]] = []
     relations: list[dict[str, str]] = []
     local: dict[str, str] = {}
-    for post_id, attrs, text in _POST.findall(shown):
-        match = _FIRST_SENTENCE.search(re.sub(r"</?quoted>", "", text))
-        if not match:
-            continue
+
+    def add_claim(post_id: str, quote: str) -> str:
         claim_id = f"k{len(claims) + 1}"
         local[post_id] = claim_id
-        quote = match.group(0).strip()
         claims.append({"id": claim_id, "post_id": post_id, "kind": "claim", "text": quote[:80], "quote": quote})
+        return claim_id
+
+    for post_id, attrs, text in _POST.findall(shown):
+        quote = _first_sentence(text)
+        if not quote:
+            continue
+        claim_id = add_claim(post_id, quote)
         parent = _REPLY_TO.search(attrs)
-        if parent and parent.group(1) in local:
-            relations.append({"source": claim_id, "target": local[parent.group(1)], "type": "rebuts"})
+        target = parent.group(1) if parent else None
+        if target is not None and target not in local and context_first.get(target):
+            # A reply to a post of an earlier chunk: cite the parent's claim from its context excerpt.
+            add_claim(target, str(context_first[target]))
+        if target is not None and target in local:
+            relations.append({"source": claim_id, "target": local[target], "type": "rebuts"})
     return {"claims": claims, "relations": relations}
 
 
@@ -221,7 +236,9 @@ class FakeOpenAIServer:
             delay = self.config.latency + self._random.uniform(0, self.config.jitter)
         time.sleep(delay)
         answer = answer_for(body)
-        kind = "summary" if "overview" in answer else "extraction"
+        kind = "extraction" if "overview" not in answer else "summary"
+        if kind == "summary" and "Overviews of its parts" in body["messages"][-1]["content"]:
+            kind = "summary_parts"
         fault = self.config.script(body, kind) if self.config.script else None
         if fault is not None:
             time.sleep(fault.stall)

@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +28,7 @@ from . import __version__
 from .cache import ExtractionCache, cache_key
 from .chunk import check_budget, chunk_thread
 from .cost import Estimate, cost_usd, estimate_run, load_prices
-from .errors import ConfigError, ExtractionError, OutputError
+from .errors import ConfigError, ExtractionError, OutputError, RequestDeferred
 from .export import claim_rows, relation_rows, to_jsonl
 from .extract import Extractor, check_extraction
 from .extract_offline import OfflineExtractor
@@ -50,6 +50,7 @@ from .models import (
     Usage,
 )
 from .normalize import normalize_thread
+from .overview import write_overview
 from .progress import NoProgress, ProgressReporter
 from .render import SCHEMA_VERSION, brief_markdown, build_brief
 from .resources import prompt_sha256, schema_errors, schema_sha256
@@ -100,6 +101,7 @@ class ThreadResult:
     # The brief's claims and relations as flat rows, for OUT/claims.jsonl and OUT/relations.jsonl.
     claim_rows: list[dict[str, Any]] = field(default_factory=list)
     relation_rows: list[dict[str, Any]] = field(default_factory=list)
+    pending: int = 0  # batch mode: answers this thread still waits for
 
 
 def default_cache_dir() -> Path:
@@ -243,26 +245,59 @@ class Runner:
         self.progress.chunk_done(extraction.usage)
         return extraction
 
-    async def _summarize(self, title: str, claims: list[Claim], relations: list[Relation]) -> tuple[str, Usage]:
+    async def _cached_summary(self, basis: str, call: Callable[[], Awaitable[tuple[str, Usage]]], usage: Usage) -> str:
         # Keyed by everything the summary is written from, so a warm re-run makes no call for it either.
-        basis = json.dumps(
-            [
-                title,
-                [(c.id, c.speaker, c.kind, c.text) for c in claims],
-                [(r.source, r.type, r.target) for r in relations],
-            ],
-            ensure_ascii=False,
-        )
-        key = cache_key(self.extractor.fingerprint, "summary\0" + basis)
+        key = cache_key(self.extractor.fingerprint, basis)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                return str(hit["summary"]), Usage(cached_calls=1)
-        async with self.semaphore:
-            summary, usage = await self.extractor.summarize(title, claims, relations)
+                usage.cached_calls += 1
+                return str(hit["summary"])
+        try:
+            async with self.semaphore:
+                summary, spent = await call()
+        except ExtractionError as exc:
+            usage.add(exc.usage)
+            raise
+        usage.add(spent)
         if self.cache is not None:
             self.cache.put(key, {"summary": summary})
-        return summary, usage
+        return summary
+
+    async def _overview(self, title: str, claims: list[Claim], relations: list[Relation], usage: Usage) -> str:
+        extractor = self.extractor
+
+        async def from_claims(heading: str, group: list[Claim], group_relations: list[Relation]) -> str:
+            basis = json.dumps(
+                [
+                    heading,
+                    [(c.id, c.speaker, c.kind, c.text) for c in group],
+                    [(r.source, r.type, r.target) for r in group_relations],
+                ],
+                ensure_ascii=False,
+            )
+            return await self._cached_summary(
+                "summary\0" + basis, lambda: extractor.summarize(heading, group, group_relations), usage
+            )
+
+        async def from_parts(heading: str, parts: list[str]) -> str:
+            basis = json.dumps([heading, parts], ensure_ascii=False)
+            return await self._cached_summary(
+                "summary-parts\0" + basis, lambda: extractor.summarize_parts(heading, parts), usage
+            )
+
+        overview, _depth = await write_overview(
+            title,
+            claims,
+            relations,
+            summarize_claims=from_claims,
+            summarize_parts=from_parts,
+            # Backends without a context window (offline) give no measure and are never split.
+            claims_tokens=getattr(extractor, "summary_tokens", None),
+            parts_tokens=getattr(extractor, "parts_tokens", None),
+            budget=self.config.max_chunk_tokens,
+        )
+        return overview
 
     async def process(self, thread: Thread) -> ThreadResult:
         started = time.monotonic()
@@ -275,6 +310,8 @@ class Runner:
         chunks = chunk_thread(thread, self.tokenizer, self.config.max_chunk_tokens)
         self.progress.chunks_found(len(chunks))
         outcomes = await asyncio.gather(*(self._extract_tracked(c) for c in chunks), return_exceptions=True)
+        if any(isinstance(outcome, RequestDeferred) for outcome in outcomes):
+            return self._pending(thread, chunks, outcomes, started)
         succeeded = 0
         for chunk, outcome in zip(chunks, outcomes, strict=True):
             if isinstance(outcome, ExtractionError):
@@ -299,9 +336,10 @@ class Runner:
         summary_usage = Usage()
         if claims:
             try:
-                summary, summary_usage = await self._summarize(thread.title or thread.id, claims, relations)
+                summary = await self._overview(thread.title or thread.id, claims, relations, summary_usage)
+            except RequestDeferred:
+                return self._pending(thread, chunks, outcomes, started)
             except ExtractionError as exc:
-                summary_usage = exc.usage
                 failures.append(Failure("summarize", None, str(exc)))
             usage.add(summary_usage)
         elif succeeded:
@@ -357,6 +395,20 @@ class Runner:
             list(relation_rows([brief])),
         )
 
+    def _pending(self, thread: Thread, chunks: list[Chunk], outcomes: list[Any], started: float) -> ThreadResult:
+        """Batch mode: some answer this thread needs has not come back; its brief is written on collect."""
+        self.progress.thread_done(Usage())
+        waiting = sum(1 for o in outcomes if isinstance(o, RequestDeferred)) or 1
+        return ThreadResult(
+            thread.id,
+            thread.input_path,
+            "pending",
+            False,
+            failures=[],
+            seconds=round(time.monotonic() - started, 3),
+            pending=waiting,
+        )
+
     async def _process_safely(self, thread: Thread) -> ThreadResult:
         try:
             result = await self.process(thread)
@@ -373,8 +425,10 @@ class Runner:
                 failures=[Failure("internal", None, f"{type(exc).__name__}: {exc}")],
             )
             self.progress.thread_done(Usage())
-        mark = {"complete": "ok", "partial": "PARTIAL", "failed": "FAILED"}[result.status]
+        mark = {"complete": "ok", "partial": "PARTIAL", "failed": "FAILED", "pending": "PENDING"}[result.status]
         detail = f"{result.claims} claims, {result.relations} relations"
+        if result.status == "pending":
+            detail = f"waiting for {result.pending} batch answer(s)"
         if result.failures:
             detail += f"; {len(result.failures)} failure(s): {result.failures[0].reason[:160]}"
         self.log(f"{mark:>7}  {thread.id}: {detail}")
@@ -499,6 +553,7 @@ class Runner:
                 "complete": statuses.count("complete"),
                 "partial": statuses.count("partial"),
                 "failed": statuses.count("failed"),
+                "pending": statuses.count("pending"),
                 "input_errors": len(input_errors),
                 "calls": total.calls,
                 "cached_calls": total.cached_calls,
