@@ -17,10 +17,33 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .models import Chunk, Claim, Relation
 
 
 def cache_key(fingerprint: str, prompt: str) -> str:
     return hashlib.sha256(f"{fingerprint}\0{prompt}".encode()).hexdigest()
+
+
+# The keys of the three kinds of answers, shared by the live runner and the batch path (one cache for both).
+def extraction_key(fingerprint: str, chunk: Chunk) -> str:
+    return cache_key(fingerprint, chunk.user_prompt)
+
+
+def summary_key(fingerprint: str, heading: str, claims: list[Claim], relations: list[Relation]) -> str:
+    # Keyed by everything the summary is written from, so a warm re-run makes no call for it either.
+    basis = json.dumps(
+        [
+            heading,
+            [(c.id, c.speaker, c.kind, c.text) for c in claims],
+            [(r.source, r.type, r.target) for r in relations],
+        ],
+        ensure_ascii=False,
+    )
+    return cache_key(fingerprint, "summary\0" + basis)
+
+
+def parts_key(fingerprint: str, heading: str, parts: list[str]) -> str:
+    return cache_key(fingerprint, "summary-parts\0" + json.dumps([heading, parts], ensure_ascii=False))
 
 
 class ExtractionCache:

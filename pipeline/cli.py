@@ -7,21 +7,25 @@ brief invalid), 2 usage or configuration error. ``--debug`` shows tracebacks.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
 from . import __version__
+from .batch import EXIT_WAITING, BatchAPI, BatchJob, BatchOutcome, config_from_state, load_state, state_path
 from .chunk import check_budget
 from .cost import cost_usd, estimate_run, load_prices
-from .errors import ThreadbriefError
+from .errors import ConfigError, ThreadbriefError
 from .evaluate import evaluate, load_gold, report_table
 from .export import CLAIM_FIELDS, RELATION_FIELDS, briefs_in, claim_rows, relation_rows, to_csv, to_jsonl
-from .extract_openai import DEFAULT_OUTPUT_BUDGET
+from .extract_openai import DEFAULT_OUTPUT_BUDGET, OpenAIExtractor
 from .load import load_inputs
 from .progress import RichProgress
 from .report import write_report
@@ -144,6 +148,14 @@ def _model_and_cost_options(command: Callable[..., None]) -> Callable[..., None]
 )
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the extraction cache.")
 @click.option(
+    "--batch",
+    "use_batch",
+    is_flag=True,
+    help="Send the requests through the provider's Batch API (half price, up to 24 h) and return; "
+    "then `threadbrief batch collect OUT`.",
+)
+@click.option("--wait", is_flag=True, help="With --batch: poll until every answer is in and the briefs are written.")
+@click.option(
     "-q", "--quiet", is_flag=True, help="No progress bar and no per-thread lines; errors and the summary only."
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
@@ -164,6 +176,8 @@ def run_command(
     deadline: float,
     cache_dir: Path | None,
     no_cache: bool,
+    use_batch: bool,
+    wait: bool,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -187,6 +201,11 @@ def run_command(
         request_timeout=timeout,
         request_deadline=deadline,
     )
+    if wait and not use_batch:
+        _err("threadbrief: error: --wait goes with --batch: add --batch, or drop --wait")
+        sys.exit(2)
+    if use_batch:
+        _batch_run(config, quiet=quiet, debug=debug, wait=wait, start=True)
     progress: RichProgress | None = None
     log = _err
     try:
@@ -217,6 +236,54 @@ def run_command(
         f"briefs in {out}/, manifest {out / 'run.json'}"
     )
     sys.exit(exit_code)
+
+
+def _batch_run(config: RunConfig, *, quiet: bool, debug: bool, wait: bool, start: bool) -> NoReturn:
+    """`run --batch` (start=True) and `batch collect`: one step, or steps until done with --wait."""
+    env = dict(os.environ)
+    try:
+        if config.backend == "offline" or not (
+            env.get("OPENAI_API_KEY") or config.base_url or env.get("OPENAI_BASE_URL")
+        ):
+            raise ConfigError("--batch needs the openai backend: set OPENAI_API_KEY (or pass --base-url)")
+        extractor, _notice = make_extractor(replace(config, backend="openai"), env)
+        assert isinstance(extractor, OpenAIExtractor)
+        state = None if start else load_state(config.out)
+        if start and state_path(config.out).exists():
+            raise ConfigError(
+                f"{config.out} already holds a batch ({state_path(config.out)}): `threadbrief batch collect "
+                f"{config.out}`, or choose another -o"
+            )
+        api = BatchAPI(api_key=env.get("OPENAI_API_KEY", "") or "no-key-needed", base_url=extractor.base_url)
+        job = BatchJob(config, extractor, api, state=state, log=_quiet if quiet else _err)
+
+        async def go() -> BatchOutcome:
+            try:
+                return await (job.run_until_done() if wait else job.step())
+            finally:
+                await api.aclose()
+
+        outcome = asyncio.run(go())
+    except ThreadbriefError as exc:
+        if debug:
+            raise
+        _err(f"threadbrief: error: {exc}")
+        sys.exit(exc.exit_code)
+    totals = outcome.manifest["totals"]
+    batch = outcome.manifest["batch"]
+    cost = batch["cost_usd"]
+    _err(
+        f"threadbrief: {totals['threads']} thread(s): {totals['complete']} complete, {totals['partial']} partial, "
+        f"{totals['failed']} failed, {totals['pending']} pending; batch requests: {batch['requests']['sent']} "
+        f"waiting, {batch['requests']['done']} answered, {batch['requests']['failed']} failed"
+        f"{f'; ${cost:.4f} at batch prices' if cost else ''}; manifest {config.out / 'run.json'}"
+    )
+    if outcome.waiting:
+        _err(
+            f"threadbrief: {outcome.waiting} answer(s) due from {len(outcome.submitted) or 'earlier'} batch(es): "
+            f"`threadbrief batch status {config.out}`, then `threadbrief batch collect {config.out}`"
+        )
+    sys.exit(0 if start and outcome.exit_code == EXIT_WAITING else outcome.exit_code)
 
 
 def _quiet(message: str) -> None:
@@ -369,3 +436,64 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@cli.group("batch")
+def batch_group() -> None:
+    """Follow and collect a run started with `threadbrief run --batch`."""
+
+
+@batch_group.command("status")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the batches as JSON on stdout.")
+def batch_status_command(out: Path, as_json: bool) -> None:
+    """Show the state of OUT's batches (one line each) and of its requests."""
+    env = dict(os.environ)
+    try:
+        state = load_state(out)
+        config = config_from_state(state)
+        extractor, _notice = make_extractor(config, env)
+        api = BatchAPI(api_key=env.get("OPENAI_API_KEY", "") or "no-key-needed", base_url=config.base_url)
+        job = BatchJob(config, extractor, api, state=state)
+
+        async def go() -> list[dict[str, Any]]:
+            try:
+                return await job.status()
+            finally:
+                await api.aclose()
+                await extractor.aclose()  # type: ignore[attr-defined]
+
+        rows = asyncio.run(go())
+    except ThreadbriefError as exc:
+        _err(f"threadbrief: error: {exc}")
+        sys.exit(exc.exit_code)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    for row in rows:
+        counts = row.get("request_counts") or {}
+        done = f" ({counts.get('completed', 0)}/{counts.get('total', 0)} done, {counts.get('failed', 0)} failed)"
+        collected = "  collected" if row["collected"] else ""
+        _err(f"{row['id']}  {row['status']}{done if counts else ''}  {row['file']}{collected}")
+    states = [r["state"] for r in state["requests"].values()]
+    _err(
+        f"threadbrief: requests: {states.count('sent')} waiting, {states.count('done')} answered, "
+        f"{states.count('retry')} to re-send, {states.count('failed')} failed"
+    )
+
+
+@batch_group.command("collect")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--wait", is_flag=True, help="Poll until every answer is in and the briefs are written.")
+@click.option("--base-url", default=None, help="The endpoint, when it differs from the one the batch recorded.")
+@click.option("-q", "--quiet", is_flag=True, help="Errors and the summary only.")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+def batch_collect_command(out: Path, wait: bool, base_url: str | None, quiet: bool, debug: bool) -> None:
+    """Download finished batches into the cache, write the briefs whose answers are all in, and submit
+    what is still needed (overviews, re-asks, re-sends). Exit 0 done, 1 some thread partial or failed,
+    3 answers still due."""
+    try:
+        config = config_from_state(load_state(out), base_url)
+    except ThreadbriefError as exc:
+        _err(f"threadbrief: error: {exc}")
+        sys.exit(exc.exit_code)
+    _batch_run(config, quiet=quiet, debug=debug, wait=wait, start=False)

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import json
 import re
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from .models import Chunk, ChunkExtraction, Claim, ProposedRelation, Rejection, Relation, Usage
+
+# The id of the thread whose stage is running (set by the runner per thread task), for backends that
+# label their requests by thread: the batch path's custom_id.
+CURRENT_THREAD: ContextVar[str] = ContextVar("threadbrief_current_thread", default="thread")
 
 
 class Extractor(Protocol):

@@ -25,12 +25,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import __version__
-from .cache import ExtractionCache, cache_key
+from .cache import ExtractionCache, extraction_key, parts_key, summary_key
 from .chunk import check_budget, chunk_thread
 from .cost import Estimate, cost_usd, estimate_run, load_prices
 from .errors import ConfigError, ExtractionError, OutputError, RequestDeferred
 from .export import claim_rows, relation_rows, to_jsonl
-from .extract import Extractor, check_extraction
+from .extract import CURRENT_THREAD, Extractor, check_extraction
 from .extract_offline import OfflineExtractor
 from .extract_openai import DEFAULT_OUTPUT_BUDGET, EXTRACT_PROMPTS, SUMMARY_PROMPTS, OpenAIExtractor
 from .ground import ground_claims
@@ -218,7 +218,7 @@ class Runner:
         }
 
     async def _extract(self, chunk: Chunk) -> ChunkExtraction:
-        key = cache_key(self.extractor.fingerprint, chunk.user_prompt)
+        key = extraction_key(self.extractor.fingerprint, chunk)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -245,9 +245,7 @@ class Runner:
         self.progress.chunk_done(extraction.usage)
         return extraction
 
-    async def _cached_summary(self, basis: str, call: Callable[[], Awaitable[tuple[str, Usage]]], usage: Usage) -> str:
-        # Keyed by everything the summary is written from, so a warm re-run makes no call for it either.
-        key = cache_key(self.extractor.fingerprint, basis)
+    async def _cached_summary(self, key: str, call: Callable[[], Awaitable[tuple[str, Usage]]], usage: Usage) -> str:
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -266,24 +264,18 @@ class Runner:
 
     async def _overview(self, title: str, claims: list[Claim], relations: list[Relation], usage: Usage) -> str:
         extractor = self.extractor
+        fingerprint = extractor.fingerprint
 
         async def from_claims(heading: str, group: list[Claim], group_relations: list[Relation]) -> str:
-            basis = json.dumps(
-                [
-                    heading,
-                    [(c.id, c.speaker, c.kind, c.text) for c in group],
-                    [(r.source, r.type, r.target) for r in group_relations],
-                ],
-                ensure_ascii=False,
-            )
             return await self._cached_summary(
-                "summary\0" + basis, lambda: extractor.summarize(heading, group, group_relations), usage
+                summary_key(fingerprint, heading, group, group_relations),
+                lambda: extractor.summarize(heading, group, group_relations),
+                usage,
             )
 
         async def from_parts(heading: str, parts: list[str]) -> str:
-            basis = json.dumps([heading, parts], ensure_ascii=False)
             return await self._cached_summary(
-                "summary-parts\0" + basis, lambda: extractor.summarize_parts(heading, parts), usage
+                parts_key(fingerprint, heading, parts), lambda: extractor.summarize_parts(heading, parts), usage
             )
 
         overview, _depth = await write_overview(
@@ -301,6 +293,7 @@ class Runner:
 
     async def process(self, thread: Thread) -> ThreadResult:
         started = time.monotonic()
+        CURRENT_THREAD.set(thread.id)  # this task's own context: backends may label requests with it
         usage = Usage()
         failures: list[Failure] = []
         rejected: list[Rejection] = []

@@ -1,0 +1,402 @@
+"""`run --batch` and `batch status|collect` against a respx-mocked Files + Batches API (no network).
+
+The mock follows the documented endpoints: POST /files (multipart, purpose=batch), POST /batches,
+GET /batches/{id} (validating → in_progress → completed, with output_file_id / error_file_id), and
+GET /files/{id}/content (JSONL: {"custom_id", "response": {"status_code", "body"}, "error"}). Answers are
+those of the project's fake server, so they quote the posts verbatim; a ``fault`` hook changes one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from click.testing import CliRunner
+from conftest import FAKE_BASE_URL, SleepRecorder, completion, grounded_everywhere, write_thread
+
+from pipeline import batch as batch_module
+from pipeline.batch import BatchAPI, BatchJob
+from pipeline.cli import cli
+from pipeline.fakeserver import answer_for
+from pipeline.resources import prompt_text
+from pipeline.runner import RunConfig, make_extractor
+
+KEY = "sk-batch-SECRET-42"
+Fault = Callable[[str, dict[str, Any], int], dict[str, Any] | None]
+
+
+class FakeBatchAPI:
+    """In-memory Files + Batches endpoints; ``polls`` GETs of a batch before it completes."""
+
+    def __init__(self, router: respx.MockRouter, polls: int = 1, fault: Fault | None = None) -> None:
+        self.files: dict[str, str] = {}
+        self.uploads: list[dict[str, Any]] = []  # {"name", "purpose", "lines"}
+        self.created: list[dict[str, Any]] = []  # POST /batches bodies
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.polls = polls
+        self.fault = fault
+        self.answered: dict[str, int] = {}  # custom_id → times answered
+        router.post(f"{FAKE_BASE_URL}/files").mock(side_effect=self.upload)
+        router.post(f"{FAKE_BASE_URL}/batches").mock(side_effect=self.create)
+        router.get(url__regex=rf"{re.escape(FAKE_BASE_URL)}/batches/[^/]+$").mock(side_effect=self.retrieve)
+        router.get(url__regex=rf"{re.escape(FAKE_BASE_URL)}/files/[^/]+/content$").mock(side_effect=self.content)
+        self.chat = router.post(f"{FAKE_BASE_URL}/chat/completions").mock(return_value=httpx.Response(500))
+
+    def upload(self, request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == f"Bearer {KEY}"
+        raw = request.content.decode()
+        purpose = re.search(r'name="purpose"\r\n\r\n([^\r]*)', raw)
+        name = re.search(r'name="file"; filename="([^"]+)"', raw)
+        lines = [json.loads(line) for line in raw.splitlines() if line.startswith('{"custom_id"')]
+        file_id = f"file-{len(self.files) + 1}"
+        self.files[file_id] = "\n".join(json.dumps(line) for line in lines)
+        self.uploads.append(
+            {"name": name.group(1) if name else None, "purpose": purpose and purpose.group(1), "lines": lines}
+        )
+        return httpx.Response(
+            200,
+            json={
+                "id": file_id,
+                "object": "file",
+                "bytes": len(raw),
+                "created_at": 0,
+                "filename": name.group(1) if name else "x",
+                "purpose": "batch",
+                "status": "processed",
+            },
+        )
+
+    def create(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.created.append(body)
+        batch_id = f"batch_{len(self.batches) + 1}"
+        self.batches[batch_id] = {"body": body, "gets": 0}
+        return httpx.Response(200, json=self._batch(batch_id, "validating"))
+
+    def _batch(self, batch_id: str, status: str, **extra: Any) -> dict[str, Any]:
+        body = self.batches[batch_id]["body"]
+        return {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": body["endpoint"],
+            "input_file_id": body["input_file_id"],
+            "completion_window": body["completion_window"],
+            "created_at": 0,
+            "status": status,
+            **extra,
+        }
+
+    def retrieve(self, request: httpx.Request) -> httpx.Response:
+        batch_id = request.url.path.rsplit("/", 1)[1]
+        batch = self.batches[batch_id]
+        batch["gets"] += 1
+        if batch["gets"] <= self.polls:
+            return httpx.Response(200, json=self._batch(batch_id, "in_progress"))
+        if "result" not in batch:
+            batch["result"] = self._run(batch_id)
+        return httpx.Response(200, json=self._batch(batch_id, "completed", **batch["result"]))
+
+    def _run(self, batch_id: str) -> dict[str, Any]:
+        requests = [
+            json.loads(line) for line in self.files[self.batches[batch_id]["body"]["input_file_id"]].splitlines()
+        ]
+        output, errors = [], []
+        for line in requests:
+            custom_id = line["custom_id"]
+            attempt = self.answered[custom_id] = self.answered.get(custom_id, 0) + 1
+            override = self.fault(custom_id, line["body"], attempt) if self.fault else None
+            if override and "status" in override:
+                errors.append(
+                    {
+                        "id": f"req-{custom_id}",
+                        "custom_id": custom_id,
+                        "response": {"status_code": override["status"], "body": {"error": {"message": "scripted"}}},
+                        "error": None,
+                    }
+                )
+                continue
+            content = override["content"] if override else json.dumps(answer_for(line["body"]))
+            output.append(
+                {
+                    "id": f"req-{custom_id}",
+                    "custom_id": custom_id,
+                    "response": {"status_code": 200, "request_id": "r", "body": completion(content)},
+                    "error": None,
+                }
+            )
+        result: dict[str, Any] = {
+            "request_counts": {"total": len(requests), "completed": len(output), "failed": len(errors)}
+        }
+        for field, rows in (("output_file_id", output), ("error_file_id", errors)):
+            if rows:
+                file_id = f"file-{len(self.files) + 1}"
+                self.files[file_id] = "\n".join(json.dumps(r) for r in rows) + "\n"
+                result[field] = file_id
+        return result
+
+    def content(self, request: httpx.Request) -> httpx.Response:
+        file_id = request.url.path.split("/")[-2]
+        return httpx.Response(200, text=self.files[file_id])
+
+
+def threads(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_thread(
+        folder / "a.json",
+        "a",
+        [("p1", "ann", None, "Cities should ban cars downtown."), ("p2", "bob", "p1", "Banning cars hurts shops.")],
+        title="Car-free downtown",
+    )
+    long_posts = [("q0", "cat", None, "Nuclear power is the safest energy source per unit of energy. " * 3)]
+    long_posts += [
+        (f"q{n}", f"u{n}", "q0", f"Reply {n} disputes the safety record with new data. " * 3) for n in range(1, 12)
+    ]
+    write_thread(folder / "b.json", "b", long_posts, title="Nuclear safety")
+    return folder
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
+    environment = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": FAKE_BASE_URL, **(env or {})}
+    return CliRunner().invoke(cli, list(args), env=environment, catch_exceptions=False)
+
+
+def run_args(tmp_path: Path, *extra: str) -> list[str]:
+    return [
+        "run",
+        str(threads(tmp_path / "in")),
+        "-o",
+        str(tmp_path / "out"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--max-chunk-tokens",
+        "900",
+        "--batch",
+        *extra,
+    ]
+
+
+def brief(tmp_path: Path, thread_id: str) -> dict[str, Any]:
+    return json.loads((tmp_path / "out" / thread_id / "brief.json").read_text())
+
+
+def no_key_anywhere(folder: Path) -> bool:
+    return all(
+        KEY not in p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file() and p.suffix != ".sqlite"
+    )
+
+
+def test_run_batch_uploads_the_requests_and_records_the_batch_then_collect_writes_grounded_briefs(
+    tmp_path: Path,
+) -> None:
+    with respx.mock(assert_all_called=False) as router:
+        api = FakeBatchAPI(router)
+        result = invoke(*run_args(tmp_path))
+        assert result.exit_code == 0, result.output
+        # What was sent: one JSONL of chat requests, uploaded for purpose=batch, started as a 24 h batch.
+        assert [u["purpose"] for u in api.uploads] == ["batch"] and api.uploads[0]["name"] == "requests-001.jsonl"
+        lines = api.uploads[0]["lines"]
+        assert {line["method"] for line in lines} == {"POST"} and {line["url"] for line in lines} == {
+            "/v1/chat/completions"
+        }
+        ids = [line["custom_id"] for line in lines]
+        assert ids[0].startswith("a/c001-") and sum(i.startswith("b/c") for i in ids) >= 2 and len(set(ids)) == len(ids)
+        body = lines[0]["body"]
+        assert body["model"] == "gpt-4o-mini" and body["response_format"]["type"] == "json_schema"
+        assert body["messages"][0]["content"] == prompt_text("extract_system")
+        assert api.created == [
+            {
+                "input_file_id": "file-1",
+                "endpoint": "/v1/chat/completions",
+                "completion_window": "24h",
+                "metadata": {"threadbrief_file": "requests-001.jsonl"},
+            }
+        ]
+        state = json.loads((tmp_path / "out" / "batch" / "state.json").read_text())
+        assert [b["id"] for b in state["batches"]] == ["batch_1"]
+        manifest = json.loads((tmp_path / "out" / "run.json").read_text())
+        assert {t["status"] for t in manifest["threads"]} == {"pending"} and manifest["batch"]["requests"][
+            "sent"
+        ] == len(ids)
+        assert not (tmp_path / "out" / "a" / "brief.json").exists()
+        assert "batch_1" in result.output and "batch collect" in result.output
+
+        status = invoke("batch", "status", str(tmp_path / "out"), "--json")
+        assert status.exit_code == 0 and json.loads(status.stdout)[0]["status"] == "in_progress"
+
+        # Round 2: extractions collected into the cache; the overviews go out as the next batch.
+        second = invoke("batch", "collect", str(tmp_path / "out"))
+        assert second.exit_code == 3, second.output
+        overview_ids = [line["custom_id"] for line in api.uploads[1]["lines"]]
+        assert sorted(i.split("/")[0] for i in overview_ids) == ["a", "b"] and all(
+            "/overview-" in i for i in overview_ids
+        )
+        assert api.uploads[1]["lines"][0]["body"]["messages"][0]["content"] == prompt_text("summarize_system")
+
+        # The overview batch is still running: nothing to write, nothing new to send.
+        waiting = invoke("batch", "collect", str(tmp_path / "out"))
+        assert waiting.exit_code == 3 and len(api.uploads) == 2 and "2 waiting" in waiting.output
+        # Round 3: every answer in: briefs written through the usual stages.
+        third = invoke("batch", "collect", str(tmp_path / "out"))
+        assert third.exit_code == 0, third.output
+        assert api.chat.call_count == 0  # not one live request
+    for thread_id in ("a", "b"):
+        written = brief(tmp_path, thread_id)
+        assert written["status"] == "complete" and written["claims"] and grounded_everywhere(written)
+        assert written["summary"]
+    manifest = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert manifest["totals"]["complete"] == 2 and manifest["batch"]["requests"] == {
+        "sent": 0,
+        "done": len(ids) + 2,
+        "retry": 0,
+        "failed": 0,
+    }
+    assert manifest["batch"]["answers"] == len(ids) + 2 and manifest["batch"]["tokens_in"] == 100 * (len(ids) + 2)
+    assert manifest["batch"]["cost_usd"] is not None
+    assert no_key_anywhere(tmp_path / "out")
+
+
+def test_the_batch_shares_the_cache_with_live_runs(tmp_path: Path) -> None:
+    with respx.mock(assert_all_called=False) as router:
+        api = FakeBatchAPI(router, polls=0)
+        result = invoke(*run_args(tmp_path, "--wait"), env={})
+        assert result.exit_code == 0, result.output
+        batch_requests = sum(len(u["lines"]) for u in api.uploads)
+        # A live run over the same threads afterwards: every answer is in the cache, no request is made.
+        live = invoke(
+            "run",
+            str(tmp_path / "in"),
+            "-o",
+            str(tmp_path / "live"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--max-chunk-tokens",
+            "900",
+        )
+        assert live.exit_code == 0, live.output
+        assert api.chat.call_count == 0
+        assert json.loads((tmp_path / "live" / "run.json").read_text())["totals"]["cached_calls"] == batch_requests
+
+
+def test_answers_already_in_the_cache_are_not_sent_again(tmp_path: Path) -> None:
+    with respx.mock(assert_all_called=False) as router:
+        api = FakeBatchAPI(router, polls=0)
+        assert invoke(*run_args(tmp_path, "--wait")).exit_code == 0
+        earlier_uploads = len(api.uploads)
+        write_thread(tmp_path / "in" / "c.json", "c", [("r1", "dan", None, "Trains beat planes under 500 km.")])
+        again = invoke(
+            "run",
+            str(tmp_path / "in"),
+            "-o",
+            str(tmp_path / "out2"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--max-chunk-tokens",
+            "900",
+            "--batch",
+            "--wait",
+        )
+        assert again.exit_code == 0, again.output
+        later = [line["custom_id"] for u in api.uploads[earlier_uploads:] for line in u["lines"]]
+        assert later and all(i.startswith("c/") for i in later)  # only the new thread's requests
+
+
+def test_an_invalid_answer_is_re_asked_with_the_validator_messages_and_errors_are_re_sent(tmp_path: Path) -> None:
+    def fault(custom_id: str, body: dict[str, Any], attempt: int) -> dict[str, Any] | None:
+        if custom_id.startswith("a/c001") and attempt == 1:
+            return {"content": '{"claims": "not a list"}'}
+        if custom_id.startswith("b/c002") and attempt == 1:
+            return {"status": 503}
+        return None
+
+    with respx.mock(assert_all_called=False) as router:
+        api = FakeBatchAPI(router, polls=0, fault=fault)
+        assert invoke(*run_args(tmp_path)).exit_code == 0
+        second = invoke("batch", "collect", str(tmp_path / "out"))
+        assert second.exit_code == 3
+        resent = {line["custom_id"]: line["body"] for line in api.uploads[1]["lines"]}
+        reask = next(body for cid, body in resent.items() if cid.startswith("a/c001"))
+        assert reask["messages"][-2] == {"role": "assistant", "content": '{"claims": "not a list"}'}
+        assert "claims" in reask["messages"][-1]["content"] and "array" in reask["messages"][-1]["content"]
+        assert any(cid.startswith("b/c002") for cid in resent)  # the 503 re-sent unchanged
+        assert not any(cid.startswith("b/c001") for cid in resent)  # answered: not sent again
+        codes = [invoke("batch", "collect", str(tmp_path / "out")).exit_code for _round in range(3)]
+        assert codes == [3, 0, 0]  # the re-sent requests, then the overviews; a further collect changes nothing
+    assert brief(tmp_path, "a")["status"] == brief(tmp_path, "b")["status"] == "complete"
+
+
+def test_a_request_that_keeps_failing_fails_its_thread_with_the_reason_after_the_allowed_attempts(
+    tmp_path: Path,
+) -> None:
+    def fault(custom_id: str, body: dict[str, Any], attempt: int) -> dict[str, Any] | None:
+        return {"status": 500} if custom_id.startswith("b/c001") else None
+
+    with respx.mock(assert_all_called=False) as router:
+        api = FakeBatchAPI(router, polls=0, fault=fault)
+        result = invoke(*run_args(tmp_path, "--wait"))
+        assert result.exit_code == 1, result.output
+        assert max(api.answered.values()) == batch_module.MAX_ATTEMPTS
+        assert [cid for cid, n in api.answered.items() if n > 1][0].startswith("b/c001")
+    partial = brief(tmp_path, "b")
+    assert partial["status"] == "partial" and grounded_everywhere(partial)
+    manifest = json.loads((tmp_path / "out" / "run.json").read_text())
+    failure = next(t for t in manifest["threads"] if t["id"] == "b")["failures"][0]
+    assert failure["stage"] == "extract" and failure["chunk"] == "c001" and "HTTP 500" in failure["reason"]
+    assert manifest["batch"]["requests"]["failed"] == 1 and brief(tmp_path, "a")["status"] == "complete"
+
+
+@pytest.mark.parametrize("limit", ["requests", "bytes"])
+def test_requests_over_the_per_file_limit_are_split_into_several_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str
+) -> None:
+    if limit == "requests":
+        monkeypatch.setattr(batch_module, "MAX_REQUESTS_PER_BATCH", 2)
+    else:
+        monkeypatch.setattr(batch_module, "MAX_BYTES_PER_FILE", 11_000)  # each line is 4–6 kB
+    with respx.mock(assert_all_called=False) as router:
+        api = FakeBatchAPI(router, polls=0)
+        result = invoke(*run_args(tmp_path))
+        assert result.exit_code == 0
+        sizes = [len(u["lines"]) for u in api.uploads]
+        assert len(sizes) >= 2 and max(sizes) <= 2
+        assert [b["input_file_id"] for b in api.created] == [f"file-{n}" for n in range(1, len(sizes) + 1)]
+        assert len({line["custom_id"] for u in api.uploads for line in u["lines"]}) == sum(sizes)
+
+
+def test_wait_polls_with_a_growing_delay_until_done(tmp_path: Path) -> None:
+    config = RunConfig(
+        inputs=[threads(tmp_path / "in")],
+        out=tmp_path / "out",
+        cache_dir=tmp_path / "cache",
+        max_chunk_tokens=900,
+        backend="openai",
+        base_url=FAKE_BASE_URL,
+    )
+    sleeps = SleepRecorder()
+    with respx.mock(assert_all_called=False) as router:
+        FakeBatchAPI(router, polls=3)
+        extractor, _ = make_extractor(config, {"OPENAI_API_KEY": KEY})
+        api = BatchAPI(api_key=KEY, base_url=FAKE_BASE_URL)
+        outcome = asyncio.run(BatchJob(config, extractor, api).run_until_done(sleep=sleeps, first_poll=10, max_poll=20))
+    assert outcome.exit_code == 0 and outcome.waiting == 0
+    assert sleeps.waits[:3] == [10, 15, 20] and max(sleeps.waits) <= 20
+
+
+def test_batch_errors_are_one_line_and_redacted(tmp_path: Path) -> None:
+    with respx.mock(assert_all_called=False) as router:
+        router.post(f"{FAKE_BASE_URL}/files").mock(
+            return_value=httpx.Response(401, json={"error": {"message": f"Incorrect API key provided: {KEY}"}})
+        )
+        result = invoke(*run_args(tmp_path))
+    assert result.exit_code == 1
+    assert "HTTP 401: check OPENAI_API_KEY" in result.output and KEY not in result.output
+    offline = invoke(*run_args(tmp_path, "--backend", "offline"))
+    assert offline.exit_code == 2 and "--batch needs the openai backend" in offline.output
+    missing = invoke("batch", "collect", str(tmp_path))
+    assert missing.exit_code == 2 and "run --batch" in missing.output
