@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.chunk import chunk_thread
+from pipeline.chunk import chunk_thread, post_element
 from pipeline.extract_openai import OpenAIExtractor
 from pipeline.fakeserver import answer_for
 from pipeline.limiter import BURST_SECONDS, RateLimiter
@@ -198,7 +198,13 @@ def main() -> int:
     tokenizer = get_tokenizer(None)
     chunks = [c for t in threads for c in chunk_thread(normalize_thread(t), tokenizer, args.max_chunk_tokens)]
     system = tokenizer.count(prompt_text("extract_system"))
-    overheads = sorted((c.prompt_tokens - system) / sum(tokenizer.count(cp.text) for cp in c.posts) for c in chunks)
+    # The chunk's own tokens: its posts as sent (text and tags), the base the chunker bounds context by.
+    overheads = sorted(
+        (c.prompt_tokens - system) / sum(tokenizer.count(post_element(cp)) for cp in c.posts) for c in chunks
+    )
+    text_overheads = sorted(
+        (c.prompt_tokens - system) / sum(tokenizer.count(cp.text) for cp in c.posts) for c in chunks
+    )
     print(
         f"{len(threads)} threads, {len(chunks)} chunks of up to {args.max_chunk_tokens} prompt tokens; "
         f"limits: {args.rpm:g} RPM, {args.tpm:g} TPM, concurrency {args.concurrency}, "
@@ -233,8 +239,9 @@ def main() -> int:
     print(f"HTTP run client CPU (incl. the openai/httpx client): {cold['cpu'] / len(chunks) * 1000:.2f} ms per chunk")
     print(
         f"prompt tokens per chunk: at most {overheads[-1]:.3f}x (median {overheads[len(overheads) // 2]:.3f}x) "
-        f"the chunk's own post tokens, plus the {system}-token system prompt (sent first, so provider prompt "
-        "caching can hit)"
+        f"the chunk's own posts as sent (text and tags), plus the {system}-token system prompt (sent first, so "
+        f"provider prompt caching can hit); against the posts' text alone: at most {text_overheads[-1]:.3f}x "
+        f"(median {text_overheads[len(text_overheads) // 2]:.3f}x)"
     )
     return 0
 
