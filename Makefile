@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint quality bench clean
+.PHONY: run test lint quality bench longthread clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -30,6 +30,10 @@ lint: $(VENV)/.installed-test
 # Throughput against the rate-limit bound with the fake server (500 chunks), cost of a warm re-run, CPU.
 bench: $(VENV)/.installed
 	$(BIN)/python bench/throughput.py
+
+# One 2,000-post thread end to end against the fake server: calls, tokens, seconds, cross-chunk rebuttals.
+longthread: $(VENV)/.installed
+	$(BIN)/python bench/longthread.py
 
 # Offline extractor quality against ../shared/eval/cmv-dev (claims, attack edges, post pairs) and speed.
 quality: $(VENV)/.installed
