@@ -156,6 +156,13 @@ def _model_and_cost_options(command: Callable[..., None]) -> Callable[..., None]
 )
 @click.option("--wait", is_flag=True, help="With --batch: poll until every answer is in and the briefs are written.")
 @click.option(
+    "--poll",
+    type=click.FloatRange(min=0.01),
+    default=30.0,
+    show_default=True,
+    help="With --wait: seconds before the first status check; the delay grows ×1.5 up to 10 minutes.",
+)
+@click.option(
     "-q", "--quiet", is_flag=True, help="No progress bar and no per-thread lines; errors and the summary only."
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
@@ -178,6 +185,7 @@ def run_command(
     no_cache: bool,
     use_batch: bool,
     wait: bool,
+    poll: float,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -205,7 +213,7 @@ def run_command(
         _err("threadbrief: error: --wait goes with --batch: add --batch, or drop --wait")
         sys.exit(2)
     if use_batch:
-        _batch_run(config, quiet=quiet, debug=debug, wait=wait, start=True)
+        _batch_run(config, quiet=quiet, debug=debug, wait=wait, start=True, poll=poll)
     progress: RichProgress | None = None
     log = _err
     try:
@@ -238,7 +246,7 @@ def run_command(
     sys.exit(exit_code)
 
 
-def _batch_run(config: RunConfig, *, quiet: bool, debug: bool, wait: bool, start: bool) -> NoReturn:
+def _batch_run(config: RunConfig, *, quiet: bool, debug: bool, wait: bool, start: bool, poll: float) -> NoReturn:
     """`run --batch` (start=True) and `batch collect`: one step, or steps until done with --wait."""
     env = dict(os.environ)
     try:
@@ -259,7 +267,7 @@ def _batch_run(config: RunConfig, *, quiet: bool, debug: bool, wait: bool, start
 
         async def go() -> BatchOutcome:
             try:
-                return await (job.run_until_done() if wait else job.step())
+                return await (job.run_until_done(first_poll=poll) if wait else job.step())
             finally:
                 await api.aclose()
 
@@ -484,10 +492,17 @@ def batch_status_command(out: Path, as_json: bool) -> None:
 @batch_group.command("collect")
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--wait", is_flag=True, help="Poll until every answer is in and the briefs are written.")
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=0.01),
+    default=30.0,
+    show_default=True,
+    help="With --wait: seconds before the first status check; the delay grows ×1.5 up to 10 minutes.",
+)
 @click.option("--base-url", default=None, help="The endpoint, when it differs from the one the batch recorded.")
 @click.option("-q", "--quiet", is_flag=True, help="Errors and the summary only.")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-def batch_collect_command(out: Path, wait: bool, base_url: str | None, quiet: bool, debug: bool) -> None:
+def batch_collect_command(out: Path, wait: bool, poll: float, base_url: str | None, quiet: bool, debug: bool) -> None:
     """Download finished batches into the cache, write the briefs whose answers are all in, and submit
     what is still needed (overviews, re-asks, re-sends). Exit 0 done, 1 some thread partial or failed,
     3 answers still due."""
@@ -496,4 +511,4 @@ def batch_collect_command(out: Path, wait: bool, base_url: str | None, quiet: bo
     except ThreadbriefError as exc:
         _err(f"threadbrief: error: {exc}")
         sys.exit(exc.exit_code)
-    _batch_run(config, quiet=quiet, debug=debug, wait=wait, start=False)
+    _batch_run(config, quiet=quiet, debug=debug, wait=wait, start=False, poll=poll)

@@ -1,4 +1,5 @@
-"""A fake OpenAI-compatible server for tests and benchmarks: ``POST /v1/chat/completions`` on 127.0.0.1.
+"""A fake OpenAI-compatible server for tests and benchmarks: ``POST /v1/chat/completions`` on 127.0.0.1,
+and the Files + Batches endpoints the batch path uses (``FakeBatches``).
 
 Input: a ``FakeServerConfig`` (latency and jitter per request, the share of requests answered 429 with a
 Retry-After, server-side requests/tokens-per-minute limits). Output: schema-valid answers built from
@@ -14,6 +15,7 @@ Failure modes: a malformed request gets 400. Run it alone with ``python -m pipel
 from __future__ import annotations
 
 import argparse
+import email.policy
 import json
 import random
 import re
@@ -22,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -145,6 +148,7 @@ class FakeOpenAIServer:
         self._tokenizer = get_tokenizer(None)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.batches = FakeBatches(self)
 
     @property
     def base_url(self) -> str:
@@ -164,14 +168,24 @@ class FakeOpenAIServer:
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
                 length = int(self.headers.get("content-length", 0))
                 raw = self.rfile.read(length)
+                if self.path.endswith(("/files", "/batches")):
+                    self._send(*server.batches.post(self.path, raw, self.headers.get("content-type", "")))
+                    return
                 status, headers, payload = server.handle(self.path, raw)
                 if status == _RESET:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                data = json.dumps(payload).encode()
+                self._send(status, headers, payload)
+
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                self._send(*server.batches.get(self.path))
+
+            def _send(self, status: int, headers: dict[str, str], payload: Any) -> None:
+                text = isinstance(payload, str)  # a file's content
+                data = payload.encode() if text else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", "application/jsonl" if text else "application/json")
                 self.send_header("content-length", str(len(data)))
                 for key, value in headers.items():
                     self.send_header(key, value)
@@ -277,6 +291,108 @@ class FakeOpenAIServer:
                 },
             },
         )
+
+
+class FakeBatches:
+    """The Files and Batches endpoints the batch path uses, answering each request line through the same
+    chat handler (latency, injected 429s and scripted faults included: a line's non-200 lands in the error
+    file, as the real API does). A batch runs in a background thread and reads ``in_progress`` until done."""
+
+    def __init__(self, server: FakeOpenAIServer) -> None:
+        self.server = server
+        self.files: dict[str, str] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def post(self, path: str, raw: bytes, content_type: str) -> tuple[int, dict[str, str], Any]:
+        if path.endswith("/files"):
+            message = BytesParser(policy=email.policy.HTTP).parsebytes(
+                f"content-type: {content_type}\r\n\r\n".encode() + raw
+            )
+            parts: dict[str, Any] = {
+                str(part.get_param("name", header="content-disposition")): part for part in message.walk()
+            }
+            purpose = parts["purpose"].get_payload(decode=True) if "purpose" in parts else b""
+            if "file" not in parts or purpose.strip() != b"batch":
+                return 400, {}, {"error": {"message": "expected a multipart upload with file and purpose=batch"}}
+            content: bytes = parts["file"].get_payload(decode=True) or b""
+            with self._lock:
+                file_id = f"file-{len(self.files) + 1}"
+                self.files[file_id] = content.decode()
+            filename = parts["file"].get_filename() or "upload.jsonl"
+            return (
+                200,
+                {},
+                {
+                    "id": file_id,
+                    "object": "file",
+                    "bytes": len(content),
+                    "created_at": int(time.time()),
+                    "filename": filename,
+                    "purpose": "batch",
+                    "status": "processed",
+                },
+            )
+        try:
+            body = json.loads(raw)
+            lines = self.files[body["input_file_id"]]
+        except (ValueError, KeyError) as exc:
+            return 400, {}, {"error": {"message": f"bad batch request: {exc}"}}
+        with self._lock:
+            batch_id = f"batch_{len(self.batches) + 1}"
+            self.batches[batch_id] = {
+                "id": batch_id,
+                "object": "batch",
+                "endpoint": body.get("endpoint"),
+                "errors": None,
+                "input_file_id": body["input_file_id"],
+                "completion_window": body.get("completion_window"),
+                "status": "in_progress",
+                "created_at": int(time.time()),
+                "metadata": body.get("metadata"),
+                "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            }
+        threading.Thread(target=self._run, args=(batch_id, lines), daemon=True).start()
+        return 200, {}, dict(self.batches[batch_id])
+
+    def _run(self, batch_id: str, lines: str) -> None:
+        output: list[str] = []
+        errors: list[str] = []
+        for raw in lines.splitlines():
+            if not raw.strip():
+                continue
+            request = json.loads(raw)
+            status, _headers, payload = self.server.handle(request["url"], json.dumps(request["body"]).encode())
+            status = 500 if status == _RESET else status
+            row = {
+                "id": f"batch_req_{len(output) + len(errors) + 1}",
+                "custom_id": request["custom_id"],
+                "response": {"status_code": status, "request_id": "fake", "body": payload},
+                "error": None,
+            }
+            (output if status == 200 else errors).append(json.dumps(row))
+        with self._lock:
+            batch = self.batches[batch_id]
+            for field_name, rows in (("output_file_id", output), ("error_file_id", errors)):
+                if rows:
+                    file_id = f"file-{len(self.files) + 1}"
+                    self.files[file_id] = "\n".join(rows) + "\n"
+                    batch[field_name] = file_id
+            batch["request_counts"] = {
+                "total": len(output) + len(errors),
+                "completed": len(output),
+                "failed": len(errors),
+            }
+            batch["status"] = "completed"
+
+    def get(self, path: str) -> tuple[int, dict[str, str], Any]:
+        parts = path.rstrip("/").split("/")
+        with self._lock:
+            if len(parts) >= 2 and parts[-2] == "batches" and parts[-1] in self.batches:
+                return 200, {}, dict(self.batches[parts[-1]])
+            if len(parts) >= 3 and parts[-1] == "content" and parts[-2] in self.files:
+                return 200, {}, self.files[parts[-2]]
+        return 404, {}, {"error": {"message": f"no route {path}"}}
 
 
 def main() -> None:

@@ -24,7 +24,8 @@ from conftest import FAKE_BASE_URL, SleepRecorder, completion, grounded_everywhe
 from pipeline import batch as batch_module
 from pipeline.batch import BatchAPI, BatchJob
 from pipeline.cli import cli
-from pipeline.fakeserver import answer_for
+from pipeline.fakeserver import FakeOpenAIServer, FakeServerConfig, answer_for
+from pipeline.fakeserver import Fault as FakeFault
 from pipeline.resources import prompt_text
 from pipeline.runner import RunConfig, make_extractor
 
@@ -400,3 +401,28 @@ def test_batch_errors_are_one_line_and_redacted(tmp_path: Path) -> None:
     assert offline.exit_code == 2 and "--batch needs the openai backend" in offline.output
     missing = invoke("batch", "collect", str(tmp_path))
     assert missing.exit_code == 2 and "run --batch" in missing.output
+
+
+def test_a_batch_end_to_end_against_the_fake_server_over_http(tmp_path: Path) -> None:
+    """The fake server's Files + Batches endpoints, over real HTTP on 127.0.0.1: a line answered 503 lands in
+    the error file and is re-sent; every brief is written and grounded; no live chat request is made."""
+    failed_once: set[str] = set()
+
+    def script(body: dict[str, Any], kind: str) -> FakeFault | None:
+        user = body["messages"][-1]["content"]
+        if kind == "extraction" and 'id="q3"' in user and "q3" not in failed_once:
+            failed_once.add("q3")
+            return FakeFault(status=503)
+        return None
+
+    with FakeOpenAIServer(FakeServerConfig(script=script)) as server:
+        result = invoke(*run_args(tmp_path, "--wait", "--poll", "0.05"), env={"OPENAI_BASE_URL": server.base_url})
+        chat_requests = server.stats.requests
+        batches = dict(server.batches.batches)
+    assert result.exit_code == 0, result.output
+    assert failed_once == {"q3"} and len(batches) == 3  # extractions, the re-sent one, the overviews
+    assert chat_requests == sum(b["request_counts"]["total"] for b in batches.values())  # every one via a batch
+    for thread_id in ("a", "b"):
+        written = brief(tmp_path, thread_id)
+        assert written["status"] == "complete" and grounded_everywhere(written) and written["summary"]
+    assert no_key_anywhere(tmp_path / "out")
