@@ -44,6 +44,9 @@ class FakeBatchAPI:
         self.polls = polls
         self.fault = fault
         self.answered: dict[str, int] = {}  # custom_id → times answered
+        # How the next batches end, in order (then "completed"): "expired" answers only the first line,
+        # "failed" (the input file was rejected) answers none and says why in ``errors``.
+        self.endings: list[str] = []
         router.post(f"{FAKE_BASE_URL}/files").mock(side_effect=self.upload)
         router.post(f"{FAKE_BASE_URL}/batches").mock(side_effect=self.create)
         router.get(url__regex=rf"{re.escape(FAKE_BASE_URL)}/batches/[^/]+$").mock(side_effect=self.retrieve)
@@ -101,13 +104,18 @@ class FakeBatchAPI:
         if batch["gets"] <= self.polls:
             return httpx.Response(200, json=self._batch(batch_id, "in_progress"))
         if "result" not in batch:
-            batch["result"] = self._run(batch_id)
-        return httpx.Response(200, json=self._batch(batch_id, "completed", **batch["result"]))
+            batch["ending"] = self.endings.pop(0) if self.endings else "completed"
+            batch["result"] = self._run(batch_id, batch["ending"])
+        return httpx.Response(200, json=self._batch(batch_id, batch["ending"], **batch["result"]))
 
-    def _run(self, batch_id: str) -> dict[str, Any]:
+    def _run(self, batch_id: str, ending: str) -> dict[str, Any]:
         requests = [
             json.loads(line) for line in self.files[self.batches[batch_id]["body"]["input_file_id"]].splitlines()
         ]
+        if ending == "failed":
+            return {"errors": {"object": "list", "data": [{"code": "invalid_request", "message": "scripted reject"}]}}
+        if ending == "expired":
+            requests = requests[:1]
         output, errors = [], []
         for line in requests:
             custom_id = line["custom_id"]
@@ -266,7 +274,7 @@ def test_run_batch_uploads_the_requests_and_records_the_batch_then_collect_write
 def test_the_batch_shares_the_cache_with_live_runs(tmp_path: Path) -> None:
     with respx.mock(assert_all_called=False) as router:
         api = FakeBatchAPI(router, polls=0)
-        result = invoke(*run_args(tmp_path, "--wait"), env={})
+        result = invoke(*run_args(tmp_path, "--wait", "--poll", "0.01"), env={})
         assert result.exit_code == 0, result.output
         batch_requests = sum(len(u["lines"]) for u in api.uploads)
         # A live run over the same threads afterwards: every answer is in the cache, no request is made.
@@ -288,7 +296,7 @@ def test_the_batch_shares_the_cache_with_live_runs(tmp_path: Path) -> None:
 def test_answers_already_in_the_cache_are_not_sent_again(tmp_path: Path) -> None:
     with respx.mock(assert_all_called=False) as router:
         api = FakeBatchAPI(router, polls=0)
-        assert invoke(*run_args(tmp_path, "--wait")).exit_code == 0
+        assert invoke(*run_args(tmp_path, "--wait", "--poll", "0.01")).exit_code == 0
         earlier_uploads = len(api.uploads)
         write_thread(tmp_path / "in" / "c.json", "c", [("r1", "dan", None, "Trains beat planes under 500 km.")])
         again = invoke(
@@ -302,6 +310,8 @@ def test_answers_already_in_the_cache_are_not_sent_again(tmp_path: Path) -> None
             "900",
             "--batch",
             "--wait",
+            "--poll",
+            "0.01",
         )
         assert again.exit_code == 0, again.output
         later = [line["custom_id"] for u in api.uploads[earlier_uploads:] for line in u["lines"]]
@@ -340,7 +350,7 @@ def test_a_request_that_keeps_failing_fails_its_thread_with_the_reason_after_the
 
     with respx.mock(assert_all_called=False) as router:
         api = FakeBatchAPI(router, polls=0, fault=fault)
-        result = invoke(*run_args(tmp_path, "--wait"))
+        result = invoke(*run_args(tmp_path, "--wait", "--poll", "0.01"))
         assert result.exit_code == 1, result.output
         assert max(api.answered.values()) == batch_module.MAX_ATTEMPTS
         assert [cid for cid, n in api.answered.items() if n > 1][0].startswith("b/c001")
@@ -426,3 +436,33 @@ def test_a_batch_end_to_end_against_the_fake_server_over_http(tmp_path: Path) ->
         written = brief(tmp_path, thread_id)
         assert written["status"] == "complete" and grounded_everywhere(written) and written["summary"]
     assert no_key_anywhere(tmp_path / "out")
+
+
+def test_requests_an_expired_batch_left_unanswered_are_sent_again(tmp_path: Path) -> None:
+    with respx.mock(assert_all_called=False) as router:
+        api = FakeBatchAPI(router, polls=0)
+        api.endings = ["expired"]
+        result = invoke(*run_args(tmp_path, "--wait", "--poll", "0.01"))
+        assert result.exit_code == 0, result.output
+        first = [line["custom_id"] for line in api.uploads[0]["lines"]]
+        second = [line["custom_id"] for line in api.uploads[1]["lines"]]
+        # The one line the expired batch answered is not sent again; every other one is, unchanged.
+        assert len(first) > 1 and first[1:] == [cid for cid in second if cid in first]
+        assert first[0] not in second and api.answered[first[0]] == 1
+    assert brief(tmp_path, "a")["status"] == brief(tmp_path, "b")["status"] == "complete"
+    assert "expired" in (tmp_path / "out" / "batch" / "state.json").read_text()
+
+
+def test_a_batch_the_provider_rejects_fails_its_requests_with_the_providers_reason(tmp_path: Path) -> None:
+    with respx.mock(assert_all_called=False) as router:
+        api = FakeBatchAPI(router, polls=0)
+        api.endings = ["failed"]
+        result = invoke(*run_args(tmp_path, "--wait", "--poll", "0.01"))
+        # A rejected file would be rejected again unchanged: no re-send, every thread failed, exit 1.
+        assert result.exit_code == 1, result.output
+        assert len(api.uploads) == 1 and not api.answered
+    manifest = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert {t["status"] for t in manifest["threads"]} == {"failed"}
+    reason = manifest["threads"][0]["failures"][0]["reason"]
+    assert "ended failed" in reason and "scripted reject" in reason
+    assert grounded_everywhere(brief(tmp_path, "a")) and brief(tmp_path, "a")["status"] == "failed"
