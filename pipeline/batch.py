@@ -156,7 +156,7 @@ class BatchExtractor:
         if record is not None and record["state"] == "retry":
             messages = [*messages, *record.get("reask", [])]
         custom_id = f"{CURRENT_THREAD.get()}/{label}-{key[:12]}"
-        body = self.inner.request_body(messages, schema, "json_schema")
+        body = self.inner.request_body(messages, schema, self.inner.response_mode)
         self.queued.append(QueuedRequest(custom_id, key, schema, CURRENT_THREAD.get(), body))
         raise RequestDeferred(custom_id)
 
@@ -208,6 +208,7 @@ def _config_record(config: RunConfig) -> dict[str, Any]:
         "output_budget": config.output_budget,
         "cache_dir": str((config.cache_dir or default_cache_dir()).resolve()),
         "prices": str(config.prices.resolve()) if config.prices else None,
+        "response_format": config.response_format,
     }
 
 
@@ -236,6 +237,7 @@ def config_from_state(state: dict[str, Any], base_url: str | None = None) -> Run
         output_budget=saved["output_budget"],
         cache_dir=Path(saved["cache_dir"]),
         prices=Path(saved["prices"]) if saved["prices"] else None,
+        response_format=saved.get("response_format", "auto"),
     )
 
 

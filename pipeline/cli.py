@@ -141,6 +141,14 @@ def _model_and_cost_options(command: Callable[..., None]) -> Callable[..., None]
     help="Seconds one request may take with all its retries: a stalled server cannot hold a run longer.",
 )
 @click.option(
+    "--response-format",
+    type=click.Choice(["auto", "json_object"]),
+    default="auto",
+    show_default=True,
+    help="auto = json_schema, and json_object with the schema in the prompt once the server rejects or ignores "
+    "it; json_object = from the first request (llama.cpp and other servers without json_schema).",
+)
+@click.option(
     "--cache-dir",
     type=click.Path(path_type=Path),
     default=None,
@@ -181,6 +189,7 @@ def run_command(
     max_cost: float | None,
     timeout: float,
     deadline: float,
+    response_format: str,
     cache_dir: Path | None,
     no_cache: bool,
     use_batch: bool,
@@ -208,6 +217,7 @@ def run_command(
         max_cost=max_cost,
         request_timeout=timeout,
         request_deadline=deadline,
+        response_format=response_format,
     )
     if wait and not use_batch:
         _err("threadbrief: error: --wait goes with --batch: add --batch, or drop --wait")

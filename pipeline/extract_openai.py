@@ -3,7 +3,9 @@
 Input: a ``Chunk`` (or the merged claims, for ``summarize``). Output: a payload valid against
 ``schemas/extraction.schema.json`` (or ``summary.schema.json``) with token usage.
 Behaviour: the schema file is sent as ``response_format`` json_schema (strict); a server that rejects
-that gets ``json_object`` with the same schema file appended to the system prompt. Every answer is
+that (a 400 naming it), or ignores it (an answer in prose or a code fence, which strict decoding cannot
+produce), gets ``json_object`` with the same schema file appended to the system prompt from then on;
+``response_format="json_object"`` starts there. Every answer is
 validated locally (Draft 2020-12); an invalid one is re-asked at most ``max_reasks`` times with the
 validator's messages. Transport retries have one owner, tenacity (the SDK client has
 ``max_retries=0``): 429, 5xx, timeouts and connection errors, honouring ``Retry-After``, with jittered
@@ -43,6 +45,7 @@ DEFAULT_OUTPUT_BUDGET = 1024  # output tokens a request is assumed to use, for T
 MESSAGE_TOKENS = 4  # chat framing per message
 POOL_SHARD_SIZE = 8  # connections per HTTP client
 _SCHEMA_REJECTION_HINTS = ("response_format", "json_schema", "structured output", "schema")
+RESPONSE_FORMATS = ("auto", "json_object")
 
 
 def _retry_after_seconds(exc: BaseException, now: Callable[[], float] = time.time) -> float | None:
@@ -125,6 +128,13 @@ def reask_messages(content: str, problems: list[str]) -> list[dict[str, str]]:
     ]
 
 
+def _unconstrained(content: str) -> bool:
+    """Text that does not even open as a JSON object (prose, a code fence): what a server that ignored
+    ``response_format`` returns. Empty or cut-off JSON says nothing about the format, so it is not counted."""
+    text = content.strip()
+    return bool(text) and not text.startswith("{")
+
+
 def read_answer(
     response: dict[str, Any], schema_name: str, usage: Usage
 ) -> tuple[dict[str, Any] | None, list[str], str]:
@@ -179,7 +189,10 @@ class OpenAIExtractor:
         output_budget: int = DEFAULT_OUTPUT_BUDGET,
         tokenizer: Tokenizer | None = None,
         max_connections: int = 64,
+        response_format: str = "auto",
     ) -> None:
+        if response_format not in RESPONSE_FORMATS:
+            raise ValueError(f"response_format must be one of {', '.join(RESPONSE_FORMATS)}, not {response_format!r}")
         self.model = model
         self.limiter = limiter or RateLimiter()
         self.output_budget = output_budget
@@ -207,7 +220,8 @@ class OpenAIExtractor:
         self.max_reasks = max_reasks
         self._wait = WaitRetryAfterOrBackoff(max_wait)
         self._sleep = sleep
-        self.response_mode = "json_schema"  # becomes json_object once a server rejects json_schema
+        # json_schema until a server rejects or ignores it; json_object from the start when asked.
+        self.response_mode = "json_object" if response_format == "json_object" else "json_schema"
         identity = {
             "backend": self.name,
             "model": model,
@@ -308,8 +322,13 @@ class OpenAIExtractor:
     ) -> dict[str, Any]:
         problems: list[str] = []
         for _ask in range(1 + self.max_reasks):
+            mode = self.response_mode
             response = await self._complete(messages, schema_name, usage, prompt_tokens)
             payload, problems, content = read_answer(response, schema_name, usage)
+            if mode == "json_schema" and _unconstrained(content):
+                # Strict decoding starts with "{"; prose means the server ignored the format and the model
+                # never saw the schema: from now on it is in the prompt.
+                self.response_mode = "json_object"
             if payload is not None:
                 return payload
             reask = reask_messages(content, problems)

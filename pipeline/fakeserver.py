@@ -63,6 +63,9 @@ class FakeServerConfig:
     # the cooperative answer, None keeps it.
     script: Callable[[dict[str, Any], str], Fault | None] | None = None
     json_schema: bool = True  # False: answer a json_schema response_format with 400, as llama.cpp or old vLLM
+    # True: accept json_schema but ignore it, as servers without structured output do: the model never saw
+    # the schema, so it answers in prose; with the schema in the prompt (json_object) it answers in JSON.
+    ignores_json_schema: bool = False
 
 
 @dataclass
@@ -105,7 +108,8 @@ def answer_for(body: dict[str, Any]) -> dict[str, Any]:
     """The schema-valid content a cooperative model would return for this request."""
     response_format = body.get("response_format", {})
     name = response_format.get("json_schema", {}).get("name") if isinstance(response_format, dict) else None
-    user = body["messages"][-1]["content"]
+    # The request's first user message: a re-ask appends the answer and the validator's messages after it.
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
     if name == "thread_summary" or "Claims:" in user or "Overviews of its parts" in user:
         return {"overview": "The thread debates its title; the claims and rebuttals are listed below."}
     context, _, shown = user.rpartition("</context>")
@@ -251,7 +255,8 @@ class FakeOpenAIServer:
         time.sleep(delay)
         answer = answer_for(body)
         kind = "extraction" if "overview" not in answer else "summary"
-        if kind == "summary" and "Overviews of its parts" in body["messages"][-1]["content"]:
+        first_user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        if kind == "summary" and "Overviews of its parts" in first_user:
             kind = "summary_parts"
         fault = self.config.script(body, kind) if self.config.script else None
         if fault is not None:
@@ -263,6 +268,10 @@ class FakeOpenAIServer:
             if fault.status != 200:
                 return fault.status, fault.headers, {"error": {"message": f"scripted {fault.status}"}}
         content = json.dumps(answer) if fault is None or fault.content is None else fault.content
+        if self.config.ignores_json_schema and response_format.get("type") == "json_schema" and fault is None:
+            content = "Here is what the posts claim:\n" + "\n".join(
+                f"- {c.get('text', '')}" for c in answer.get("claims", [])
+            )
         completion_tokens = self._tokenizer.count(content)
         message: dict[str, Any] = {"role": "assistant", "content": content}
         finish_reason = "stop"
@@ -405,6 +414,9 @@ def main() -> None:
     parser.add_argument("--rpm", type=float, default=None)
     parser.add_argument("--tpm", type=float, default=None)
     parser.add_argument("--no-json-schema", action="store_true", help="reject response_format json_schema (400)")
+    parser.add_argument(
+        "--ignore-json-schema", action="store_true", help="accept response_format json_schema and ignore it (prose)"
+    )
     parser.add_argument("--seconds", type=float, default=600.0, help="stop by itself after this long")
     args = parser.parse_args()
     server = FakeOpenAIServer(
@@ -416,6 +428,7 @@ def main() -> None:
             args.rpm,
             args.tpm,
             json_schema=not args.no_json_schema,
+            ignores_json_schema=args.ignore_json_schema,
         )
     )
     # The bound URL is the one line on stdout, so a parent process can read it.

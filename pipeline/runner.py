@@ -83,6 +83,7 @@ class RunConfig:
     max_cost: float | None = None
     request_timeout: float = 120.0  # seconds one HTTP request may take
     request_deadline: float = 600.0  # seconds one request may take with all its retries
+    response_format: str = "auto"  # auto: json_schema, json_object once a server rejects or ignores it
 
 
 @dataclass
@@ -140,6 +141,7 @@ def make_extractor(config: RunConfig, env: dict[str, str]) -> tuple[Extractor, s
         max_connections=config.concurrency,
         timeout=config.request_timeout,
         max_retry_seconds=config.request_deadline,
+        response_format=config.response_format,
     )
     return extractor, notice
 
@@ -514,6 +516,9 @@ class Runner:
                 "max_chunk_tokens": self.config.max_chunk_tokens,
                 "concurrency": self.config.concurrency,
                 "cache": str(self.cache.path) if self.cache else None,
+                # What the endpoint ended up getting (openai backend): json_schema, or json_object when it
+                # rejected or ignored json_schema, or --response-format json_object.
+                "response_format": getattr(self.extractor, "response_mode", None),
             },
             "prompts": self.provenance_base["prompts"],
             "schemas": self.provenance_base["schemas"],

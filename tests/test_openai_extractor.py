@@ -149,6 +149,64 @@ def test_exhausted_retries_raise_with_the_calls_counted(respx_mock: respx.MockRo
 
 
 @respx.mock(base_url=FAKE_BASE_URL)
+def test_a_server_that_ignores_json_schema_gets_the_schema_in_the_prompt_from_then_on(
+    respx_mock: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
+    # Accepted with 200 but not enforced: the model never saw the schema and answered in prose.
+    route = respx_mock.post("/chat/completions").mock(
+        side_effect=[
+            httpx.Response(200, json=completion("The posts claim that remote work helps and hurts.")),
+            httpx.Response(200, json=completion(VALID)),
+            httpx.Response(200, json=completion(VALID)),
+        ]
+    )
+    extractor = make_extractor(sleeps)
+    result = asyncio.run(extractor.extract(make_chunk()))
+    first, reask = (body(call.request) for call in route.calls)
+    assert first["response_format"]["type"] == "json_schema"
+    assert reask["response_format"] == {"type": "json_object"}
+    assert json.dumps(response_schema("extraction"), indent=1) in reask["messages"][0]["content"]
+    prose = "The posts claim that remote work helps and hurts."
+    assert reask["messages"][-2] == {"role": "assistant", "content": prose}
+    assert "not valid JSON" in reask["messages"][-1]["content"]  # the re-ask names what was wrong
+    assert result.payload == json.loads(VALID) and extractor.response_mode == "json_object"
+    asyncio.run(extractor.extract(make_chunk()))
+    assert body(route.calls.last.request)["response_format"] == {"type": "json_object"}  # it stays
+
+
+@respx.mock(base_url=FAKE_BASE_URL)
+def test_json_that_fails_the_schema_or_is_cut_off_does_not_change_the_format(
+    respx_mock: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
+    # Both can come from a server that enforces the schema (a keyword strict mode does not cover, a stop
+    # sequence): only prose or a fence shows that the format was ignored.
+    route = respx_mock.post("/chat/completions").mock(
+        side_effect=[
+            httpx.Response(200, json=completion('{"claims": [{"id": "k1"}]')),
+            httpx.Response(200, json=completion('{"claims": "none", "relations": []}')),
+            httpx.Response(200, json=completion(VALID)),
+        ]
+    )
+    extractor = make_extractor(sleeps)
+    asyncio.run(extractor.extract(make_chunk()))
+    assert [body(c.request)["response_format"]["type"] for c in route.calls] == ["json_schema"] * 3
+    assert extractor.response_mode == "json_schema"
+
+
+@respx.mock(base_url=FAKE_BASE_URL)
+def test_response_format_json_object_is_used_from_the_first_request(
+    respx_mock: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
+    route = respx_mock.post("/chat/completions").mock(return_value=httpx.Response(200, json=completion(VALID)))
+    asyncio.run(make_extractor(sleeps, response_format="json_object").extract(make_chunk()))
+    sent = body(route.calls.last.request)
+    assert route.call_count == 1 and sent["response_format"] == {"type": "json_object"}
+    assert json.dumps(response_schema("extraction"), indent=1) in sent["messages"][0]["content"]
+    with pytest.raises(ValueError, match="response_format must be one of auto, json_object"):
+        make_extractor(sleeps, response_format="yaml")
+
+
+@respx.mock(base_url=FAKE_BASE_URL)
 def test_a_server_without_json_schema_gets_json_object_with_the_schema_file(
     respx_mock: respx.MockRouter, sleeps: SleepRecorder
 ) -> None:
