@@ -189,12 +189,33 @@ def _context_for(group: list[ChunkPost], by_id: dict[str, Post], tokenizer: Toke
     return context
 
 
+def _whole_thread_chunk(
+    thread: Thread, title: str, posts: list[Post], tokenizer: Tokenizer, max_tokens: int
+) -> Chunk | None:
+    """The thread as one chunk when it fits one prompt, which most threads do: one count of the prompt
+    instead of one per post, and no room held back for context that a single chunk never needs."""
+    group = [ChunkPost(post, post.text) for post in posts]
+    user_prompt = render_user_prompt(title, group, [])
+    system = _system_prompt_tokens(tokenizer)
+    # Prose runs about four characters a token: a prompt of twice that per token of budget is over it, so it
+    # is not worth counting (and when this guess is wrong, the general path below is still right).
+    if system + len(user_prompt) // 8 + MESSAGE_OVERHEAD_TOKENS > max_tokens:
+        return None
+    prompt_tokens = system + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS
+    if prompt_tokens > max_tokens:
+        return None
+    return Chunk("c001", thread.id, title, group, [], user_prompt, prompt_tokens)
+
+
 def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int) -> list[Chunk]:
     title = thread.title or thread.id
     check_budget([title], tokenizer, max_tokens)
     fixed = fixed_prompt_tokens(tokenizer, title)
     budget = max_tokens - fixed
     posts = thread.unique_posts
+    whole = _whole_thread_chunk(thread, title, posts, tokenizer, max_tokens)
+    if whole is not None:
+        return [whole]
     has_replies = any(p.parent_id for p in posts)
     context_budget = int(budget * CONTEXT_SHARE) if has_replies else 0
     post_budget = budget - context_budget

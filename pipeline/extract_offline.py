@@ -179,14 +179,16 @@ _OPENING_SIGNALS: tuple[tuple[frozenset[str], float], ...] = (
     (_words("if when unless"), -0.4),
 )
 # (words one of which must be present, pattern, weight): the gate skips most regex searches.
-_PATTERN_SIGNALS: tuple[tuple[frozenset[str] | None, re.Pattern[str], float], ...] = (
+_PATTERN_SIGNALS: tuple[tuple[frozenset[str], re.Pattern[str], float], ...] = (
     (_words("i in imo imho my"), _STANCE_VERB, 1.5),
     (_words("need needs have has"), re.compile(r"\b(?:need|needs|have|has) to\b", re.IGNORECASE), 0.6),
-    (None, re.compile(r"https?://|www\.|\]\(", re.IGNORECASE), -1.75),
     (_words("example instance e g such"), _EXAMPLE, -0.75),
-    (None, re.compile(r"\?\s*$"), -0.8),
-    (None, re.compile(r"[\"“”]"), -0.6),
-    (None, re.compile(r"!"), -0.25),
+)
+# (strings one of which must occur in the text, weight): signals a substring test decides on its own.
+_TEXT_SIGNALS: tuple[tuple[tuple[str, ...], float], ...] = (
+    (("://", "www.", "WWW.", "]("), -1.75),  # a link
+    (('"', "“", "”"), -0.6),  # quotation
+    (("!",), -0.25),
 )
 _CLAIM_BIAS = -0.8
 
@@ -201,11 +203,9 @@ def claim_score(segment: Segment, count: int) -> float:
         score += 0.25 * ("not" not in present and "never" not in present and "no" not in present)
     if tokens:
         score += sum(weight for words, weight in _OPENING_SIGNALS if tokens[0] in words)
-    score += sum(
-        weight
-        for gate, pattern, weight in _PATTERN_SIGNALS
-        if (gate is None or not gate.isdisjoint(present)) and pattern.search(text)
-    )
+    score += sum(w for gate, pattern, w in _PATTERN_SIGNALS if not gate.isdisjoint(present) and pattern.search(text))
+    score += sum(weight for needles, weight in _TEXT_SIGNALS if any(needle in text for needle in needles))
+    score -= 0.8 * text.rstrip().endswith("?")
     length = len(text.split())
     score += -0.75 if length < 6 else -0.15 if length < 9 else -0.75 if length >= 30 else 0.0
     # Position: a one-segment post is its point; a post's opening states it more often than what follows.

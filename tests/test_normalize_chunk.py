@@ -88,6 +88,27 @@ def test_chunks_respect_the_budget_of_the_whole_prompt() -> None:
     assert chunk_thread(thread, tok, 1200)[0].user_prompt == chunk_thread(thread, tok, 1200)[0].user_prompt
 
 
+def test_a_thread_that_fits_one_prompt_is_one_chunk_even_with_replies() -> None:
+    """No room is held back for context a single chunk never needs: a reply thread filling 90% of the
+    budget is one chunk, counted exactly; one post more than fits makes two."""
+    tok = get_tokenizer(None)
+    posts = [Post("p1", "ann", None, "Cities should ban cars downtown because streets are for people.")]
+    posts += [
+        Post(f"p{n}", f"u{n}", "p1", f"Reply {n}: banning cars would hurt shops and commuters alike.")
+        for n in range(2, 40)
+    ]
+    thread = normalize_thread(Thread("t", "Car-free downtown", None, "t.json", "0" * 64, posts))
+    whole = chunk_thread(thread, tok, 100_000)[0]
+    budget = int(whole.prompt_tokens / 0.9)
+    chunks = chunk_thread(thread, tok, budget)
+    assert len(chunks) == 1 and chunks[0].context == [] and len(chunks[0].posts) == len(posts)
+    system = tok.count(prompt_text("extract_system"))
+    assert chunks[0].prompt_tokens == system + tok.count(chunks[0].user_prompt) + 8 <= budget
+    split = chunk_thread(thread, tok, whole.prompt_tokens - 1)
+    assert len(split) >= 2 and all(c.prompt_tokens < whole.prompt_tokens for c in split)
+    assert [cp.post.id for c in split for cp in c.posts] == [p.id for p in posts]
+
+
 def test_duplicates_are_not_sent_to_the_extractor() -> None:
     chunks = chunk_thread(seed("000"), get_tokenizer(None), 6000)
     assert [cp.post.id for cp in chunks[0].posts] == ["p1", "p2", "p3", "p4", "p5"]
