@@ -38,10 +38,12 @@ from .extract_openai import (
     WaitRetryAfterOrBackoff,
     extraction_messages,
     is_retryable,
+    is_schema_rejection,
     parts_messages,
     read_answer,
     reask_messages,
     summary_messages,
+    unconstrained,
 )
 from .models import Chunk, ChunkExtraction, Claim, Relation, Usage
 from .runner import RunConfig, Runner, atomic_write, default_cache_dir, public_url
@@ -372,6 +374,8 @@ class BatchJob:
             except ExtractionError as exc:
                 payload, problems, content = None, [], ""
                 self._settle(record, str(exc), retryable=False)
+            if payload is None and unconstrained(content):
+                self._use_json_object()
             totals = self.state["usage"]
             totals["answers"] += 1
             totals["tokens_in"] += usage.tokens_in
@@ -392,8 +396,20 @@ class BatchJob:
         message = error.get("message") or (body_error or {}).get("message") or "no answer"
         code = error.get("code") or (body_error or {}).get("code")
         where = f"HTTP {status}" if status else str(code or "error")
-        self._settle(record, f"{where}: {message}"[:400], retryable=status is None or status in _RETRYABLE_STATUS)
+        rejected_format = is_schema_rejection(status, str(message))
+        if rejected_format:
+            self._use_json_object()
+        retryable = status is None or status in _RETRYABLE_STATUS or rejected_format
+        self._settle(record, f"{where}: {message}"[:400], retryable=retryable)
         return custom_id
+
+    def _use_json_object(self) -> None:
+        """As live: a server that rejects or ignores json_schema gets json_object, with the schema in the
+        prompt, for every request from now on (this collect's re-sends and later ones: the state keeps it)."""
+        if self.extractor.response_mode != "json_object":
+            self.extractor.response_mode = "json_object"
+            self.state["config"]["response_format"] = "json_object"
+            self.log(f"{'BATCH':>7}  the server does not apply json_schema: json_object, schema in the prompt")
 
     async def collect(self) -> None:
         """Download what finished batches returned into the cache; settle every request they held."""

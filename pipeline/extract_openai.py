@@ -93,11 +93,13 @@ class WaitRetryAfterOrBackoff:
         return float(self.backoff(state))
 
 
+def is_schema_rejection(status: int | None, message: str) -> bool:
+    """A 400/422 that names the response format: the server does not take ``json_schema``."""
+    return status in (400, 422) and any(hint in message.lower() for hint in _SCHEMA_REJECTION_HINTS)
+
+
 def _is_schema_rejection(exc: openai.APIStatusError) -> bool:
-    if exc.status_code not in (400, 422):
-        return False
-    text = str(exc).lower()
-    return any(hint in text for hint in _SCHEMA_REJECTION_HINTS)
+    return is_schema_rejection(exc.status_code, str(exc))
 
 
 def extraction_messages(chunk: Chunk) -> list[dict[str, str]]:
@@ -128,7 +130,7 @@ def reask_messages(content: str, problems: list[str]) -> list[dict[str, str]]:
     ]
 
 
-def _unconstrained(content: str) -> bool:
+def unconstrained(content: str) -> bool:
     """Text that does not even open as a JSON object (prose, a code fence): what a server that ignored
     ``response_format`` returns. Empty or cut-off JSON says nothing about the format, so it is not counted."""
     text = content.strip()
@@ -325,7 +327,7 @@ class OpenAIExtractor:
             mode = self.response_mode
             response = await self._complete(messages, schema_name, usage, prompt_tokens)
             payload, problems, content = read_answer(response, schema_name, usage)
-            if mode == "json_schema" and _unconstrained(content):
+            if mode == "json_schema" and unconstrained(content):
                 # Strict decoding starts with "{"; prose means the server ignored the format and the model
                 # never saw the schema: from now on it is in the prompt.
                 self.response_mode = "json_object"

@@ -367,10 +367,17 @@ class FakeBatches:
     def _run(self, batch_id: str, lines: str) -> None:
         output: list[str] = []
         errors: list[str] = []
-        for raw in lines.splitlines():
-            if not raw.strip():
-                continue
-            request = json.loads(raw)
+        try:
+            requests = [json.loads(raw) for raw in lines.splitlines() if raw.strip()]
+            if not all(isinstance(r, dict) and {"custom_id", "url", "body"} <= r.keys() for r in requests):
+                raise ValueError("a line lacks custom_id, url or body")
+        except ValueError as exc:  # as the real API: the whole batch fails validation
+            with self._lock:
+                batch = self.batches[batch_id]
+                batch["status"] = "failed"
+                batch["errors"] = {"object": "list", "data": [{"code": "invalid_json_line", "message": str(exc)}]}
+            return
+        for request in requests:
             status, _headers, payload = self.server.handle(request["url"], json.dumps(request["body"]).encode())
             status = 500 if status == _RESET else status
             row = {

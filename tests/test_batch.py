@@ -126,7 +126,10 @@ class FakeBatchAPI:
                     {
                         "id": f"req-{custom_id}",
                         "custom_id": custom_id,
-                        "response": {"status_code": override["status"], "body": {"error": {"message": "scripted"}}},
+                        "response": {
+                            "status_code": override["status"],
+                            "body": {"error": {"message": override.get("message", "scripted")}},
+                        },
                         "error": None,
                     }
                 )
@@ -466,3 +469,29 @@ def test_a_batch_the_provider_rejects_fails_its_requests_with_the_providers_reas
     reason = manifest["threads"][0]["failures"][0]["reason"]
     assert "ended failed" in reason and "scripted reject" in reason
     assert grounded_everywhere(brief(tmp_path, "a")) and brief(tmp_path, "a")["status"] == "failed"
+
+
+@pytest.mark.parametrize("server", ["rejects json_schema", "ignores json_schema"])
+def test_a_batch_server_without_json_schema_gets_json_object_with_the_schema_in_the_prompt(
+    tmp_path: Path, server: str
+) -> None:
+    def fault(custom_id: str, body: dict[str, Any], attempt: int) -> dict[str, Any] | None:
+        if body["response_format"]["type"] != "json_schema":
+            return None
+        if server == "rejects json_schema":
+            return {"status": 400, "message": "response_format type json_schema is not supported"}
+        return {"content": "Here is what the posts claim: cars, shops and nuclear safety."}
+
+    with respx.mock(assert_all_called=False) as router:
+        api = FakeBatchAPI(router, polls=0, fault=fault)
+        result = invoke(*run_args(tmp_path, "--wait", "--poll", "0.01"))
+        assert result.exit_code == 0, result.output
+    first, *later = [[line["body"] for line in upload["lines"]] for upload in api.uploads]
+    assert {body["response_format"]["type"] for body in first} == {"json_schema"}
+    resent = [body for upload in later for body in upload]
+    assert resent and {body["response_format"]["type"] for body in resent} == {"json_object"}
+    assert all("valid against this JSON Schema" in body["messages"][0]["content"] for body in resent)
+    assert max(api.answered.values()) == 2  # one refused or ignored answer, then the right one
+    state = json.loads((tmp_path / "out" / "batch" / "state.json").read_text())
+    assert state["config"]["response_format"] == "json_object"
+    assert brief(tmp_path, "a")["status"] == brief(tmp_path, "b")["status"] == "complete"
