@@ -23,7 +23,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -259,7 +259,7 @@ class BatchJob:
     ) -> None:
         if not config.use_cache:
             raise ConfigError("--batch keeps the answers it collects in the cache: drop --no-cache")
-        self.config = config
+        self.config = replace(config, price_factor=BATCH_DISCOUNT)  # --max-cost at batch prices
         self.extractor = extractor
         self.api = api
         self.log = log

@@ -19,7 +19,16 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__
-from .batch import EXIT_WAITING, BatchAPI, BatchJob, BatchOutcome, config_from_state, load_state, state_path
+from .batch import (
+    BATCH_DISCOUNT,
+    EXIT_WAITING,
+    BatchAPI,
+    BatchJob,
+    BatchOutcome,
+    config_from_state,
+    load_state,
+    state_path,
+)
 from .chunk import check_budget
 from .cost import cost_usd, estimate_run, load_prices
 from .errors import ConfigError, ThreadbriefError
@@ -313,6 +322,7 @@ def _quiet(message: str) -> None:
 @cli.command("estimate")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @_model_and_cost_options
+@click.option("--batch", "use_batch", is_flag=True, help="At Batch API prices (half the price table's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON on stdout.")
 def estimate_command(
     inputs: tuple[Path, ...],
@@ -320,6 +330,7 @@ def estimate_command(
     max_chunk_tokens: int,
     output_budget: int,
     prices: Path | None,
+    use_batch: bool,
     as_json: bool,
 ) -> None:
     """Estimate a run over INPUTS with no network: chunks, calls, prompt tokens, output budget and cost."""
@@ -338,6 +349,7 @@ def estimate_command(
             backend="openai",
             model=model,
             prices=load_prices(prices),
+            price_factor=BATCH_DISCOUNT if use_batch else 1.0,
         )
     except ThreadbriefError as exc:
         _err(f"threadbrief: error: {exc}")
@@ -346,7 +358,7 @@ def estimate_command(
     _err(
         f"threadbrief estimate for {model}: {estimate.threads} thread(s), {estimate.chunks} chunk(s), "
         f"{estimate.calls} call(s), {estimate.prompt_tokens} prompt tokens, {estimate.output_budget} output "
-        f"tokens at most ({output_budget} per call), cost {cost}"
+        f"tokens at most ({output_budget} per call), cost {cost}{' at batch prices' if use_batch else ''}"
     )
     if as_json:
         click.echo(json.dumps(estimate.as_dict(), indent=2))

@@ -86,6 +86,7 @@ def estimate_run(
     backend: str,
     model: str | None,
     prices: Prices,
+    price_factor: float = 1.0,
 ) -> Estimate:
     summary_fixed = tokenizer.count(prompt_text("summarize_system")) + 16
     chunks = calls = prompt_tokens = 0
@@ -102,6 +103,7 @@ def estimate_run(
     calls += chunks
     budget = calls * output_budget
     cost = cost_usd(prices, backend, model, prompt_tokens, budget)
+    cost = None if cost is None else cost * price_factor
     return Estimate(len(threads), chunks, calls, prompt_tokens, budget, cost, model, backend)
 
 

@@ -84,6 +84,7 @@ class RunConfig:
     request_timeout: float = 120.0  # seconds one HTTP request may take
     request_deadline: float = 600.0  # seconds one request may take with all its retries
     response_format: str = "auto"  # auto: json_schema, json_object once a server rejects or ignores it
+    price_factor: float = 1.0  # of the price table, for --max-cost: the Batch API bills half
 
 
 @dataclass
@@ -438,6 +439,7 @@ class Runner:
             backend=self.extractor.name,
             model=self.extractor.model,
             prices=self.prices,
+            price_factor=self.config.price_factor,
         )
 
     def refuse_over_budget(self, threads: list[Thread], max_cost: float) -> None:

@@ -495,3 +495,19 @@ def test_a_batch_server_without_json_schema_gets_json_object_with_the_schema_in_
     state = json.loads((tmp_path / "out" / "batch" / "state.json").read_text())
     assert state["config"]["response_format"] == "json_object"
     assert brief(tmp_path, "a")["status"] == brief(tmp_path, "b")["status"] == "complete"
+
+
+def test_estimate_and_max_cost_use_batch_prices(tmp_path: Path) -> None:
+    inputs = str(threads(tmp_path / "in"))
+    live = invoke("estimate", inputs, "--max-chunk-tokens", "900", "--json")
+    batch = invoke("estimate", inputs, "--max-chunk-tokens", "900", "--batch", "--json")
+    full, half = json.loads(live.stdout)["cost_usd"], json.loads(batch.stdout)["cost_usd"]
+    assert full > 0 and half == pytest.approx(full * batch_module.BATCH_DISCOUNT)
+    assert "at batch prices" in batch.stderr
+    with respx.mock(assert_all_called=False) as router:
+        api = FakeBatchAPI(router, polls=0)
+        refused = invoke(*run_args(tmp_path, "--max-cost", f"{half * 0.9:.10f}"))
+        assert refused.exit_code == 2 and "exceeds --max-cost" in refused.stderr and not api.uploads
+        started = invoke(*run_args(tmp_path, "--max-cost", f"{(half + full) / 2:.10f}"))  # over the live price
+        assert started.exit_code == 0, started.output
+        assert api.uploads
