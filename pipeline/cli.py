@@ -54,6 +54,16 @@ def cli() -> None:
     """Turn discussion threads into grounded briefs: claims, rebuttals, verified quotes."""
 
 
+# `run --batch --wait` and `batch collect --wait` poll alike.
+_poll_option = click.option(
+    "--poll",
+    type=click.FloatRange(min=0.01),
+    default=30.0,
+    show_default=True,
+    help="With --wait: seconds before the first status check; the delay grows ×1.5 up to 10 minutes.",
+)
+
+
 def _model_and_cost_options(command: Callable[..., None]) -> Callable[..., None]:
     """Options shared by `run` and `estimate`: what a request looks like and what it costs."""
     for option in reversed(
@@ -172,13 +182,7 @@ def _model_and_cost_options(command: Callable[..., None]) -> Callable[..., None]
     "then `threadbrief batch collect OUT`.",
 )
 @click.option("--wait", is_flag=True, help="With --batch: poll until every answer is in and the briefs are written.")
-@click.option(
-    "--poll",
-    type=click.FloatRange(min=0.01),
-    default=30.0,
-    show_default=True,
-    help="With --wait: seconds before the first status check; the delay grows ×1.5 up to 10 minutes.",
-)
+@_poll_option
 @click.option(
     "-q", "--quiet", is_flag=True, help="No progress bar and no per-thread lines; errors and the summary only."
 )
@@ -514,13 +518,7 @@ def batch_status_command(out: Path, as_json: bool) -> None:
 @batch_group.command("collect")
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--wait", is_flag=True, help="Poll until every answer is in and the briefs are written.")
-@click.option(
-    "--poll",
-    type=click.FloatRange(min=0.01),
-    default=30.0,
-    show_default=True,
-    help="With --wait: seconds before the first status check; the delay grows ×1.5 up to 10 minutes.",
-)
+@_poll_option
 @click.option("--base-url", default=None, help="The endpoint, when it differs from the one the batch recorded.")
 @click.option("-q", "--quiet", is_flag=True, help="Errors and the summary only.")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
