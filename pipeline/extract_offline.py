@@ -104,8 +104,16 @@ class Segment:
     candidate: bool = False  # may be the author's own unit (see is_candidate)
 
     @cached_property
+    def folded(self) -> str:
+        return _fold(self.text)
+
+    @cached_property
+    def tokens(self) -> list[str]:
+        return _WORD.findall(self.folded.lower())
+
+    @cached_property
     def words(self) -> set[str]:
-        return content_words(self.text)
+        return {w for w in self.tokens if w not in _STOPWORDS and len(w) > 2}
 
 
 def _fold(text: str) -> str:
@@ -195,8 +203,8 @@ _CLAIM_BIAS = -0.8
 
 def claim_score(segment: Segment, count: int) -> float:
     """Log-odds that a segment is the author's claim rather than a premise or an aside."""
-    text = _fold(segment.text)
-    tokens = _WORD.findall(text.lower())
+    text = segment.folded
+    tokens = segment.tokens
     present = set(tokens)
     score = _CLAIM_BIAS + sum(weight for words, weight in _WORD_SIGNALS if not words.isdisjoint(present))
     if any(token.endswith("n't") for token in tokens):
@@ -248,7 +256,7 @@ def is_candidate(segment: Segment) -> bool:
     """Could be the author's own unit: not quoted, not a fragment, a title line, or an aside."""
     return (
         not segment.quoted
-        and (len(segment.text.split()) >= MIN_WORDS or bool(_STANCE_VERB.search(_fold(segment.text))))
+        and (len(segment.text.split()) >= MIN_WORDS or bool(_STANCE_VERB.search(segment.folded)))
         and not (_looks_like_title(segment.text) and segment.post.id != TITLE_POST_ID)
         and not _META.search(segment.text)
     )
