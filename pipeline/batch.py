@@ -175,6 +175,10 @@ class BatchExtractor:
         self._defer(parts_key(self.fingerprint, title, parts), "overview", "summary", parts_messages(title, parts))
         raise AssertionError("unreachable: _defer raises")
 
+    @property
+    def response_mode(self) -> str:
+        return str(self.inner.response_mode)
+
     def summary_tokens(self, title: str, claims: list[Claim], relations: list[Relation]) -> int:
         return int(self.inner.summary_tokens(title, claims, relations))
 

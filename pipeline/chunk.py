@@ -197,8 +197,8 @@ def _whole_thread_chunk(
     group = [ChunkPost(post, post.text) for post in posts]
     user_prompt = render_user_prompt(title, group, [])
     system = _system_prompt_tokens(tokenizer)
-    # Prose runs about four characters a token: a prompt of twice that per token of budget is over it, so it
-    # is not worth counting (and when this guess is wrong, the general path below is still right).
+    # Prose runs about four characters a token, so a prompt of more than eight per token of budget is not
+    # worth counting: it is over. A wrong guess costs nothing but the general path, which is always right.
     if system + len(user_prompt) // 8 + MESSAGE_OVERHEAD_TOKENS > max_tokens:
         return None
     prompt_tokens = system + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS

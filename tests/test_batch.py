@@ -494,6 +494,7 @@ def test_a_batch_server_without_json_schema_gets_json_object_with_the_schema_in_
     assert max(api.answered.values()) == 2  # one refused or ignored answer, then the right one
     state = json.loads((tmp_path / "out" / "batch" / "state.json").read_text())
     assert state["config"]["response_format"] == "json_object"
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["settings"]["response_format"] == "json_object"
     assert brief(tmp_path, "a")["status"] == brief(tmp_path, "b")["status"] == "complete"
 
 
