@@ -318,8 +318,8 @@ def _batch_run(config: RunConfig, *, quiet: bool, debug: bool, wait: bool, start
 
 
 def _quiet(message: str) -> None:
-    """--quiet keeps the lines that report a problem."""
-    if not message.lstrip().startswith("ok "):
+    """--quiet keeps the lines that report a problem: not a thread done or waiting, nor a batch's progress."""
+    if not message.lstrip().startswith(("ok ", "PENDING ", "BATCH ")):
         _err(message)
 
 

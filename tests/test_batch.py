@@ -512,3 +512,17 @@ def test_estimate_and_max_cost_use_batch_prices(tmp_path: Path) -> None:
         started = invoke(*run_args(tmp_path, "--max-cost", f"{(half + full) / 2:.10f}"))  # over the live price
         assert started.exit_code == 0, started.output
         assert api.uploads
+
+
+def test_quiet_batch_runs_print_the_summary_and_problems_only(tmp_path: Path) -> None:
+    def fault(custom_id: str, body: dict[str, Any], attempt: int) -> dict[str, Any] | None:
+        return {"status": 500} if custom_id.startswith("b/c001") else None
+
+    with respx.mock(assert_all_called=False) as router:
+        FakeBatchAPI(router, polls=0, fault=fault)
+        result = invoke(*run_args(tmp_path, "--wait", "--poll", "0.01", "-q"))
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 1
+    assert not [line for line in lines if line.lstrip().startswith(("ok ", "PENDING ", "BATCH "))]
+    assert any(line.lstrip().startswith("PARTIAL") and " b:" in line and "HTTP 500" in line for line in lines)
+    assert lines[-1].startswith("threadbrief: 2 thread(s): 1 complete, 1 partial")
