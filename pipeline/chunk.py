@@ -77,10 +77,13 @@ def _system_prompt_tokens(tokenizer: Tokenizer) -> int:
     return _system_tokens[tokenizer.name]
 
 
+def prompt_tokens_of(tokenizer: Tokenizer, user_prompt: str) -> int:
+    """Tokens of the whole extraction request: system prompt, this user prompt and the chat framing."""
+    return _system_prompt_tokens(tokenizer) + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS
+
+
 def fixed_prompt_tokens(tokenizer: Tokenizer, title: str) -> int:
-    return (
-        _system_prompt_tokens(tokenizer) + tokenizer.count(render_user_prompt(title, [], [])) + MESSAGE_OVERHEAD_TOKENS
-    )
+    return prompt_tokens_of(tokenizer, render_user_prompt(title, [], []))
 
 
 def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
@@ -196,12 +199,11 @@ def _whole_thread_chunk(
     instead of one per post, and no room held back for context that a single chunk never needs."""
     group = [ChunkPost(post, post.text) for post in posts]
     user_prompt = render_user_prompt(title, group, [])
-    system = _system_prompt_tokens(tokenizer)
     # Prose runs about four characters a token, so a prompt of more than eight per token of budget is not
     # worth counting: it is over. A wrong guess costs nothing but the general path, which is always right.
-    if system + len(user_prompt) // 8 + MESSAGE_OVERHEAD_TOKENS > max_tokens:
+    if _system_prompt_tokens(tokenizer) + len(user_prompt) // 8 + MESSAGE_OVERHEAD_TOKENS > max_tokens:
         return None
-    prompt_tokens = system + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS
+    prompt_tokens = prompt_tokens_of(tokenizer, user_prompt)
     if prompt_tokens > max_tokens:
         return None
     return Chunk("c001", thread.id, title, group, [], user_prompt, prompt_tokens)
@@ -210,12 +212,12 @@ def _whole_thread_chunk(
 def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int) -> list[Chunk]:
     title = thread.title or thread.id
     check_budget([title], tokenizer, max_tokens)
-    fixed = fixed_prompt_tokens(tokenizer, title)
-    budget = max_tokens - fixed
     posts = thread.unique_posts
     whole = _whole_thread_chunk(thread, title, posts, tokenizer, max_tokens)
     if whole is not None:
         return [whole]
+    fixed = fixed_prompt_tokens(tokenizer, title)
+    budget = max_tokens - fixed
     has_replies = any(p.parent_id for p in posts)
     context_budget = int(budget * CONTEXT_SHARE) if has_replies else 0
     post_budget = budget - context_budget
@@ -262,10 +264,10 @@ def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int) -> list[
         )
         context = _context_for(group, by_id, tokenizer, room)
         user_prompt = render_user_prompt(title, group, context)
-        prompt_tokens = _system_prompt_tokens(tokenizer) + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS
+        prompt_tokens = prompt_tokens_of(tokenizer, user_prompt)
         while context and prompt_tokens > max_tokens:
             context.pop()
             user_prompt = render_user_prompt(title, group, context)
-            prompt_tokens = _system_prompt_tokens(tokenizer) + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS
+            prompt_tokens = prompt_tokens_of(tokenizer, user_prompt)
         chunks.append(Chunk(f"c{number:03d}", thread.id, title, group, context, user_prompt, prompt_tokens))
     return chunks

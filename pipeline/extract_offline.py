@@ -108,20 +108,28 @@ class Segment:
         return _fold(self.text)
 
     @cached_property
+    def lowered(self) -> str:
+        return self.folded.lower()
+
+    @cached_property
     def tokens(self) -> list[str]:
-        return _WORD.findall(self.folded.lower())
+        return _WORD.findall(self.lowered)
 
     @cached_property
     def words(self) -> set[str]:
-        return {w for w in self.tokens if w not in _STOPWORDS and len(w) > 2}
+        return _content(self.tokens)
 
 
 def _fold(text: str) -> str:
     return text.translate(PUNCTUATION_TABLE)
 
 
+def _content(tokens: list[str]) -> set[str]:
+    return {w for w in tokens if w not in _STOPWORDS and len(w) > 2}
+
+
 def content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(_fold(text).lower()) if w not in _STOPWORDS and len(w) > 2}
+    return _content(_WORD.findall(_fold(text).lower()))
 
 
 def similarity(a: set[str], b: set[str]) -> float:
@@ -194,7 +202,7 @@ _PATTERN_SIGNALS: tuple[tuple[frozenset[str], re.Pattern[str], float], ...] = (
 )
 # (strings one of which must occur in the text, weight): signals a substring test decides on its own.
 _TEXT_SIGNALS: tuple[tuple[tuple[str, ...], float], ...] = (
-    (("://", "www.", "WWW.", "]("), -1.75),  # a link
+    (("://", "www.", "]("), -1.75),  # a link (tested on the lowered text)
     (('"', "“", "”"), -0.6),  # quotation
     (("!",), -0.25),
 )
@@ -212,7 +220,7 @@ def claim_score(segment: Segment, count: int) -> float:
     if tokens:
         score += sum(weight for words, weight in _OPENING_SIGNALS if tokens[0] in words)
     score += sum(w for gate, pattern, w in _PATTERN_SIGNALS if not gate.isdisjoint(present) and pattern.search(text))
-    score += sum(weight for needles, weight in _TEXT_SIGNALS if any(needle in text for needle in needles))
+    score += sum(weight for needles, weight in _TEXT_SIGNALS if any(needle in segment.lowered for needle in needles))
     score -= 0.8 * text.rstrip().endswith("?")
     length = len(text.split())
     score += -0.75 if length < 6 else -0.15 if length < 9 else -0.75 if length >= 30 else 0.0
