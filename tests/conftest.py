@@ -128,3 +128,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     ]
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text("\n".join(lines), encoding="utf-8")
+
+
+def make_threads(folder: Path, count: int) -> Path:
+    """`count` two-post debates, an opening claim and a disagreeing reply, as t0.json, t1.json…"""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(count):
+        write_thread(
+            folder / f"t{n}.json",
+            f"t{n}",
+            [
+                ("a", "ann", None, f"Thread {n} opens with a claim about topic {n}. It adds a reason."),
+                ("b", "bob", "a", f"I disagree with the claim about topic {n}. Here is why it fails."),
+            ],
+            title=f"Debate {n}",
+        )
+    return folder

@@ -30,6 +30,7 @@ from pipeline.resources import prompt_text
 from pipeline.runner import RunConfig, make_extractor
 
 KEY = "sk-batch-SECRET-42"
+WAIT = ("--wait", "--poll", "0.01")  # --wait polling every 10 ms, not the 30 s default
 Fault = Callable[[str, dict[str, Any], int], dict[str, Any] | None]
 
 
@@ -277,7 +278,7 @@ def test_run_batch_uploads_the_requests_and_records_the_batch_then_collect_write
 def test_the_batch_shares_the_cache_with_live_runs(tmp_path: Path) -> None:
     with respx.mock(assert_all_called=False) as router:
         api = FakeBatchAPI(router, polls=0)
-        result = invoke(*run_args(tmp_path, "--wait", "--poll", "0.01"), env={})
+        result = invoke(*run_args(tmp_path, *WAIT), env={})
         assert result.exit_code == 0, result.output
         batch_requests = sum(len(u["lines"]) for u in api.uploads)
         # A live run over the same threads afterwards: every answer is in the cache, no request is made.
@@ -299,7 +300,7 @@ def test_the_batch_shares_the_cache_with_live_runs(tmp_path: Path) -> None:
 def test_answers_already_in_the_cache_are_not_sent_again(tmp_path: Path) -> None:
     with respx.mock(assert_all_called=False) as router:
         api = FakeBatchAPI(router, polls=0)
-        assert invoke(*run_args(tmp_path, "--wait", "--poll", "0.01")).exit_code == 0
+        assert invoke(*run_args(tmp_path, *WAIT)).exit_code == 0
         earlier_uploads = len(api.uploads)
         write_thread(tmp_path / "in" / "c.json", "c", [("r1", "dan", None, "Trains beat planes under 500 km.")])
         again = invoke(
@@ -312,9 +313,7 @@ def test_answers_already_in_the_cache_are_not_sent_again(tmp_path: Path) -> None
             "--max-chunk-tokens",
             "900",
             "--batch",
-            "--wait",
-            "--poll",
-            "0.01",
+            *WAIT,
         )
         assert again.exit_code == 0, again.output
         later = [line["custom_id"] for u in api.uploads[earlier_uploads:] for line in u["lines"]]
@@ -353,7 +352,7 @@ def test_a_request_that_keeps_failing_fails_its_thread_with_the_reason_after_the
 
     with respx.mock(assert_all_called=False) as router:
         api = FakeBatchAPI(router, polls=0, fault=fault)
-        result = invoke(*run_args(tmp_path, "--wait", "--poll", "0.01"))
+        result = invoke(*run_args(tmp_path, *WAIT))
         assert result.exit_code == 1, result.output
         assert max(api.answered.values()) == batch_module.MAX_ATTEMPTS
         assert [cid for cid, n in api.answered.items() if n > 1][0].startswith("b/c001")
@@ -445,7 +444,7 @@ def test_requests_an_expired_batch_left_unanswered_are_sent_again(tmp_path: Path
     with respx.mock(assert_all_called=False) as router:
         api = FakeBatchAPI(router, polls=0)
         api.endings = ["expired"]
-        result = invoke(*run_args(tmp_path, "--wait", "--poll", "0.01"))
+        result = invoke(*run_args(tmp_path, *WAIT))
         assert result.exit_code == 0, result.output
         first = [line["custom_id"] for line in api.uploads[0]["lines"]]
         second = [line["custom_id"] for line in api.uploads[1]["lines"]]
@@ -460,7 +459,7 @@ def test_a_batch_the_provider_rejects_fails_its_requests_with_the_providers_reas
     with respx.mock(assert_all_called=False) as router:
         api = FakeBatchAPI(router, polls=0)
         api.endings = ["failed"]
-        result = invoke(*run_args(tmp_path, "--wait", "--poll", "0.01"))
+        result = invoke(*run_args(tmp_path, *WAIT))
         # A rejected file would be rejected again unchanged: no re-send, every thread failed, exit 1.
         assert result.exit_code == 1, result.output
         assert len(api.uploads) == 1 and not api.answered
@@ -484,7 +483,7 @@ def test_a_batch_server_without_json_schema_gets_json_object_with_the_schema_in_
 
     with respx.mock(assert_all_called=False) as router:
         api = FakeBatchAPI(router, polls=0, fault=fault)
-        result = invoke(*run_args(tmp_path, "--wait", "--poll", "0.01"))
+        result = invoke(*run_args(tmp_path, *WAIT))
         assert result.exit_code == 0, result.output
     first, *later = [[line["body"] for line in upload["lines"]] for upload in api.uploads]
     assert {body["response_format"]["type"] for body in first} == {"json_schema"}
@@ -520,7 +519,7 @@ def test_quiet_batch_runs_print_the_summary_and_problems_only(tmp_path: Path) ->
 
     with respx.mock(assert_all_called=False) as router:
         FakeBatchAPI(router, polls=0, fault=fault)
-        result = invoke(*run_args(tmp_path, "--wait", "--poll", "0.01", "-q"))
+        result = invoke(*run_args(tmp_path, *WAIT, "-q"))
     lines = result.stderr.splitlines()
     assert result.exit_code == 1
     assert not [line for line in lines if line.lstrip().startswith(("ok ", "PENDING ", "BATCH "))]

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import grounded_everywhere, write_thread
+from conftest import grounded_everywhere, make_threads
 
 from pipeline.extract_openai import OpenAIExtractor
 from pipeline.fakeserver import FakeOpenAIServer, FakeServerConfig
@@ -20,21 +20,6 @@ from pipeline.limiter import RateLimiter
 from pipeline.runner import RunConfig, run
 
 KEY = "sk-fake-server-key-7"
-
-
-def make_threads(folder: Path, count: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for n in range(count):
-        write_thread(
-            folder / f"t{n}.json",
-            f"t{n}",
-            [
-                ("a", "ann", None, f"Thread {n} opens with a claim about topic {n}. It adds a reason."),
-                ("b", "bob", "a", f"I disagree with the claim about topic {n}. Here is why it fails."),
-            ],
-            title=f"Debate {n}",
-        )
-    return folder
 
 
 def extractor(server: FakeOpenAIServer, rpm: float | None = None) -> OpenAIExtractor:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import grounded_everywhere, write_thread
+from conftest import grounded_everywhere, make_threads
 
 from pipeline.cli import cli
 from pipeline.fakeserver import FakeOpenAIServer, FakeServerConfig
@@ -40,21 +40,6 @@ def test_the_readme_documents_an_example_for_each_server() -> None:
     assert sorted(documented_examples()) == sorted(BEHAVIOUR)
 
 
-def threads(folder: Path) -> Path:
-    folder.mkdir()
-    for n in range(5):
-        write_thread(
-            folder / f"t{n}.json",
-            f"t{n}",
-            [
-                ("p1", "ann", None, f"Policy {n} should be adopted because it lowers costs."),
-                ("p2", "bob", "p1", f"Policy {n} raises costs for small firms, so it should not be adopted."),
-            ],
-            title=f"Policy {n}",
-        )
-    return folder
-
-
 @pytest.mark.parametrize("server_name", sorted(BEHAVIOUR))
 def test_each_documented_server_example_runs_as_documented(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server_name: str
@@ -72,7 +57,7 @@ def test_each_documented_server_example_runs_as_documented(
         monkeypatch.delenv(name, raising=False)
     with FakeOpenAIServer(config) as server:
         argv = [server.base_url if a.startswith("http://localhost:") else a for a in args[1:]]
-        argv[argv.index("threads/")] = str(threads(tmp_path / "threads"))
+        argv[argv.index("threads/")] = str(make_threads(tmp_path / "threads", 5))
         argv += ["-o", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"), "-q"]
         result = CliRunner().invoke(cli, argv, catch_exceptions=False)
         refused = server.stats.statuses.get(400, 0)
