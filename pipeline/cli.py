@@ -34,7 +34,7 @@ from .cost import cost_usd, estimate_run, load_prices
 from .errors import ConfigError, ThreadbriefError
 from .evaluate import evaluate, load_gold, report_table
 from .export import CLAIM_FIELDS, RELATION_FIELDS, briefs_in, claim_rows, relation_rows, to_csv, to_jsonl
-from .extract_openai import DEFAULT_OUTPUT_BUDGET, OpenAIExtractor
+from .extract_openai import DEFAULT_OUTPUT_BUDGET, RESPONSE_FORMATS, OpenAIExtractor
 from .load import load_inputs
 from .progress import RichProgress
 from .report import write_report
@@ -161,7 +161,7 @@ def _model_and_cost_options(command: Callable[..., None]) -> Callable[..., None]
 )
 @click.option(
     "--response-format",
-    type=click.Choice(["auto", "json_object"]),
+    type=click.Choice(RESPONSE_FORMATS),
     default="auto",
     show_default=True,
     help="auto = json_schema, and json_object with the schema in the prompt once the server rejects or ignores "

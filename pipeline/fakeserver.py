@@ -104,12 +104,16 @@ def _first_sentence(text: str) -> str | None:
     return match.group(0).strip() if match else None
 
 
+def _first_user_message(body: dict[str, Any]) -> str:
+    """What the request asks about: a re-ask appends the answer and the validator's messages after it."""
+    return str(next(m["content"] for m in body["messages"] if m["role"] == "user"))
+
+
 def answer_for(body: dict[str, Any]) -> dict[str, Any]:
     """The schema-valid content a cooperative model would return for this request."""
     response_format = body.get("response_format", {})
     name = response_format.get("json_schema", {}).get("name") if isinstance(response_format, dict) else None
-    # The request's first user message: a re-ask appends the answer and the validator's messages after it.
-    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    user = _first_user_message(body)
     if name == "thread_summary" or "Claims:" in user or "Overviews of its parts" in user:
         return {"overview": "The thread debates its title; the claims and rebuttals are listed below."}
     context, _, shown = user.rpartition("</context>")
@@ -255,8 +259,7 @@ class FakeOpenAIServer:
         time.sleep(delay)
         answer = answer_for(body)
         kind = "extraction" if "overview" not in answer else "summary"
-        first_user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-        if kind == "summary" and "Overviews of its parts" in first_user:
+        if kind == "summary" and "Overviews of its parts" in _first_user_message(body):
             kind = "summary_parts"
         fault = self.config.script(body, kind) if self.config.script else None
         if fault is not None:
