@@ -16,7 +16,8 @@ between them), built from general signals only, never from thread-specific rules
   reply answers. A quote-reply answers the quoted words: the segment after the quote responds to the
   parent segment the quote repeats. Otherwise the reply's strongest claim and its opening respond to
   the parent's thesis (the title, for a reply to the opening post), or in plain text to the earlier
-  segment sharing most words. The stance comes from the opening: agreement → agrees, agreement
+  segment sharing most words. The stance comes from the post's opening words, fragments included (a
+  bare "Interesting." or "Exactly." is no claim but says where the reply stands): agreement → agrees, agreement
   limited by a condition → qualifies, agreement followed by "but" (a concession) → rebuts; anything
   else rebuts, except a short reply with no sign of disagreement (an aside), and in plain text, where
   consecutive posts may be one author going on, only an explicit disagreement marker makes a rebuttal.
@@ -37,7 +38,7 @@ from .load import TITLE_POST_ID
 from .models import Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 from .normalize import PUNCTUATION_TABLE
 
-RULES_VERSION = "offline-2"
+RULES_VERSION = "offline-3"
 CLAIM_THRESHOLD = -0.8  # claim log-odds above which a segment is a claim (else a premise)
 MIN_WORDS = 4  # shorter segments are fragments, unless they state a stance ("I completely disagree.")
 MIN_CLAUSE_WORDS = 4  # a clause break needs this many words on both sides
@@ -68,9 +69,9 @@ _META = re.compile(
 )
 _AGREE = re.compile(
     r"\b(?<!n't )(?<!not )(i (?:\w+ ){0,2}agree|great point|good point|fair point|interesting point|makes sense|"
-    r"you(?:'re| are) (?:right|correct)|exactly|that's (?:true|fair)|that may be true|fair enough|"
+    r"you(?:'re| are) (?:right|correct)|exactly right|that's (?:true|fair)|that may be true|fair enough|"
     r"i see your point|thanks for|thank you|∆|&amp;#8710;)"
-    r"|^(?:sure|okay|ok|yeah|yes|true|right|indeed|interesting|i suppose|hm+)\b",
+    r"|^(?:sure|okay|ok|yeah|yes|true|right|exactly|indeed|interesting|i suppose|hm+)\b",
     re.IGNORECASE,
 )
 # Any sign of disagreement: a short reply without one is an aside.
@@ -372,7 +373,8 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
             continue
         if _link_quote_replies(payload, [s for s in every[cp.post.id] if s.quoted], own, targets):
             continue
-        kind = stance(" ".join(s.text for s in own[:2]))
+        opening = [s for s in every[cp.post.id] if not s.quoted][:2]  # fragments too: "Exactly." is a stance
+        kind = stance(" ".join(s.text for s in opening))
         own_text = _fold(" ".join(s.text for s in every[cp.post.id] if not s.quoted))
         if kind == "rebuts" and not has_reply_structure and not _EXPLICIT_DISAGREE.search(own_text[:400]):
             continue

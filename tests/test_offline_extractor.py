@@ -62,6 +62,20 @@ def test_stance_from_the_opening_words() -> None:
     assert stance("Fair enough, though I still feel swimming is the best exercise.") == "rebuts"  # a concession
     assert stance("I don't agree with any of this.") == "rebuts"
     assert stance("I disagree. Writing code is not being productive.") == "rebuts"
+    assert stance("Exactly. That is what the data shows.") == "agrees"
+    # "exactly" agrees as an answer ("Exactly.", "exactly right"), not inside an argument
+    assert stance("Both choices cut demand by exactly the same amount, one person.") == "rebuts"
+
+
+def test_a_reply_opening_with_a_word_of_agreement_agrees_though_the_word_is_no_claim() -> None:
+    payload = extract(
+        [
+            Post("a", "ann", None, "Chickens were first domesticated in Southeast Asia eight thousand years ago."),
+            Post("b", "bob", "a", "Interesting. I did not know that history of the farm birds at all."),
+        ]
+    )
+    assert "Interesting." not in quotes_by_post(payload).get("b", [])
+    assert [t for _, t, _ in relation_quotes(payload)] == ["agrees"]
 
 
 def test_a_reply_agreeing_with_a_condition_qualifies_its_parent() -> None:
