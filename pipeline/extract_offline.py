@@ -16,8 +16,8 @@ between them), built from general signals only, never from thread-specific rules
   reply answers. A quote-reply answers the quoted words: the segment after the quote responds to the
   parent segment the quote repeats. Otherwise the reply's strongest claim and its opening respond to
   the parent's thesis (the title, for a reply to the opening post), or in plain text to the earlier
-  segment sharing most words. The stance comes from the post's opening words, fragments included (a
-  bare "Interesting." or "Exactly." is no claim but says where the reply stands): agreement → agrees, agreement
+  segment sharing most words. The stance comes from the post's first two sentences, fragments included
+  (a bare "Interesting." or "Exactly." is no claim but says where the reply stands): agreement → agrees, agreement
   limited by a condition → qualifies, agreement followed by "but" (a concession) → rebuts; anything
   else rebuts, except a short reply with no sign of disagreement (an aside), and in plain text, where
   consecutive posts may be one author going on, only an explicit disagreement marker makes a rebuttal.
@@ -37,7 +37,7 @@ from .load import TITLE_POST_ID
 from .models import Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 from .normalize import PUNCTUATION_TABLE
 
-RULES_VERSION = "offline-3"
+RULES_VERSION = "offline-4"
 CLAIM_THRESHOLD = -0.8  # claim log-odds above which a segment is a claim (else a premise)
 MIN_WORDS = 4  # shorter segments are fragments, unless they state a stance ("I completely disagree.")
 MIN_CLAUSE_WORDS = 4  # a clause break needs this many words on both sides
@@ -45,6 +45,7 @@ PLAIN_TEXT_REPLY_WINDOW = 4  # posts back a reply may answer when the input has 
 QUOTE_MATCH_MIN_SIMILARITY = 0.3  # word overlap between a quoted line and the parent segment it quotes
 SOURCES_PER_REPLY = 2  # a reply's strongest claim and its opening
 SHORT_REPLY_WORDS = 15  # below this, a reply with no sign of disagreement is an aside
+OPENING_SENTENCES = 2  # a reply's stance is read from its first sentences (clauses split a concession's "but")
 
 _WORD = re.compile(r"[a-z0-9']+")
 _STOPWORDS = frozenset(
@@ -369,8 +370,9 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
             continue
         if _link_quote_replies(payload, [s for s in every[cp.post.id] if s.quoted], own, targets):
             continue
-        opening = [s for s in every[cp.post.id] if not s.quoted][:2]  # fragments too: "Exactly." is a stance
-        kind = stance(" ".join(s.text for s in opening))
+        unquoted = [s for s in every[cp.post.id] if not s.quoted]
+        opening = sorted({s.sentence for s in unquoted})[:OPENING_SENTENCES]
+        kind = stance(" ".join(s.text for s in unquoted if s.sentence in opening))
         own_text = _fold(" ".join(s.text for s in every[cp.post.id] if not s.quoted))
         if kind == "rebuts" and not has_reply_structure and not _EXPLICIT_DISAGREE.search(own_text[:400]):
             continue

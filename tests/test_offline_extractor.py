@@ -78,6 +78,22 @@ def test_a_reply_opening_with_a_word_of_agreement_agrees_though_the_word_is_no_c
     assert [t for _, t, _ in relation_quotes(payload)] == ["agrees"]
 
 
+def test_thanks_then_but_in_the_next_sentence_is_a_concession_that_rebuts() -> None:
+    payload = extract(
+        [
+            Post("a", "ann", None, "The Marines are the best branch for someone who wants to travel the world."),
+            Post(
+                "b",
+                "bob",
+                "a",
+                "Okay, thanks so much for the info! I still have a lot to read, but my main reason against the "
+                "Marines was that they are very homogeneous.",
+            ),
+        ]
+    )
+    assert {t for _, t, _ in relation_quotes(payload) if t != "supports"} == {"rebuts"}
+
+
 def test_a_reply_agreeing_with_a_condition_qualifies_its_parent() -> None:
     payload = extract(
         [
