@@ -70,7 +70,7 @@ _AGREE = re.compile(
     r"\b(?<!n't )(?<!not )(i (?:\w+ ){0,2}agree|great point|good point|fair point|interesting point|makes sense|"
     r"you(?:'re| are) (?:right|correct)|exactly right|that's (?:true|fair)|that may be true|fair enough|"
     r"i see your point|thanks for|thank you|∆|&amp;#8710;)"
-    r"|^(?:sure|okay|ok|yeah|yes|true|right|exactly|indeed|interesting|i suppose|hm+)\b",
+    r"|^(?:(?:well|oh|ah)\W+)?(?:sure|okay|ok|yeah|yes|true|right|exactly|indeed|interesting|i suppose|hm+)\b",
     re.IGNORECASE,
 )
 # Any sign of disagreement: a short reply without one is an aside.

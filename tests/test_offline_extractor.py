@@ -63,6 +63,8 @@ def test_stance_from_the_opening_words() -> None:
     assert stance("I don't agree with any of this.") == "rebuts"
     assert stance("I disagree. Writing code is not being productive.") == "rebuts"
     assert stance("Exactly. That is what the data shows.") == "agrees"
+    assert stance("Well... yeah. My comment was a silly way to point out a flaw.") == "agrees"  # an interjection first
+    assert stance("Oh, sure, but nobody reads the terms.") == "rebuts"
     # "exactly" agrees as an answer ("Exactly.", "exactly right"), not inside an argument
     assert stance("Both choices cut demand by exactly the same amount, one person.") == "rebuts"
 
