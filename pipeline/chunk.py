@@ -25,7 +25,10 @@ MAX_PROMPT_OVERHEAD = 0.3  # prompt beyond the system prompt ≤ (1 + this) × t
 CONTEXT_EXCERPT_TOKENS = 64  # a parent is shown by its opening sentence (tags included), which usually states its point
 MESSAGE_OVERHEAD_TOKENS = 8  # chat framing per request (role markers), per OpenAI's counting guide
 # Terminal punctuation with any closing quotes/brackets stays in the sentence; the gap after it does not.
-_ABBREVIATION = re.compile(r"(?:^|[\s(])(?:vs|e\.g|i\.e|etc|cf|approx|Mr|Mrs|Ms|Dr|Prof|St|No|Fig)\.$", re.IGNORECASE)
+_ABBREVIATION = re.compile(
+    r"(?:^|[\s(/\-–—])(?:vs|e\.g|i\.e|etc|cf|approx|Mr|Mrs|Ms|Dr|Prof|St|No|Fig)\.$",  # "proxies—e.g." too
+    re.IGNORECASE,
+)
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(\s+)|\n+")
 
 

@@ -3,7 +3,8 @@
 Input: a ``Chunk``. Output: the same payload an LLM returns (claims citing shown posts, relations
 between them), built from general signals only, never from thread-specific rules:
 - segments: each post's sentences, split into clauses at "; ", ": " and contrast connectives
-  ("..., but ..."), since an argument's units are often clauses; quoted text (``Post.quoted``),
+  ("..., but ..."), since an argument's units are often clauses, though never inside a parenthesis or
+  a quotation, which would leave half of it in each quote; quoted text (``Post.quoted``),
   fragments, title lines inside a post, edits and thanks are never the author's claims;
 - claims: segments scored as log-odds of being a claim rather than a premise or an aside, from
   stance verbs, modals, evaluation, hedges, copulas (positive) and links, examples, questions,
@@ -37,7 +38,7 @@ from .load import TITLE_POST_ID
 from .models import Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 from .normalize import PUNCTUATION_TABLE
 
-RULES_VERSION = "offline-4"
+RULES_VERSION = "offline-5"
 CLAIM_THRESHOLD = -0.8  # claim log-odds above which a segment is a claim (else a premise)
 MIN_WORDS = 4  # shorter segments are fragments, unless they state a stance ("I completely disagree.")
 MIN_CLAUSE_WORDS = 4  # a clause break needs this many words on both sides
@@ -81,7 +82,7 @@ _DISAGREE = re.compile(
 # marker makes a post a response to the ones before it.
 _EXPLICIT_DISAGREE = re.compile(
     r"\b(?:i (?:\w+ )?disagree|i don't (?:think|agree|buy|believe)|i do not (?:think|agree|believe)|not true|"
-    r"that's (?:not|wrong)|this (?:proves too much|is wrong|seems wrong)|wrong|i doubt|"
+    r"that's (?:not|wrong)|this (?:proves too much|is wrong|seems wrong)|wrong|i doubt(?! (?:that )?i\b)|"
     r"(?:find|is) (?:it |this )?unlikely|i'm (?:not sure|skeptical|strongly against)|on the contrary|"
     r"doesn't follow|not convinced)\b",
     re.IGNORECASE,
@@ -142,6 +143,16 @@ def _looks_like_title(text: str) -> bool:
     return capitalised * 2 >= len(words)
 
 
+def _open_enclosure(text: str) -> bool:
+    """Whether text leaves a parenthesis, bracket or quotation open: a break there would cut it in two."""
+    return (
+        text.count("(") > text.count(")")
+        or text.count("[") > text.count("]")
+        or text.count("“") > text.count("”")
+        or text.count('"') % 2 == 1
+    )
+
+
 def _clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Split text[start:end] at clause breaks, keeping clauses of at least MIN_CLAUSE_WORDS words."""
     sentence = text[start:end]
@@ -151,6 +162,8 @@ def _clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
     begin = start
     for match in _CLAUSE_BREAK.finditer(text, begin, end):
         before, after = text[begin : match.start()], text[match.end() : end]
+        if _open_enclosure(before):
+            continue  # inside a parenthesis ("(edit: ...)") or a quotation ("“reduces but does not eliminate”")
         if len(before.split()) >= MIN_CLAUSE_WORDS and len(after.split()) >= MIN_CLAUSE_WORDS:
             spans.append((begin, match.start()))
             begin = match.end()

@@ -162,3 +162,5 @@ def test_sentence_spans_cover_the_sentences() -> None:
         "Fourth (vs. fifth, e.g. sixth) ends.",
         "Etc.",
     ]
+    # An abbreviation after a dash ends no sentence either.
+    assert len(list(sentence_spans("There are good proxies—e.g. Eight Methods to Evaluate Unlearning."))) == 1

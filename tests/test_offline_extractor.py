@@ -56,6 +56,24 @@ def test_a_quote_reply_links_the_answer_to_the_quoted_sentence_and_never_claims_
     ]
 
 
+def test_no_clause_break_inside_a_parenthesis_or_a_quotation() -> None:
+    payload = extract(
+        [
+            Post(
+                "a",
+                "ann",
+                None,
+                "Yes, the pause is my secondary goal (edit: conditional on no significant alignment progress). "
+                "The lab patches the problem with some “reduces but does not eliminate” technique. "
+                "Interpretability research is useful, but it should not be the main bet of the field.",
+            )
+        ]
+    )
+    quotes = [c["quote"] for c in payload["claims"]]
+    assert all(q.count("(") == q.count(")") and q.count("“") == q.count("”") for q in quotes), quotes
+    assert "but it should not be the main bet of the field." in quotes  # outside them, "but" still breaks
+
+
 def test_stance_from_the_opening_words() -> None:
     assert stance("Great point. I agree and should have said that.") == "agrees"
     assert stance("I agree, as long as the budget allows it.") == "qualifies"
@@ -150,6 +168,25 @@ def test_titles_and_name_lines_are_not_claims_and_plain_text_needs_an_explicit_m
     assert [(t, target) for _, t, target in relation_quotes(payload)] == [
         ("rebuts", "Interpretability is not the only way to make progress on alignment.")
     ]
+
+
+def test_in_plain_text_doubting_oneself_is_no_disagreement() -> None:
+    payload = extract(
+        [
+            Post("p1", None, None, "I agree that I have not argued the positive case for governance work yet."),
+            Post(
+                "p2",
+                None,
+                None,
+                "I hope to write a more constructive post on that, although I doubt that I am the best person to "
+                "write it.",
+            ),
+            Post("p3", None, None, "I doubt governance work can move fast enough to matter before the deadline."),
+        ]
+    )
+    assert {source for source, t, _ in relation_quotes(payload) if t == "rebuts"} == {
+        "I doubt governance work can move fast enough to matter before the deadline."
+    }
 
 
 def test_the_same_chunk_gives_the_same_payload() -> None:
