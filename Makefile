@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint quality bench longthread clean
+.PHONY: run test lint quality fit-claims bench longthread clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -38,6 +38,10 @@ longthread: $(VENV)/.installed
 # Offline extractor quality against ../shared/eval/cmv-dev (claims, attack edges, post pairs) and speed.
 quality: $(VENV)/.installed
 	$(BIN)/python bench/quality.py
+
+# Refit the offline claim model on ../shared/eval/cmv-dev, with its cross-validated claim F1.
+fit-claims: $(VENV)/.installed
+	$(BIN)/python bench/fit_claims.py
 
 clean:
 	rm -rf $(VENV) outputs/*/ outputs/run.json

@@ -145,7 +145,8 @@ def load_gold(path: Path) -> dict[str, dict[str, Any]]:
     return gold
 
 
-def _overlaps(a: Unit, b: Unit) -> bool:
+def units_match(a: Unit, b: Unit) -> bool:
+    """Same post, and the spans overlap by at least half of each (the rule every score here uses)."""
     if a[0] != b[0]:
         return False
     overlap = min(a[1][1], b[1][1]) - max(a[1][0], b[1][0])
@@ -159,7 +160,7 @@ def _match_units(predicted: list[Unit], gold: list[Unit | None]) -> tuple[int, i
         if unit is None:
             continue
         for i, guess in enumerate(predicted):
-            if i not in used and _overlaps(guess, unit):
+            if i not in used and units_match(guess, unit):
                 used.add(i)
                 matched += 1
                 break
@@ -175,7 +176,7 @@ def _match_edges(
         for j, (gold_source, gold_target) in enumerate(gold):
             if j in used or gold_source is None or gold_target is None:
                 continue
-            if _overlaps(source, gold_source) and _overlaps(target, gold_target):
+            if units_match(source, gold_source) and units_match(target, gold_target):
                 used.add(j)
                 matched += 1
                 break

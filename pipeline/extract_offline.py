@@ -38,7 +38,7 @@ from .load import TITLE_POST_ID
 from .models import Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 from .normalize import PUNCTUATION_TABLE
 
-RULES_VERSION = "offline-5"
+RULES_VERSION = "offline-6"
 CLAIM_THRESHOLD = -0.8  # claim log-odds above which a segment is a claim (else a premise)
 MIN_WORDS = 4  # shorter segments are fragments, unless they state a stance ("I completely disagree.")
 MIN_CLAUSE_WORDS = 4  # a clause break needs this many words on both sides
@@ -175,72 +175,120 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-# Signals of a claim (a position taken) against a premise (evidence, example, condition) or an aside, with
-# weights fitted as a logistic model over clause segments of annotated debates; only general language
-# features, each readable on its own. Word-list signals are set lookups on the segment's words (a regex
-# alternation per signal was most of the offline extractor's time); phrases and anchors stay regexes.
-_WORD_SIGNALS: tuple[tuple[frozenset[str], float], ...] = (
-    (_words("should shouldn't must ought cannot can't"), 0.6),
+# The claim model: a logistic model whose features are signals of a claim (a position taken) against a
+# premise (evidence, example, condition) or an aside; only general language features, each readable on its
+# own, and each 0 or 1. bench/fit_claims.py fits these weights on annotated threads and reports the claim
+# F1 they reach on threads they were not fitted on.
+CLAIM_WEIGHTS: dict[str, float] = {
+    "bias": -0.8,
+    "obligation": 0.6,
+    "evaluation": 0.55,
+    "copula": 0.55,
+    "modal": 0.35,
+    "hedge": 0.65,
+    "negation": 0.25,
+    "contracted_negation": 0.25,  # "isn't" with no "not", "never" or "no" beside it
+    "second_person": 0.25,
+    "comparison": 0.15,
+    "first_person_plural": -0.35,
+    "narration": -0.15,
+    "generalization": -0.3,
+    "opens_with_reference": 0.3,
+    "opens_with_conclusion": 0.15,
+    "opens_with_cause": -0.75,
+    "opens_with_condition": -0.4,
+    "stance_verb": 1.5,
+    "need_to": 0.6,
+    "example": -0.75,
+    "link": -1.75,
+    "quotation": -0.6,
+    "exclamation": -0.25,
+    "question": -0.8,
+    "under_6_words": -0.75,
+    "under_9_words": -0.15,  # 6 to 8
+    "over_29_words": -0.75,
+    "only_segment": 0.6,  # a one-segment post is its point
+    "first_segment": 0.3,  # a post's opening states it more often than what follows
+    "first_sentence": 0.5,
+    "in_opening_post": -0.4,  # an opening post spends more of its words on background than a reply does
+}
+# Word-list signals are set lookups on the segment's words (a regex alternation per signal was most of the
+# offline extractor's time); phrases and anchors stay regexes.
+_WORD_SIGNALS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("obligation", _words("should shouldn't must ought cannot can't")),
     (
+        "evaluation",
         _words(
             "good bad better worse best worst wrong right fair unfair important valid invalid ridiculous absurd "
             "reasonable unreasonable true false justified unjustified moral immoral ethical unethical harmful "
             "dangerous beneficial necessary pointless useless worth problem mistake fault responsible"
         ),
-        0.55,
     ),
-    (_words("is are isn't aren't"), 0.55),
-    (_words("would could might may"), 0.35),
-    (_words("probably likely seem seems perhaps maybe possibly generally usually"), 0.65),
-    (_words("not never no"), 0.25),
-    (_words("you your you're"), 0.25),
-    (_words("more less than"), 0.15),
-    (_words("we us our"), -0.35),
-    (_words("was were did had went said saw grew got told"), -0.15),
-    (_words("people everyone society most many all nobody anyone"), -0.3),
+    ("copula", _words("is are isn't aren't")),
+    ("modal", _words("would could might may")),
+    ("hedge", _words("probably likely seem seems perhaps maybe possibly generally usually")),
+    ("negation", _words("not never no")),
+    ("second_person", _words("you your you're")),
+    ("comparison", _words("more less than")),
+    ("first_person_plural", _words("we us our")),
+    ("narration", _words("was were did had went said saw grew got told")),
+    ("generalization", _words("people everyone society most many all nobody anyone")),
 )
-_OPENING_SIGNALS: tuple[tuple[frozenset[str], float], ...] = (
-    (_words("this that it"), 0.3),
-    (_words("so therefore thus hence"), 0.15),
-    (_words("because since as"), -0.75),
-    (_words("if when unless"), -0.4),
+_OPENING_SIGNALS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("opens_with_reference", _words("this that it")),
+    ("opens_with_conclusion", _words("so therefore thus hence")),
+    ("opens_with_cause", _words("because since as")),
+    ("opens_with_condition", _words("if when unless")),
 )
-# (words one of which must be present, pattern, weight): the gate skips most regex searches.
-_PATTERN_SIGNALS: tuple[tuple[frozenset[str], re.Pattern[str], float], ...] = (
-    (_words("i in imo imho my"), _STANCE_VERB, 1.5),
-    (_words("need needs have has"), re.compile(r"\b(?:need|needs|have|has) to\b"), 0.6),
-    (_words("example instance e g such"), _EXAMPLE, -0.75),
+# (name, words one of which must be present, pattern): the gate skips most regex searches.
+_PATTERN_SIGNALS: tuple[tuple[str, frozenset[str], re.Pattern[str]], ...] = (
+    ("stance_verb", _words("i in imo imho my"), _STANCE_VERB),
+    ("need_to", _words("need needs have has"), re.compile(r"\b(?:need|needs|have|has) to\b")),
+    ("example", _words("example instance e g such"), _EXAMPLE),
 )
-# (strings one of which must occur in the text, weight): signals a substring test decides on its own.
-_TEXT_SIGNALS: tuple[tuple[tuple[str, ...], float], ...] = (
-    (("://", "www.", "]("), -1.75),  # a link (tested on the lowered text)
-    (('"', "“", "”"), -0.6),  # quotation
-    (("!",), -0.25),
+# (name, strings one of which must occur in the lowered text): signals a substring test decides on its own.
+_TEXT_SIGNALS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("link", ("://", "www.", "](")),
+    ("quotation", ('"', "“", "”")),
+    ("exclamation", ("!",)),
 )
-_CLAIM_BIAS = -0.8
+
+
+def claim_features(segment: Segment, count: int) -> list[str]:
+    """The claim model's features a segment shows (``count``: segments in its post), "bias" first."""
+    lowered, tokens = segment.lowered, segment.tokens
+    present = set(tokens)
+    found = ["bias"]
+    found += [name for name, words in _WORD_SIGNALS if not words.isdisjoint(present)]
+    if "n't" in lowered and any(token.endswith("n't") for token in tokens):
+        if "not" not in present and "never" not in present and "no" not in present:
+            found.append("contracted_negation")
+    if tokens:
+        found += [name for name, words in _OPENING_SIGNALS if tokens[0] in words]
+    found += [name for name, gate, regex in _PATTERN_SIGNALS if not gate.isdisjoint(present) and regex.search(lowered)]
+    found += [name for name, needles in _TEXT_SIGNALS if any(needle in lowered for needle in needles)]
+    text = segment.folded
+    if text.rstrip().endswith("?"):
+        found.append("question")
+    length = len(text.split())
+    if length < 9:
+        found.append("under_6_words" if length < 6 else "under_9_words")
+    elif length >= 30:
+        found.append("over_29_words")
+    if count == 1:
+        found.append("only_segment")
+    elif segment.index == 0:
+        found.append("first_segment")
+    if segment.sentence == 0:
+        found.append("first_sentence")
+    if segment.post.parent_id is None and segment.post.id != TITLE_POST_ID:
+        found.append("in_opening_post")
+    return found
 
 
 def claim_score(segment: Segment, count: int) -> float:
     """Log-odds that a segment is the author's claim rather than a premise or an aside."""
-    text, lowered = segment.folded, segment.lowered
-    tokens = segment.tokens
-    present = set(tokens)
-    score = _CLAIM_BIAS + sum(weight for words, weight in _WORD_SIGNALS if not words.isdisjoint(present))
-    if "n't" in lowered and any(token.endswith("n't") for token in tokens):
-        score += 0.25 * ("not" not in present and "never" not in present and "no" not in present)
-    if tokens:
-        score += sum(weight for words, weight in _OPENING_SIGNALS if tokens[0] in words)
-    score += sum(w for gate, pattern, w in _PATTERN_SIGNALS if not gate.isdisjoint(present) and pattern.search(lowered))
-    score += sum(weight for needles, weight in _TEXT_SIGNALS if any(needle in lowered for needle in needles))
-    score -= 0.8 * text.rstrip().endswith("?")
-    length = len(text.split())
-    score += -0.75 if length < 6 else -0.15 if length < 9 else -0.75 if length >= 30 else 0.0
-    # Position: a one-segment post is its point; a post's opening states it more often than what follows.
-    score += 0.6 if count == 1 else 0.3 if segment.index == 0 else 0.0
-    score += 0.5 * (segment.sentence == 0)
-    # An opening post spends more of its words on background than a reply does.
-    score -= 0.4 * (segment.post.parent_id is None and segment.post.id != TITLE_POST_ID)
-    return score
+    return sum(CLAIM_WEIGHTS[name] for name in claim_features(segment, count))
 
 
 def segments(cp: ChunkPost) -> list[Segment]:
