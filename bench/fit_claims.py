@@ -16,7 +16,6 @@ Usage: python bench/fit_claims.py [CMV_DIR] [--folds K] [--l2 L]
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import tempfile
@@ -25,6 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cmv import argument_parser, data_paths
 
 from pipeline import extract_offline
 from pipeline.chunk import chunk_thread
@@ -35,7 +36,6 @@ from pipeline.normalize import normalize_thread
 from pipeline.runner import RunConfig, run
 from pipeline.tokenizer import get_tokenizer
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "cmv-dev"
 NAMES = list(CLAIM_WEIGHTS)
 
 
@@ -170,15 +170,14 @@ def line(label: str, s: SystemScores) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("cmv_dir", nargs="?", type=Path, default=DEFAULT_DIR)
+    parser = argument_parser(__doc__)
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--l2", type=float, default=1.0)
     args = parser.parse_args()
-    threads_dir, gold_path = args.cmv_dir / "threads", args.cmv_dir / "gold.jsonl"
-    if not threads_dir.is_dir() or not gold_path.is_file():
-        print(f"no annotated threads at {args.cmv_dir}: pass its path", file=sys.stderr)
+    paths = data_paths(args.cmv_dir)
+    if paths is None:
         return 2
+    threads_dir, gold_path = paths
     gold = load_gold(gold_path)
     ids = sorted(gold)
     rows = labelled_rows(threads_dir, gold)

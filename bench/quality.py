@@ -11,12 +11,13 @@ Usage: python bench/quality.py [CMV_DIR] [--runs N]
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from cmv import argument_parser, data_paths
 
 from pipeline.chunk import chunk_thread
 from pipeline.evaluate import evaluate, load_gold, report_table
@@ -26,8 +27,6 @@ from pipeline.normalize import normalize_thread
 from pipeline.runner import RunConfig, run
 from pipeline.tokenizer import get_tokenizer
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "cmv-dev"
-
 
 def without_timestamps(path: Path) -> dict[str, object]:
     brief = json.loads(path.read_text(encoding="utf-8"))
@@ -36,14 +35,13 @@ def without_timestamps(path: Path) -> dict[str, object]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("cmv_dir", nargs="?", type=Path, default=DEFAULT_DIR)
+    parser = argument_parser(__doc__)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    threads_dir, gold_path = args.cmv_dir / "threads", args.cmv_dir / "gold.jsonl"
-    if not threads_dir.is_dir() or not gold_path.is_file():
-        print(f"no cmv-dev data at {args.cmv_dir}: pass its path", file=sys.stderr)
+    paths = data_paths(args.cmv_dir)
+    if paths is None:
         return 2
+    threads_dir, gold_path = paths
     threads, _ = load_inputs([threads_dir])
     text_bytes = sum(len(p.text.encode("utf-8")) for t in threads for p in t.posts)
     tokenizer = get_tokenizer(None)  # loading the BPE ranks is a one-off start-up cost, not throughput
