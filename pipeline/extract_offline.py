@@ -38,7 +38,7 @@ from .load import TITLE_POST_ID
 from .models import Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 from .normalize import PUNCTUATION_TABLE
 
-RULES_VERSION = "offline-6"
+RULES_VERSION = "offline-7"
 CLAIM_THRESHOLD = -0.8  # claim log-odds above which a segment is a claim (else a premise)
 MIN_WORDS = 4  # shorter segments are fragments, unless they state a stance ("I completely disagree.")
 MIN_CLAUSE_WORDS = 4  # a clause break needs this many words on both sides
@@ -90,7 +90,12 @@ _EXPLICIT_DISAGREE = re.compile(
 # An agreement limited by a condition qualifies; an agreement followed by "but" rebuts (a concession).
 _CONDITION = re.compile(r"\b(?:only if|as long as|unless|except|provided that|depends on)\b", re.IGNORECASE)
 _CONTRAST = re.compile(r"\b(?:but|however|although|though|that said)\b", re.IGNORECASE)
-_TERMINAL = re.compile(r"[.!?:;)\"”’]$")
+# How a sentence ends; a closing bracket only after one of these ("(... Sonnet.)"), since a title may end in
+# a parenthesis ("Task decomposition (AGISF Distillation)"); a trailing emoticon is no ending.
+_TERMINAL = re.compile(r"[.!?:;\"”’]\)?$")
+_EMOTICON = re.compile(r"\s+[:;]-?[()DPp]$")
+# Title case leaves these small words in lower case.
+_TITLE_SMALL_WORDS = frozenset("a an the and or but nor for of in on at to by with from as vs via per".split())
 
 
 @dataclass(slots=True)
@@ -136,11 +141,14 @@ def similarity(a: set[str], b: set[str]) -> float:
 
 
 def _looks_like_title(text: str) -> bool:
+    text = _EMOTICON.sub("", text)
     words = text.split()
     if _TERMINAL.search(text) or len(words) > 14:
         return False
-    capitalised = sum(1 for w in words if w[:1].isupper())
-    return capitalised * 2 >= len(words)
+    # Words that title case would capitalise; numbers ("100X") say nothing either way.
+    cased = [w for w in (w.strip("([\"“‘'") for w in words) if w.lower() not in _TITLE_SMALL_WORDS and w[:1].isalpha()]
+    capitalised = sum(1 for w in cased if w[:1].isupper())
+    return bool(cased) and capitalised * 2 >= len(cased)
 
 
 def _open_enclosure(text: str) -> bool:

@@ -170,6 +170,17 @@ def test_titles_and_name_lines_are_not_claims_and_plain_text_needs_an_explicit_m
     ]
 
 
+def test_post_titles_in_a_feed_are_not_claims_though_they_end_in_a_bracket_or_a_smiley() -> None:
+    titles = [
+        "Preparing for the 100X Economy",
+        "Task decomposition for scalable oversight (AGISF Distillation)",
+        "Open Problems and Fundamental Limitations of Reinforcement Learning from Human Feedback :)",
+    ]
+    sentence = "(Anecdotally, I suspect I am already being uplifted a bit as a researcher by using Sonnet.)"
+    payload = extract([Post(f"p{i}", None, None, text) for i, text in enumerate([*titles, sentence])])
+    assert [c["quote"] for c in payload["claims"]] == [sentence]
+
+
 def test_in_plain_text_doubting_oneself_is_no_disagreement() -> None:
     payload = extract(
         [
