@@ -58,7 +58,8 @@ def labelled_rows(threads_dir: Path, gold: dict[str, dict[str, Any]]) -> list[Ro
         (chunk,) = chunk_thread(thread, tokenizer, 10**9)
         posts = [{"id": cp.post.id, "text": cp.text} for cp in chunk.posts]
         units = locate_units(gold[thread.id], {"posts": posts})
-        claims = [units[a["id"]] for a in gold[thread.id]["adus"] if a["label"] in GOLD_CLAIM_LABELS and units[a["id"]]]
+        adus = gold[thread.id]["adus"]
+        claims = [u for a in adus if a["label"] in GOLD_CLAIM_LABELS and (u := units[a["id"]]) is not None]
         for cp in chunk.posts:
             if cp.post.id == TITLE_POST_ID:
                 continue
@@ -68,7 +69,7 @@ def labelled_rows(threads_dir: Path, gold: dict[str, dict[str, Any]]) -> list[Ro
                     continue
                 start = cp.text.find(segment.text)
                 unit = (cp.post.id, (start, start + len(segment.text)))
-                label = int(any(units_match(unit, claim) for claim in claims if claim is not None))
+                label = int(any(units_match(unit, claim) for claim in claims))
                 rows.append(Row(thread.id, claim_features(segment, len(found)), label))
     return rows
 
