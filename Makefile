@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint quality fit-claims bench longthread clean
+.PHONY: run test lint quality fit-claims edge-oracle bench longthread clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -42,6 +42,10 @@ quality: $(VENV)/.installed
 # Refit the offline claim model on ../shared/eval/cmv-dev, with its cross-validated claim F1.
 fit-claims: $(VENV)/.installed
 	$(BIN)/python bench/fit_claims.py
+
+# How much of the offline attack-edge error is the source clause, how much the target clause.
+edge-oracle: $(VENV)/.installed
+	$(BIN)/python bench/edge_oracle.py
 
 clean:
 	rm -rf $(VENV) outputs/*/ outputs/run.json

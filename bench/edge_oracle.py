@@ -1,0 +1,90 @@
+"""Where the offline extractor's attack edges go wrong: its source clause, or its target clause.
+
+Runs the offline backend over the annotated threads (../shared/eval/cmv-dev by default) and scores its
+`rebuts` relations three ways against the gold attacks, one-to-one as `threadbrief eval` does:
+- as evaluated: source and target each match the gold units (half of each overlapping);
+- oracle target: the source matches and the target is anywhere in the right post, i.e. the edge F1 if
+  the extractor always picked the right clause of the post it answers;
+- oracle source: the target matches and the source is anywhere in the right reply.
+A benchmark, not a test: it prints what it measured.
+Usage: python bench/edge_oracle.py [CMV_DIR]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from cmv import argument_parser, data_paths
+
+from pipeline.evaluate import ATTACK_LABELS, Score, Unit, brief_prediction, load_gold, locate_units, units_match
+from pipeline.extract_offline import OfflineExtractor
+from pipeline.runner import RunConfig, run
+
+Edge = tuple[Unit, Unit]
+Rule = Callable[[Edge, Edge], bool]
+
+
+def exact(predicted: Edge, gold: Edge) -> bool:
+    return units_match(predicted[0], gold[0]) and units_match(predicted[1], gold[1])
+
+
+def any_target_clause(predicted: Edge, gold: Edge) -> bool:
+    return units_match(predicted[0], gold[0]) and predicted[1][0] == gold[1][0]
+
+
+def any_source_clause(predicted: Edge, gold: Edge) -> bool:
+    return predicted[0][0] == gold[0][0] and units_match(predicted[1], gold[1])
+
+
+def matched(predicted: list[Edge], gold: list[Edge], rule: Rule) -> tuple[int, int, int]:
+    used: set[int] = set()
+    hits = 0
+    for edge in predicted:
+        j = next((j for j, g in enumerate(gold) if j not in used and rule(edge, g)), None)
+        if j is not None:
+            used.add(j)
+            hits += 1
+    return hits, len(predicted) - hits, len(gold) - hits
+
+
+def main() -> int:
+    args = argument_parser(__doc__).parse_args()
+    paths = data_paths(args.cmv_dir)
+    if paths is None:
+        return 2
+    threads_dir, gold_path = paths
+    gold = load_gold(gold_path)
+    rules: dict[str, Rule] = {
+        "as evaluated": exact,
+        "oracle target (any clause of the right post)": any_target_clause,
+        "oracle source (any clause of the right reply)": any_source_clause,
+    }
+    scores = {name: Score() for name in rules}
+    with tempfile.TemporaryDirectory(prefix="tb-edges-") as out:
+        run(RunConfig(inputs=[threads_dir], out=Path(out), use_cache=False), OfflineExtractor())
+        for thread_id, annotated in sorted(gold.items()):
+            brief_path = Path(out) / thread_id / "brief.json"
+            brief = json.loads(brief_path.read_text(encoding="utf-8"))
+            units = locate_units(annotated, brief)
+            attacks = [r for r in annotated["relations"] if r.get("is_attack", r["label"] in ATTACK_LABELS)]
+            gold_edges = [
+                (source, target)
+                for r in attacks
+                if (source := units.get(r["source"])) is not None and (target := units.get(r["target"])) is not None
+            ]
+            unlocated = len(attacks) - len(gold_edges)
+            predicted = brief_prediction(brief).edges
+            for name, rule in rules.items():
+                tp, fp, fn = matched(predicted, gold_edges, rule)
+                scores[name].add(tp, fp, fn + unlocated)
+    for name, score in scores.items():
+        print(f"{name:<48} attack-edge P {score.precision:.3f} R {score.recall:.3f} F1 {score.f1:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
