@@ -442,7 +442,7 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
         unquoted = [s for s in every[cp.post.id] if not s.quoted]
         opening = sorted({s.sentence for s in unquoted})[:OPENING_SENTENCES]
         kind = stance(" ".join(s.text for s in unquoted if s.sentence in opening))
-        own_text = _fold(" ".join(s.text for s in every[cp.post.id] if not s.quoted))
+        own_text = _fold(" ".join(s.text for s in unquoted))
         if kind == "rebuts" and not has_reply_structure and not _EXPLICIT_DISAGREE.search(own_text[:400]):
             continue
         if kind == "rebuts" and len(own_text.split()) < SHORT_REPLY_WORDS and not _DISAGREE.search(own_text):
