@@ -20,16 +20,19 @@ from pathlib import Path
 
 from cmv import argument_parser, data_paths
 
-from pipeline.evaluate import ATTACK_LABELS, Score, Unit, brief_prediction, load_gold, locate_units, units_match
+from pipeline.evaluate import (
+    ATTACK_LABELS,
+    Edge,
+    Score,
+    brief_prediction,
+    edges_match,
+    load_gold,
+    locate_units,
+    match_edges,
+    units_match,
+)
 from pipeline.extract_offline import OfflineExtractor
 from pipeline.runner import RunConfig, run
-
-Edge = tuple[Unit, Unit]
-Rule = Callable[[Edge, Edge], bool]
-
-
-def exact(predicted: Edge, gold: Edge) -> bool:
-    return units_match(predicted[0], gold[0]) and units_match(predicted[1], gold[1])
 
 
 def any_target_clause(predicted: Edge, gold: Edge) -> bool:
@@ -40,17 +43,6 @@ def any_source_clause(predicted: Edge, gold: Edge) -> bool:
     return predicted[0][0] == gold[0][0] and units_match(predicted[1], gold[1])
 
 
-def matched(predicted: list[Edge], gold: list[Edge], rule: Rule) -> tuple[int, int, int]:
-    used: set[int] = set()
-    hits = 0
-    for edge in predicted:
-        j = next((j for j, g in enumerate(gold) if j not in used and rule(edge, g)), None)
-        if j is not None:
-            used.add(j)
-            hits += 1
-    return hits, len(predicted) - hits, len(gold) - hits
-
-
 def main() -> int:
     args = argument_parser(__doc__).parse_args()
     paths = data_paths(args.cmv_dir)
@@ -58,8 +50,8 @@ def main() -> int:
         return 2
     threads_dir, gold_path = paths
     gold = load_gold(gold_path)
-    rules: dict[str, Rule] = {
-        "as evaluated": exact,
+    rules: dict[str, Callable[[Edge, Edge], bool]] = {
+        "as evaluated": edges_match,
         "oracle target (any clause of the right post)": any_target_clause,
         "oracle source (any clause of the right reply)": any_source_clause,
     }
@@ -71,16 +63,10 @@ def main() -> int:
             brief = json.loads(brief_path.read_text(encoding="utf-8"))
             units = locate_units(annotated, brief)
             attacks = [r for r in annotated["relations"] if r.get("is_attack", r["label"] in ATTACK_LABELS)]
-            gold_edges = [
-                (source, target)
-                for r in attacks
-                if (source := units.get(r["source"])) is not None and (target := units.get(r["target"])) is not None
-            ]
-            unlocated = len(attacks) - len(gold_edges)
+            gold_edges = [(units.get(r["source"]), units.get(r["target"])) for r in attacks]
             predicted = brief_prediction(brief).edges
             for name, rule in rules.items():
-                tp, fp, fn = matched(predicted, gold_edges, rule)
-                scores[name].add(tp, fp, fn + unlocated)
+                scores[name].add(*match_edges(predicted, gold_edges, rule))
     for name, score in scores.items():
         print(f"{name:<48} attack-edge P {score.precision:.3f} R {score.recall:.3f} F1 {score.f1:.3f}")
     return 0

@@ -21,7 +21,7 @@ Failure modes: ``InputError`` for an unreadable or invalid gold line.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,16 +167,26 @@ def _match_units(predicted: list[Unit], gold: list[Unit | None]) -> tuple[int, i
     return matched, len(predicted) - matched, len(gold) - matched
 
 
-def _match_edges(
-    predicted: list[tuple[Unit, Unit]], gold: list[tuple[Unit | None, Unit | None]]
+Edge = tuple[Unit, Unit]
+
+
+def edges_match(predicted: Edge, gold: Edge) -> bool:
+    return units_match(predicted[0], gold[0]) and units_match(predicted[1], gold[1])
+
+
+def match_edges(
+    predicted: list[Edge],
+    gold: list[tuple[Unit | None, Unit | None]],
+    rule: Callable[[Edge, Edge], bool] = edges_match,
 ) -> tuple[int, int, int]:
+    """(tp, fp, fn), one-to-one; a gold edge with an end not found in the brief is only ever missed."""
     used: set[int] = set()
     matched = 0
-    for source, target in predicted:
+    for edge in predicted:
         for j, (gold_source, gold_target) in enumerate(gold):
             if j in used or gold_source is None or gold_target is None:
                 continue
-            if units_match(source, gold_source) and units_match(target, gold_target):
+            if rule(edge, (gold_source, gold_target)):
                 used.add(j)
                 matched += 1
                 break
@@ -229,7 +239,7 @@ def _score(
     scores.claims.add(tp, fp, fn + missing_claims)
     attacks = [r for r in gold["relations"] if r.get("is_attack", r["label"] in ATTACK_LABELS)]
     gold_edges = [(units.get(r["source"]), units.get(r["target"])) for r in attacks]
-    scores.attack_edges.add(*_match_edges(prediction.edges, gold_edges))
+    scores.attack_edges.add(*match_edges(prediction.edges, gold_edges))
     adu_post = {a["id"]: a["post_id"] for a in gold["adus"]}
     gold_pairs = _pairs(
         (
