@@ -38,7 +38,7 @@ from .load import TITLE_POST_ID
 from .models import Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 from .normalize import PUNCTUATION_TABLE
 
-RULES_VERSION = "offline-7"
+RULES_VERSION = "offline-8"
 CLAIM_THRESHOLD = -0.8  # claim log-odds above which a segment is a claim (else a premise)
 MIN_WORDS = 4  # shorter segments are fragments, unless they state a stance ("I completely disagree.")
 MIN_CLAUSE_WORDS = 4  # a clause break needs this many words on both sides
@@ -138,6 +138,12 @@ def content_words(text: str) -> set[str]:
 
 def similarity(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
+
+
+# A segment that is one short bracketed label, not a sentence ("[deleted]", "[removed]", "[image]", "[patch
+# not shown: 279 lines]"): a platform's or importer's placeholder for what is not there, never anyone's claim.
+# A bracketed sentence ("[Edit: it looks like I was wrong.]") is the author's own words and stays a candidate.
+_EDITORIAL_NOTE = re.compile(r"\[(?:[^\[\].!?\s]+\s?){1,8}\]")
 
 
 def _looks_like_title(text: str) -> bool:
@@ -334,6 +340,7 @@ def is_candidate(segment: Segment) -> bool:
         and (len(segment.text.split()) >= MIN_WORDS or bool(_STANCE_VERB.search(segment.lowered)))
         and not (_looks_like_title(segment.text) and segment.post.id != TITLE_POST_ID)
         and not _META.search(segment.lowered)
+        and not _EDITORIAL_NOTE.fullmatch(segment.text)
     )
 
 

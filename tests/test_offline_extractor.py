@@ -181,6 +181,15 @@ def test_post_titles_in_a_feed_are_not_claims_though_they_end_in_a_bracket_or_a_
     assert [c["quote"] for c in payload["claims"]] == [sentence]
 
 
+def test_a_bracketed_placeholder_is_no_claim_but_a_bracketed_sentence_is() -> None:
+    placeholders = ["[deleted]", "[removed]", "[patch not shown: 42 lines]", "[image]"]
+    sentence = "[Edit: on reflection the second argument is stronger than the first one.]"
+    posts = [Post("op", "ann", None, "City parks should stay open all night for everyone.")]
+    posts += [Post(f"r{i}", "bob", "op", text) for i, text in enumerate([*placeholders, sentence])]
+    payload = extract(posts)
+    assert [c["quote"] for c in payload["claims"] if c["post_id"] != "op"] == [sentence]
+
+
 def test_in_plain_text_doubting_oneself_is_no_disagreement() -> None:
     payload = extract(
         [
