@@ -49,7 +49,7 @@ class Row:
 def labelled_rows(threads_dir: Path, gold: dict[str, dict[str, Any]]) -> list[Row]:
     tokenizer = get_tokenizer(None)
     rows: list[Row] = []
-    threads, _ = load_inputs([threads_dir])
+    threads = load_inputs([threads_dir]).threads
     for thread in threads:
         if thread.id not in gold:
             continue

@@ -65,7 +65,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="tb-long-"))
     (work / "in").mkdir()
     generate(work / "in" / "long.json", args.posts)
-    threads, _ = load_inputs([work / "in"])
+    threads = load_inputs([work / "in"]).threads
     thread = normalize_thread(threads[0])
     chunks = chunk_thread(thread, get_tokenizer(None), args.max_chunk_tokens)
     chunk_of = {cp.post.id: c.id for c in chunks for cp in c.posts}

@@ -42,7 +42,7 @@ def main() -> int:
     if paths is None:
         return 2
     threads_dir, gold_path = paths
-    threads, _ = load_inputs([threads_dir])
+    threads = load_inputs([threads_dir]).threads
     text_bytes = sum(len(p.text.encode("utf-8")) for t in threads for p in t.posts)
     tokenizer = get_tokenizer(None)  # loading the BPE ranks is a one-off start-up cost, not throughput
 

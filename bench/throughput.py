@@ -194,7 +194,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="tb-bench-"))
     inputs = work / "threads"
     generate(inputs, args.chunks, args.max_chunk_tokens)
-    threads, _ = load_inputs([inputs])
+    threads = load_inputs([inputs]).threads
     tokenizer = get_tokenizer(None)
     chunks = [c for t in threads for c in chunk_thread(normalize_thread(t), tokenizer, args.max_chunk_tokens)]
     system = tokenizer.count(prompt_text("extract_system"))

@@ -215,6 +215,8 @@ def _config_record(config: RunConfig) -> dict[str, Any]:
         "cache_dir": str((config.cache_dir or default_cache_dir()).resolve()),
         "prices": str(config.prices.resolve()) if config.prices else None,
         "response_format": config.response_format,
+        "input_format": config.input_format,
+        "columns": config.columns,
     }
 
 
@@ -244,6 +246,8 @@ def config_from_state(state: dict[str, Any], base_url: str | None = None) -> Run
         cache_dir=Path(saved["cache_dir"]),
         prices=Path(saved["prices"]) if saved["prices"] else None,
         response_format=saved.get("response_format", "auto"),
+        input_format=saved.get("input_format"),
+        columns=saved.get("columns"),
     )
 
 

@@ -1,4 +1,5 @@
-"""The command line: ``threadbrief run | validate | schema``.
+"""The command line: ``threadbrief run | import | formats | estimate | batch status | batch collect | report |
+export | validate | eval | schema``.
 
 Stdout carries data (``schema``); stderr carries progress, notices and errors. Errors are one line
 naming the file and the fix; exit codes: 0 all complete / valid, 1 some thread partial or failed (or a
@@ -33,13 +34,24 @@ from .chunk import check_budget
 from .cost import cost_usd, estimate_run, load_prices
 from .errors import ConfigError, ThreadbriefError
 from .evaluate import evaluate, load_gold, report_table
-from .export import CLAIM_FIELDS, RELATION_FIELDS, briefs_in, claim_rows, relation_rows, to_csv, to_jsonl
+from .export import (
+    CLAIM_FIELDS,
+    RELATION_FIELDS,
+    briefs_in,
+    claim_rows,
+    relation_rows,
+    run_brief_paths,
+    to_csv,
+    to_jsonl,
+)
 from .extract_openai import DEFAULT_OUTPUT_BUDGET, RESPONSE_FORMATS, OpenAIExtractor
-from .load import load_inputs
+from .importers import FORMATS, format_names
+from .importers.base import ImportOptions
+from .load import Loaded, load_inputs, thread_json
 from .progress import RichProgress
 from .report import write_report
 from .resources import schema_names, schema_path
-from .runner import RunConfig, make_extractor, resolve_model, run
+from .runner import RunConfig, atomic_write, make_extractor, resolve_model, run
 from .tokenizer import get_tokenizer
 from .validate import brief_problems
 
@@ -62,6 +74,55 @@ _poll_option = click.option(
     show_default=True,
     help="With --wait: seconds before the first status check; the delay grows ×1.5 up to 10 minutes.",
 )
+
+
+COLUMN_FIELDS = ("id", "parent", "author", "text", "thread", "title")
+
+
+def _parse_columns(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    columns: dict[str, str] = {}
+    for pair in value.split(","):
+        field, sep, column = (part.strip() for part in pair.partition("="))
+        if not sep or field not in COLUMN_FIELDS or not column:
+            raise click.BadParameter(
+                f"{pair.strip()!r}: give FIELD=COLUMN pairs, FIELD one of {', '.join(COLUMN_FIELDS)} "
+                "(e.g. id=comment_id,parent=reply_to,author=user,text=body)"
+            )
+        columns[field] = column
+    return columns
+
+
+def _input_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Options shared by `run`, `estimate` and `import`: how the input files are read."""
+    for option in reversed(
+        [
+            click.option(
+                "--format",
+                "input_format",
+                type=click.Choice(format_names()),
+                default=None,
+                help="Read every input as this format instead of detecting it (see `threadbrief formats`).",
+            ),
+            click.option(
+                "--columns",
+                callback=_parse_columns,
+                default=None,
+                metavar="FIELD=COLUMN,...",
+                help="CSV/TSV: which columns hold " + ", ".join(COLUMN_FIELDS) + " [default: detected by name].",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _report_loaded(loaded: Loaded, log: Callable[[str], None] = _err) -> None:
+    for error in loaded.errors:
+        log(f"SKIPPED  {error}")
+    for note in loaded.notes:
+        log(f"   NOTE  {note.where}: {note.reason}")
 
 
 def _model_and_cost_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -102,6 +163,7 @@ def _model_and_cost_options(command: Callable[..., None]) -> Callable[..., None]
 
 @cli.command("run")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@_input_options
 @click.option(
     "-o",
     "--out",
@@ -210,9 +272,14 @@ def run_command(
     poll: float,
     quiet: bool,
     debug: bool,
+    input_format: str | None,
+    columns: dict[str, str] | None,
 ) -> None:
-    """Write a brief for every thread in INPUTS (files or directories of .txt, .md, .json, .jsonl)."""
+    """Write a brief for every thread in INPUTS: files or directories of platform exports, thread JSON or
+    plain text (see `threadbrief formats`)."""
     config = RunConfig(
+        input_format=input_format,
+        columns=columns,
         inputs=list(inputs),
         out=out,
         backend=backend,
@@ -261,7 +328,8 @@ def run_command(
     cost = totals["cost_usd"]
     _err(
         f"threadbrief: {totals['threads']} thread(s): {totals['complete']} complete, {totals['partial']} partial, "
-        f"{totals['failed']} failed, {totals['input_errors']} input error(s); {totals['calls']} calls "
+        f"{totals['failed']} failed, {totals['input_errors']} input error(s), {totals['input_notes']} input note(s); "
+        f"{totals['calls']} calls "
         f"({totals['cached_calls']} cached, {totals['rate_limited']} rate-limited), "
         f"{totals['tokens_in']}+{totals['tokens_out']} tokens{f', ${cost:.4f}' if cost else ''}; "
         f"briefs in {out}/, manifest {out / 'run.json'}"
@@ -325,6 +393,7 @@ def _quiet(message: str) -> None:
 
 @cli.command("estimate")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@_input_options
 @_model_and_cost_options
 @click.option("--batch", "use_batch", is_flag=True, help="At Batch API prices (half the price table's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON on stdout.")
@@ -336,13 +405,15 @@ def estimate_command(
     prices: Path | None,
     use_batch: bool,
     as_json: bool,
+    input_format: str | None,
+    columns: dict[str, str] | None,
 ) -> None:
     """Estimate a run over INPUTS with no network: chunks, calls, prompt tokens, output budget and cost."""
     model = resolve_model(model, dict(os.environ))
     try:
-        threads, errors = load_inputs(list(inputs))
-        for error in errors:
-            _err(f"SKIPPED  {error}")
+        loaded = load_inputs(list(inputs), ImportOptions(input_format, columns))
+        _report_loaded(loaded)
+        threads = loaded.threads
         tokenizer = get_tokenizer(model)
         check_budget([t.title or t.id for t in threads], tokenizer, max_chunk_tokens)
         estimate = estimate_run(
@@ -415,6 +486,13 @@ def eval_command(gold: Path, out: Path, as_json: bool) -> None:
         click.echo(json.dumps(report.as_dict(), indent=2))
 
 
+def _note_earlier_folders(out: Path) -> None:
+    earlier = run_brief_paths(out)[1]
+    if earlier:
+        shown = ", ".join(earlier[:5]) + (f" and {len(earlier) - 5} more" if len(earlier) > 5 else "")
+        _err(f"   NOTE  {out}: left out {len(earlier)} thread folder(s) that run.json does not list ({shown})")
+
+
 @cli.command("export")
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
@@ -422,6 +500,7 @@ def eval_command(gold: Path, out: Path, as_json: bool) -> None:
 def export_command(out: Path, fmt: str, what: str) -> None:
     """Print the claims (or relations) of every brief in OUT as CSV or JSON Lines on stdout."""
     try:
+        _note_earlier_folders(out)
         briefs = list(briefs_in(out))
     except ThreadbriefError as exc:
         _err(f"threadbrief: error: {exc}")
@@ -447,6 +526,7 @@ def report_command(out: Path, site: Path | None) -> None:
     """Write a static HTML site of the briefs in OUT (no network, opens from file://)."""
     site = site or out / "report"
     try:
+        _note_earlier_folders(out)
         pages = write_report(out, site)
     except (ThreadbriefError, OSError) as exc:
         _err(f"threadbrief: error: {exc}")
@@ -462,6 +542,54 @@ def report_command(out: Path, site: Path | None) -> None:
 def schema_command(name: str) -> None:
     """Print a JSON Schema (thread: input, extraction: model output, summary, brief: output, gold: eval)."""
     click.echo(schema_path(name).read_text(encoding="utf-8"), nl=False)
+
+
+@cli.command("import")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for the threads: DIR/<thread_id>.json, one per thread.",
+)
+@_input_options
+def import_command(
+    inputs: tuple[Path, ...], out: Path, input_format: str | None, columns: dict[str, str] | None
+) -> None:
+    """Convert INPUTS (any format `threadbrief formats` lists) to threadbrief thread JSON, one file per thread,
+    as `run` would read them: inspect or edit them, then `threadbrief run DIR`. Exit 1 when an input could not
+    be read (the others are still written)."""
+    loaded = load_inputs(list(inputs), ImportOptions(input_format, columns))
+    _report_loaded(loaded)
+    try:
+        for thread in loaded.threads:
+            atomic_write(
+                out / f"{thread.id}.json", json.dumps(thread_json(thread), ensure_ascii=False, indent=1) + "\n"
+            )
+    except OSError as exc:
+        _err(f"threadbrief: error: cannot write to {out} ({exc.strerror or exc}): choose another directory with -o")
+        sys.exit(2)
+    _err(
+        f"threadbrief: {len(loaded.threads)} thread(s) written to {out}/, {len(loaded.errors)} input error(s), "
+        f"{len(loaded.notes)} note(s)"
+    )
+    sys.exit(1 if loaded.errors else 0)
+
+
+@cli.command("formats")
+@click.option("--markdown", is_flag=True, help="As the Markdown table the README shows.")
+def formats_command(markdown: bool) -> None:
+    """List the input formats, in detection order: name (for --format), what it is, how to get the export,
+    what is kept."""
+    if markdown:
+        click.echo("| format | what | how to get it | what is kept |\n| --- | --- | --- | --- |")
+        for fmt in FORMATS:
+            cells = (fmt.title, fmt.obtain, fmt.kept)
+            click.echo(f"| `{fmt.name}` | " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        return
+    for fmt in FORMATS:
+        click.echo(f"{fmt.name}\n  {fmt.title}\n  get it: {fmt.obtain}\n  kept: {fmt.kept}\n")
 
 
 def main() -> None:

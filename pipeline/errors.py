@@ -24,12 +24,14 @@ class ConfigError(ThreadbriefError):
 class InputError(ThreadbriefError):
     """One input file (or one line of it) cannot be read as a thread; the other threads still run."""
 
+    MAX_REASON = 400  # a reason quotes at most this much: a message never echoes a whole file
+
     def __init__(self, path: str, reason: str, line: int | None = None) -> None:
         self.path = path
         self.line = line
-        self.reason = reason
+        self.reason = reason if len(reason) <= self.MAX_REASON else reason[: self.MAX_REASON - 1] + "…"
         where = f"{path}:{line}" if line is not None else path
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{where}: {self.reason}")
 
 
 class ExtractionError(ThreadbriefError):

@@ -21,8 +21,27 @@ CLAIM_FIELDS = ("thread_id", "claim_id", "post_id", "speaker", "kind", "text", "
 RELATION_FIELDS = ("thread_id", "source", "target", "type", "source_quote", "target_quote")
 
 
+def run_brief_paths(out: Path) -> tuple[list[Path], list[str]]:
+    """The brief.json files of OUT's last run, and the thread folders beside them that run did not write.
+
+    With a run.json, only the briefs it lists: an earlier run's folders left in OUT are not mixed in. Without
+    one (briefs copied by hand), every ``*/brief.json``."""
+    found = sorted(out.glob("*/brief.json"))
+    manifest = out / "run.json"
+    if not manifest.is_file():
+        return found, []
+    try:
+        threads = json.loads(manifest.read_text(encoding="utf-8"))["threads"]
+        listed = {str(t["brief"]) for t in threads if t.get("brief")}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(str(manifest), f"cannot read this run manifest ({exc}); re-run threadbrief run") from exc
+    keep = [p for p in found if p.relative_to(out).as_posix() in listed]
+    return keep, [p.parent.name for p in found if p.relative_to(out).as_posix() not in listed]
+
+
 def briefs_in(out: Path) -> Iterator[dict[str, Any]]:
-    for path in sorted(out.glob("*/brief.json")):
+    """The briefs of OUT's last run (see ``run_brief_paths``), read one at a time."""
+    for path in run_brief_paths(out)[0]:
         try:
             yield json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -1,39 +1,76 @@
-"""Load: input paths → raw threads.
+"""Load: input paths → threads, notes and input errors. The only module that reads input files.
 
-Input: files and directories (directories are searched recursively for .txt, .md, .json, .jsonl;
-hidden files are skipped). Output: ``Thread`` objects whose ids are restricted to ``[A-Za-z0-9._-]``
-and unique across the run, plus one ``InputError`` per file (or .jsonl line) that cannot be read.
-Failure modes: binary, undecodable, empty or invalid files become ``InputError``s naming the file
-(and line) and the fix; they never stop the other threads.
+Input: files and directories, and ``ImportOptions`` (``--format``, ``--columns``). Directories are searched
+recursively (hidden files skipped); a directory that is itself an export (a Slack export folder, a maildir)
+is read as one. Each file's format is detected from its content (``importers.FORMATS``, in order; the
+suffix only breaks ties such as CSV vs plain text); ``--format`` overrides detection. Archives (.zip) are
+read in place, never extracted; compressed dumps (.zst, .gz, .bz2, .xz) and JSON Lines are streamed line by
+line, never held whole.
 
-Formats:
-- ``.txt`` / ``.md``: plain text, one post per paragraph (blank-line separated), or one post per line
-  when the file has no blank line (scraped pages, as in seeds/). Posts get ids p1, p2, ...; author
-  and parent are unknown (null): they are never invented.
-- ``.json``: one thread as in ``schemas/thread.schema.json``. A non-empty title becomes the first post,
-  id ``title``, by the opening post's author (the title is the opening post's thesis, and claims
-  must quote a post).
-- ``.jsonl``: one such thread per line.
+Output (``Loaded``): ``Thread`` objects whose ids are restricted to ``[A-Za-z0-9._-]`` and unique across the
+run, every post id unique in its thread, every ``parent_id`` naming a post of the thread, no reply cycle;
+a ``Note`` for every repair (a reply to a post that is not in the export, a repeated id) and every item
+left out; an ``InputError`` per file (or line, or archive member) that cannot be read at all.
+Failure modes: none raised. Binary, undecodable, empty, invalid, too deeply nested or unknown input, an
+archive member with an absolute or ``..`` path, a member expanding past the size or ratio limit: each is an
+``InputError`` naming the file and the fix; the other threads still load.
 """
 
 from __future__ import annotations
 
+import bz2
 import codecs
+import gzip
 import hashlib
+import io
 import json
+import lzma
+import os
 import re
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, Protocol
+
+import zstandard
 
 from .errors import InputError
+from .importers import FORMATS, format_named, native
+from .importers.base import Doc, DraftThread, Format, Imported, ImportOptions, Members, Note
+from .importers.native import TITLE_POST_ID, decode
 from .models import Post, Thread
-from .resources import schema_errors
+from .normalize import fold
 
-SUFFIXES = (".txt", ".md", ".json", ".jsonl")
-TITLE_POST_ID = "title"
+__all__ = ["TITLE_POST_ID", "Loaded", "decode", "load_inputs", "safe_thread_id", "thread_from_object", "thread_json"]
+
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+# Archive limits: a member may not expand past this many bytes, nor past this ratio to its compressed size
+# (once it is bigger than _RATIO_FLOOR: small files compress very well and are harmless).
+MAX_MEMBER_BYTES = 1 << 30
+MAX_MEMBER_RATIO = 200
+_RATIO_FLOOR = 1 << 20
+MAX_LINE_BYTES = 64 << 20  # one JSON Lines record; a longer line is an error for that line, not for the file
+_SNIFF_BYTES = 8192
+_MAX_BAD_LINES = 20  # a stream whose first records all fail is not JSON Lines: one error, not one per line
+_EMPTY = "no text: the file is empty or whitespace only; add posts or leave it out"
+_READ_CHUNK = 1 << 20
+# Compressed streams: magic bytes → how to open them. zstd dumps (Pushshift, Arctic Shift) use long windows.
+_COMPRESSED: tuple[tuple[bytes, str], ...] = (
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+)
+
+
+@dataclass
+class Loaded:
+    threads: list[Thread] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 def safe_thread_id(raw: str) -> str:
@@ -42,167 +79,546 @@ def safe_thread_id(raw: str) -> str:
     return cleaned or "thread"
 
 
-def discover(paths: Iterable[Path]) -> Iterator[Path]:
-    """Input files in a stable order: as given, directories expanded recursively and sorted."""
+# --- finding the inputs -------------------------------------------------------------------------------
+
+
+def _directory_members(root: Path) -> Members:
+    names = sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+    return Members(names, lambda name: (root / name).read_bytes())
+
+
+def _top_level(names: Iterable[str]) -> Members:
+    """The first level of a tree (directories as ``name/``): what a tree format is detected from."""
+    top: set[str] = set()
+    for name in names:
+        head, sep, _rest = name.partition("/")
+        top.add(head + sep)
+    return Members(sorted(top), lambda _name: b"")
+
+
+def _tree_format(names: Iterable[str], options: ImportOptions) -> Format | None:
+    top = _top_level(names)
+    for fmt in _candidates(options):
+        if fmt.detect_members is not None and fmt.detect_members(top):
+            return fmt
+    return None
+
+
+def discover(paths: Iterable[Path], options: ImportOptions | None = None) -> Iterator[Path]:
+    """Input files (and export directories) in a stable order: as given, directories expanded and sorted."""
+    options = options or ImportOptions()
     for path in paths:
-        if path.is_dir():
-            found = (
-                p
-                for p in path.rglob("*")
-                if p.suffix.lower() in SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            # A dangling symlink is yielded too, so it is reported as unreadable rather than skipped.
-            yield from sorted(p for p in found if p.is_file() or p.is_symlink() and not p.is_dir())
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        for folder, dirs, files in os.walk(path, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            here = Path(folder)
+            entries = [f for f in files if not f.startswith(".")] + [d + "/" for d in dirs]
+            if _tree_format(entries, options) is not None:
+                dirs[:] = []
+                yield here
+                continue
+            for name in sorted(f for f in files if not f.startswith(".")):
+                candidate = here / name
+                # A dangling symlink is yielded too, so it is reported as unreadable rather than skipped.
+                if candidate.is_file() or candidate.is_symlink():
+                    yield candidate
 
 
-def decode(data: bytes, path: str) -> str:
-    """Bytes → text: UTF-8 (BOM allowed) or UTF-16/32 with a BOM; anything else is an InputError."""
-    for bom, encoding in (
-        (codecs.BOM_UTF32_LE, "utf-32"),
-        (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if data.startswith(bom):
-            try:
-                return data.decode(encoding)
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    path, f"invalid {encoding} text at byte {exc.start}: re-save the file as UTF-8"
-                ) from exc
-    if b"\x00" in data[:8192]:
-        raise InputError(path, "binary file, not text: pass .txt, .md, .json or .jsonl threads")
+# --- reading ------------------------------------------------------------------------------------------
+
+
+def _candidates(options: ImportOptions) -> list[Format]:
+    return [format_named(options.format)] if options.format else list(FORMATS)
+
+
+def _compression(head: bytes) -> str | None:
+    return next((kind for magic, kind in _COMPRESSED if head.startswith(magic)), None)
+
+
+# What reading a file or a compressed stream can raise: the file's input error, never a crash.
+_STREAM_ERRORS = (OSError, EOFError, zstandard.ZstdError, lzma.LZMAError, zlib.error)
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+class _LineReader(Protocol):
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def peek(self, size: int, /) -> bytes: ...
+
+
+def _open_decompressed(handle: IO[bytes], kind: str) -> _LineReader:
+    if kind == "zstd":
+        reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(handle, read_across_frames=True)
+        return io.BufferedReader(reader, buffer_size=_READ_CHUNK)
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=handle)
+    if kind == "bzip2":
+        return bz2.BZ2File(handle)
+    return lzma.LZMAFile(handle)
+
+
+def _lines(stream: _LineReader) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes) of a stream, one line at a time; None for a line longer than MAX_LINE_BYTES."""
+    number = 0
+    while True:
+        line = stream.readline(MAX_LINE_BYTES)
+        if not line:
+            return
+        number += 1
+        if len(line) >= MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := stream.readline(_READ_CHUNK)) and not rest.endswith(b"\n"):
+                pass
+            yield number, None
+            continue
+        yield number, line
+
+
+def _first_line_is_json(text: str) -> bool:
+    first, newline, rest = text.strip().partition("\n")
+    if not newline or not rest.strip():
+        return False
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
+        json.loads(first)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _parse_json(text: str, path: str, line: int | None = None) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"at column {exc.colno}" if line is not None else f"at line {exc.lineno} column {exc.colno}"
+        raise InputError(path, f"invalid JSON ({exc.msg}) {where}", line) from exc
+    except RecursionError as exc:
         raise InputError(
-            path, f"not UTF-8 (bad byte at offset {exc.start}): convert it, e.g. iconv -f latin1 -t utf-8"
+            path, "JSON nested too deeply to read (thousands of levels): is this a real export?", line
         ) from exc
 
 
-def split_plain_posts(text: str) -> list[str]:
-    """A post per paragraph; a post per line when the text has no blank line."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    pieces = _BLANK_LINE.split(text) if _BLANK_LINE.search(text) else text.split("\n")
-    return [piece.strip() for piece in pieces if piece.strip()]
+class _Reader:
+    """Reads every source of one run; collects pooled formats' documents until the end."""
 
+    def __init__(self, options: ImportOptions) -> None:
+        self.options = options
+        self.formats = _candidates(options)
+        self.pools: dict[str, list[Doc]] = {}
+        self.result = Imported()
 
-def _plain_thread(text: str, path: Path, digest: str) -> Thread:
-    posts = [
-        Post(id=f"p{i}", author=None, parent_id=None, text=body) for i, body in enumerate(split_plain_posts(text), 1)
-    ]
-    if not posts:
-        raise InputError(str(path), "no text: the file is empty or whitespace only; add posts or leave it out")
-    return Thread(id=path.stem, title=None, source=None, input_path=str(path), sha256=digest, posts=posts)
+    # documents -------------------------------------------------------------------------------------------
 
+    def json_format(self, value: Any) -> Format | None:
+        for fmt in self.formats:
+            if fmt.detect_json is not None and fmt.detect_json(value):
+                return fmt
+        return None
 
-def _optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def thread_from_object(obj: Any, *, path: str, default_id: str, digest: str, line: int | None = None) -> Thread:
-    """A parsed JSON value → Thread, validated against thread.schema.json."""
-    errors = schema_errors("thread", obj, limit=3)
-    if errors:
-        raise InputError(path, "not a thread (schemas/thread.schema.json): " + "; ".join(errors), line)
-    posts: list[Post] = []
-    seen: set[str] = set()
-    for index, raw in enumerate(obj["posts"], 1):
-        post_id = _optional_str(raw.get("id")) or f"p{index}"
-        if post_id in seen:
-            raise InputError(path, f"post id {post_id!r} appears twice: post ids must be unique in a thread", line)
-        seen.add(post_id)
-        posts.append(
-            Post(
-                id=post_id,
-                author=_optional_str(raw.get("author")),
-                parent_id=_optional_str(raw.get("parent_id")),
-                text=raw["text"],
-            )
+    def unknown_shape(self, path: str, line: int | None = None) -> InputError:
+        tried = ", ".join(f.name for f in self.formats if f.detect_json is not None)
+        if self.options.format:
+            return InputError(path, f"not a {self.options.format} export: drop --format to detect the format", line)
+        return InputError(
+            path,
+            f"unknown JSON shape (tried: {tried}): see `threadbrief formats`, or convert it to the shape "
+            "`threadbrief schema thread` prints",
+            line,
         )
-    if not any(p.text.strip() for p in posts):
-        raise InputError(path, 'the thread has no post with text; give at least one post a "text"', line)
-    title = obj.get("title")
-    if isinstance(title, str) and title.strip() and TITLE_POST_ID not in seen:
-        # On forums the title is the opening post's thesis: make it quotable, by the opening post's author.
-        posts.insert(0, Post(id=TITLE_POST_ID, author=posts[0].author, parent_id=None, text=title))
-    return Thread(
-        id=_optional_str(obj.get("id")) or default_id,
-        title=obj.get("title"),
-        source=obj.get("source"),
-        input_path=path if line is None else f"{path}:{line}",
-        sha256=digest,
-        posts=posts,
-    )
 
-
-def load_file(path: Path) -> tuple[list[Thread], list[InputError]]:
-    """One file → its threads and the errors of the parts that could not be read."""
-    name = str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return [], [InputError(name, f"cannot read: {exc.strerror or exc}; check the path and its permissions")]
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        return [], [InputError(name, f"unsupported file type {suffix or '(none)'}: use .txt, .md, .json or .jsonl")]
-    try:
-        text = decode(data, name)
-        if not text.strip():
-            raise InputError(name, "no text: the file is empty or whitespace only; add posts or leave it out")
-        if suffix in (".txt", ".md"):
-            return [_plain_thread(text, path, hashlib.sha256(data).hexdigest())], []
-        if suffix == ".json":
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputError(name, f"invalid JSON ({exc.msg}) at line {exc.lineno} column {exc.colno}") from exc
-            return [
-                thread_from_object(obj, path=name, default_id=path.stem, digest=hashlib.sha256(data).hexdigest())
-            ], []
-    except InputError as exc:
-        return [], [exc]
-    threads: list[Thread] = []
-    errors: list[InputError] = []
-    for number, line in enumerate(text.split("\n"), 1):
-        if not line.strip():
-            continue
-        digest = hashlib.sha256(line.encode("utf-8")).hexdigest()
-        try:
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(name, f"invalid JSON ({exc.msg}) at column {exc.colno}", number) from exc
-            threads.append(
-                thread_from_object(obj, path=name, default_id=f"{path.stem}-{number}", digest=digest, line=number)
+    def document(self, doc: Doc) -> Imported:
+        """One JSON document: parsed now, or pooled for its format's one call at the end."""
+        if doc.value == [] or doc.value == {}:  # an unanswered issue's comments: nothing to read, nothing wrong
+            return Imported(notes=[Note(doc.where, "an empty JSON document: nothing to read")])
+        fmt = self.json_format(doc.value)
+        if fmt is None or fmt.parse_json is None:
+            return Imported(errors=[self.unknown_shape(doc.path, doc.line)])
+        if fmt.pooled:
+            self.pools.setdefault(fmt.name, []).append(
+                Doc(doc.path, fmt.slim(doc.value), doc.line) if fmt.slim else doc
             )
+            return Imported()
+        return _alone(_safely(fmt, lambda: fmt.parse_json([doc]), doc.path), doc.digest)
+
+    def json_lines(self, stream: _LineReader, path: str) -> Imported:
+        found = Imported()
+        try:
+            self._json_lines(stream, path, found)
+        except _STREAM_ERRORS as exc:  # a truncated or corrupt stream: what was read before it is kept
+            found.errors.append(InputError(path, f"the stream breaks off ({_reason(exc)}): the records before it kept"))
+        return found
+
+    def _json_lines(self, stream: _LineReader, path: str, found: Imported) -> None:
+        seen = read = 0
+        for number, raw in _lines(stream):
+            if len(found.errors) >= _MAX_BAD_LINES and not read:
+                found.errors = [
+                    InputError(path, f"not JSON Lines: none of the first {len(found.errors)} records reads")
+                ]
+                break
+            if raw is None:
+                found.errors.append(InputError(path, f"line longer than {MAX_LINE_BYTES >> 20} MiB: skipped", number))
+                continue
+            try:
+                text = raw.decode("utf-8").lstrip("\ufeff")
+                if not text.strip():
+                    continue
+                seen += 1
+                value = _parse_json(text, path, number)
+            except UnicodeDecodeError as exc:
+                seen += 1
+                found.errors.append(InputError(path, f"not UTF-8 (bad byte at offset {exc.start}): skipped", number))
+                continue
+            except InputError as exc:
+                found.errors.append(exc)
+                continue
+            read += 1
+            found.add(self.document(Doc(path, value, number, hashlib.sha256(raw.rstrip(b"\r\n")).hexdigest())))
+        if not seen:
+            found.errors.append(InputError(path, "no records: every line is blank; put one JSON record per line"))
+
+    # files -------------------------------------------------------------------------------------------------
+
+    def tree(self, members: Members, path: str) -> Imported:
+        fmt = _tree_format(members, self.options)
+        if fmt is None or fmt.parse_members is None:
+            names = ", ".join(f.name for f in self.formats if f.detect_members is not None)
+            return Imported(errors=[InputError(path, f"an archive or folder that is no export we read ({names})")])
+        return _safely(fmt, lambda: fmt.parse_members(members, path), path)
+
+    def file(self, path: Path) -> Imported:
+        name = str(path)
+        if path.is_dir():
+            return self.tree(_directory_members(path), name)
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(_SNIFF_BYTES)
+                if zipfile.is_zipfile(handle):
+                    return self.zip_file(path)
+                kind = _compression(head)
+                if kind is not None:
+                    handle.seek(0)
+                    return self.compressed(_open_decompressed(handle, kind), path)
+                wide = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))  # UTF-16/32: decoded whole
+                if path.suffix.lower() in _JSON_LINES_SUFFIXES and not self.options.format and not wide:
+                    handle.seek(0)
+                    return self.json_lines(handle, name)
+                handle.seek(0)
+                data = handle.read()
         except InputError as exc:
-            errors.append(exc)
-    if not threads and not errors:
-        errors.append(InputError(name, "no threads: every line is blank; put one thread per line"))
-    return threads, errors
+            return Imported(errors=[exc])
+        except _STREAM_ERRORS as exc:
+            return Imported(
+                errors=[InputError(name, f"cannot read: {_reason(exc)}; check the path and its permissions")]
+            )
+        return self.whole_file(data, str(path), path.suffix.lower())
+
+    def compressed(self, stream: _LineReader, path: Path) -> Imported:
+        """A dump is JSON Lines, streamed; anything else (a .mbox.gz, a pipermail .txt.gz) is read whole,
+        within MAX_MEMBER_BYTES, as the file it decompresses to (named by the suffix under .gz)."""
+        head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
+        if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+            return self.json_lines(stream, str(path))
+        data = stream.read(MAX_MEMBER_BYTES + 1)
+        if len(data) > MAX_MEMBER_BYTES:
+            raise InputError(str(path), f"expands past {MAX_MEMBER_BYTES >> 20} MiB and is not JSON Lines: refused")
+        return self.whole_file(data, str(path), Path(path.stem).suffix.lower())
+
+    def whole_file(self, data: bytes, name: str, suffix: str) -> Imported:
+        for fmt in self.formats:
+            if (
+                fmt.detect_bytes is not None
+                and fmt.parse_bytes is not None
+                and fmt.detect_bytes(data[:_SNIFF_BYTES], suffix)
+            ):
+                found = _safely(fmt, lambda f=fmt: f.parse_bytes(data, name, self.options), name)
+                return _alone(found, hashlib.sha256(data).hexdigest())
+        try:
+            text = decode(data, name)
+        except InputError as exc:
+            return Imported(errors=[exc])
+        if not text.strip():
+            return Imported(
+                errors=[InputError(name, "no text: the file is empty or whitespace only; add posts or leave it out")]
+            )
+        if text.lstrip()[:1] not in ("{", "["):
+            return Imported(
+                errors=[
+                    InputError(
+                        name,
+                        f"unsupported file type {suffix or '(none)'}: not an export threadbrief reads "
+                        "(see `threadbrief formats`); pass .txt or .md for plain text",
+                    )
+                ]
+            )
+        try:
+            value = _parse_json(text, name)
+        except InputError as exc:
+            if _first_line_is_json(text):  # JSON Lines under another name (dumps are often called .json)
+                return self.json_lines(io.BufferedReader(io.BytesIO(text.encode("utf-8"))), name)
+            return Imported(errors=[exc])
+        return self.document(Doc(name, value, None, hashlib.sha256(data).hexdigest()))
+
+    def zip_file(self, path: Path) -> Imported:
+        name = str(path)
+        try:
+            archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            return Imported(errors=[InputError(name, f"not a readable zip archive ({exc})")])
+        refused: list[InputError] = []
+        infos: dict[str, zipfile.ZipInfo] = {}
+        for info in archive.infolist():
+            member = info.filename
+            parts = PurePosixPath(member.replace("\\", "/")).parts
+            if member.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", member) or ".." in parts:
+                refused.append(InputError(f"{name}!{member}", "archive member with an absolute or '..' path: refused"))
+                continue
+            if not info.is_dir() and not any(p.startswith(".") or p == "__MACOSX" for p in parts):
+                infos[member] = info
+
+        # An export zipped with its folder ("Workspace export/users.json") reads like the folder's content.
+        wrapper = os.path.commonprefix([m.split("/", 1)[0] + "/" for m in infos]) if infos else ""
+        if not wrapper.endswith("/") or any("/" not in m for m in infos):
+            wrapper = ""
+        members = {m[len(wrapper) :]: info for m, info in infos.items()}
+
+        def read(member: str) -> bytes:
+            return _read_member(archive, members[member], f"{name}!{wrapper}{member}")
+
+        with archive:
+            found = self.tree(Members(sorted(members), read), name)
+        found.errors[:0] = refused
+        return found
 
 
-def load_inputs(paths: Iterable[Path]) -> tuple[list[Thread], list[InputError]]:
-    """All input paths → threads with safe, unique ids (a repeated id gets -2, -3, ...) and errors."""
-    threads: list[Thread] = []
-    errors: list[InputError] = []
-    taken: set[str] = set()
-    for path in discover(paths):
-        found, failed = load_file(path)
-        errors.extend(failed)
-        for thread in found:
-            base = safe_thread_id(thread.id)
-            unique, n = base, 1
-            while unique in taken:
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes:
+    """A member's bytes, refusing one that expands past MAX_MEMBER_BYTES or MAX_MEMBER_RATIO (a zip bomb),
+    counted as it is read: the sizes in the archive's directory may lie."""
+    limit = MAX_MEMBER_BYTES
+    if info.compress_size:
+        limit = min(limit, max(_RATIO_FLOOR, info.compress_size * MAX_MEMBER_RATIO))
+    chunks: list[bytes] = []
+    total = 0
+    with archive.open(info) as member:
+        while chunk := member.read(_READ_CHUNK):
+            total += len(chunk)
+            if total > limit:
+                raise InputError(
+                    where,
+                    f"expands past {limit >> 20} MiB ({MAX_MEMBER_RATIO}× its compressed size at most): "
+                    "refused as a likely zip bomb",
+                )
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _alone(found: Imported, digest: str | None) -> Imported:
+    """A file (or line) that holds one thread alone: the thread's input digest is that file's (line's)."""
+    if len(found.threads) == 1 and digest is not None and found.threads[0].digest is None:
+        found.threads[0].digest = digest
+    return found
+
+
+def _safely(fmt: Format, parse: Any, path: str) -> Imported:
+    """An importer's result; a bug or a pathological input in it is that file's input error, not a crash."""
+    try:
+        found: Imported = parse()
+        return found
+    except InputError as exc:
+        return Imported(errors=[exc])
+    except RecursionError:
+        return Imported(errors=[InputError(path, f"{fmt.name}: nested too deeply to read")])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        return Imported(
+            errors=[InputError(path, f"cannot read as {fmt.name} ({type(exc).__name__}: {exc}); try another --format")]
+        )
+
+
+# --- checks every thread passes, whatever its format ----------------------------------------------------
+
+
+def _canonical_digest(draft: DraftThread) -> str:
+    body = {
+        "id": draft.id,
+        "title": draft.title,
+        "posts": [{"id": p.id, "author": p.author, "parent_id": p.parent_id, "text": p.text} for p in draft.posts],
+    }
+    return hashlib.sha256(json.dumps(body, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+# A repair the checks made in one thread: (kind, how many, the first instance).
+Repair = tuple[str, int, str]
+
+
+def _unique_post_ids(posts: list[Post]) -> list[Repair]:
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for index, post in enumerate(posts, 1):
+        if not post.id:
+            post.id = f"p{index}"
+        if post.id in seen:
+            repeated.append(post.id)
+            n = 2
+            while f"{post.id}~{n}" in seen:
                 n += 1
-                unique = f"{base}-{n}"
-            taken.add(unique)
-            if unique != thread.id:
-                thread.renamed_from = thread.id
-            thread.id = unique
-            threads.append(thread)
-    return threads, errors
+            post.id = f"{post.id}~{n}"
+        seen.add(post.id)
+    return [("repeated", len(repeated), repr(repeated[0]))] if repeated else []
+
+
+def _check_reply_links(posts: list[Post]) -> list[Repair]:
+    repairs: list[Repair] = []
+    ids = {p.id for p in posts}
+    dangling: list[tuple[str, str]] = []
+    for post in posts:
+        if post.parent_id is not None and (post.parent_id not in ids or post.parent_id == post.id):
+            dangling.append((post.id, post.parent_id))
+            post.parent_id = None
+    if dangling:
+        repairs.append(("dangling", len(dangling), f"post {dangling[0][0]!r} → {dangling[0][1]!r}"))
+        prefixed = [parent for _, parent in dangling if re.match(r"^t\d_", parent) and parent[3:] in ids]
+        if prefixed:
+            repairs.append(("prefixed", len(prefixed), repr(prefixed[0])))
+    # A reply cycle (a → b → a) has no opening post: cut it at the post that closes it.
+    parent = {p.id: p.parent_id for p in posts}
+    by_id = {p.id: p for p in posts}
+    done: set[str] = set()
+    cut: list[str] = []
+    for post in posts:
+        path: list[str] = []
+        on_path: set[str] = set()
+        node: str | None = post.id
+        while node is not None and node not in done:
+            if node in on_path:
+                by_id[path[-1]].parent_id = None
+                cut.append(path[-1])
+                break
+            on_path.add(node)
+            path.append(node)
+            node = parent[node]
+        done.update(path)
+    if cut:
+        repairs.append(("cycle", len(cut), repr(cut[0])))
+    return repairs
+
+
+_REPAIR_NOTES = {
+    "repeated": "{n} post id(s) appear more than once (first: {first}): each repeat kept as <id>~2, ...; replies "
+    "to a repeated id go to its first post",
+    "dangling": "{n} post(s) reply to a post that is not in the thread (first: {first}): their reply links were "
+    "dropped",
+    "prefixed": "{n} of those parent ids name a post once the Reddit type prefix 't1_'/'t3_' is removed (first: "
+    "{first}): strip it in the converter",
+    "cycle": "{n} reply cycle(s) cut (first at post {first}): a cycle has no opening post",
+}
+
+
+def _repair_notes(repairs: list[tuple[str, str, Repair]]) -> list[Note]:
+    """(input, thread id, repair) → one note per input file and kind, however many threads it holds."""
+    grouped: dict[tuple[str, str], list[tuple[str, str, Repair]]] = {}
+    for where, thread, repair in repairs:
+        grouped.setdefault((re.sub(r":\d+$", "", where), repair[0]), []).append((where, thread, repair))
+    notes: list[Note] = []
+    for (file, kind), group in grouped.items():
+        first_where, first_thread, (_kind, _n, first) = group[0]
+        reason = _REPAIR_NOTES[kind].format(n=sum(r[1] for _w, _t, r in group), first=first)
+        if len(group) == 1:
+            notes.append(Note(first_where, reason, first_thread))
+        else:
+            notes.append(Note(file, f"{reason} (in {len(group)} threads, first: {first_thread})"))
+    return notes
+
+
+def finish_thread(draft: DraftThread, digest: str) -> tuple[Thread, list[Repair]]:
+    """A draft → a Thread the stages can trust: ids unique, reply links to posts of the thread, no cycle, the
+    title as the first post (the opening post's thesis, quotable, by its author; by nobody known when the
+    opening post is not in the input) unless the opening post already says it word for word (a link story's
+    only text is its title) or the title is only a label (a chat channel's name); and the repairs made.
+    Raises ``InputError`` for a thread with no text at all."""
+    posts = [Post(p.id, p.author, p.parent_id, p.text) for p in draft.posts]
+    if not any(p.text.strip() for p in posts):
+        raise InputError(draft.where, "the thread has no post with text; give at least one post a text")
+    repairs = _unique_post_ids(posts) + _check_reply_links(posts)
+    title = draft.title
+    if title and title.strip() and not draft.title_is_label and all(p.id != TITLE_POST_ID for p in posts):
+        opening = next((p for p in posts if p.text.strip()), posts[0])
+        # Folding cannot make a text much longer or shorter: only a text of about the title's length can match.
+        if len(opening.text) > 2 * len(title) + 40 or fold(opening.text) != fold(title):
+            author = posts[0].author if draft.has_opening_post else None
+            posts.insert(0, Post(id=TITLE_POST_ID, author=author, parent_id=None, text=title))
+    thread = Thread(id=draft.id, title=title, source=draft.source, input_path=draft.where, sha256=digest, posts=posts)
+    return thread, repairs
+
+
+def thread_from_object(obj: Any, *, path: str, default_id: str, digest: str) -> Thread:
+    """A thread JSON object → Thread, checked as a loaded file is (for threads built in memory)."""
+    return finish_thread(native.thread_from_object(obj, path=path, default_id=default_id), digest)[0]
+
+
+def thread_json(thread: Thread) -> dict[str, Any]:
+    """A loaded thread as thread JSON (``schemas/thread.schema.json``), what ``threadbrief import`` writes:
+    loading it again gives the same posts (the title post the loader inserted is left out; it is inserted
+    again on load)."""
+    posts = thread.posts
+    if len(posts) > 1 and posts[0].id == TITLE_POST_ID and posts[0].text == thread.title:
+        posts = posts[1:]
+    return {
+        "id": thread.id,
+        "title": thread.title,
+        "source": thread.source,
+        "posts": [{"id": p.id, "author": p.author, "parent_id": p.parent_id, "text": p.text} for p in posts],
+    }
+
+
+def load_inputs(paths: Iterable[Path], options: ImportOptions | None = None) -> Loaded:
+    """All input paths → threads with safe, unique ids (a repeated id gets -2, -3, ...), notes and errors."""
+    reader = _Reader(options or ImportOptions())
+    drafts: list[DraftThread] = []
+    for path in discover(paths, reader.options):
+        found = reader.file(path)
+        reader.result.notes += found.notes
+        reader.result.errors += found.errors
+        drafts += found.threads
+    for name, docs in reader.pools.items():
+        fmt = format_named(name)
+        found = _safely(fmt, lambda f=fmt, d=docs: f.parse_json(d), docs[0].path)
+        reader.result.notes += found.notes
+        reader.result.errors += found.errors
+        drafts += found.threads
+    loaded = Loaded(errors=reader.result.errors)
+    renamed: dict[str, str] = {}
+    taken: set[str] = set()
+    repairs: list[tuple[str, str, Repair]] = []
+    for draft in drafts:
+        try:
+            thread, made = finish_thread(draft, draft.digest or _canonical_digest(draft))
+        except InputError as exc:
+            loaded.errors.append(exc)
+            continue
+        base = safe_thread_id(thread.id)
+        unique, n = base, 1
+        while unique in taken:
+            n += 1
+            unique = f"{base}-{n}"
+        taken.add(unique)
+        if unique != thread.id:
+            thread.renamed_from = thread.id
+        renamed.setdefault(thread.id, unique)
+        thread.id = unique
+        loaded.threads.append(thread)
+        repairs += [(draft.where, unique, repair) for repair in made]
+    # Importers name threads by the ids they gave; say the ids the threads are written under.
+    loaded.notes = [
+        Note(n.where, n.reason, renamed.get(n.thread, n.thread)) if n.thread else n for n in reader.result.notes
+    ]
+    loaded.notes += _repair_notes(repairs)
+    return loaded

@@ -34,6 +34,7 @@ from .extract import CURRENT_THREAD, Extractor, check_extraction
 from .extract_offline import OfflineExtractor
 from .extract_openai import DEFAULT_OUTPUT_BUDGET, EXTRACT_PROMPTS, SUMMARY_PROMPTS, OpenAIExtractor
 from .ground import ground_claims
+from .importers.base import ImportOptions
 from .limiter import RateLimiter
 from .load import load_inputs
 from .merge import merge_claims
@@ -85,6 +86,12 @@ class RunConfig:
     request_deadline: float = 600.0  # seconds one request may take with all its retries
     response_format: str = "auto"  # auto: json_schema, json_object once a server rejects or ignores it
     price_factor: float = 1.0  # of the price table, for --max-cost: the Batch API bills half
+    input_format: str | None = None  # --format: skip detection
+    columns: dict[str, str] | None = None  # --columns: CSV field → column name
+
+    @property
+    def import_options(self) -> ImportOptions:
+        return ImportOptions(self.input_format, self.columns)
 
 
 @dataclass
@@ -157,6 +164,13 @@ def public_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def _file_mode() -> int:
+    """What open() would give a new file under the user's umask (mkstemp's temp files are 0600)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -165,10 +179,19 @@ def atomic_write(path: Path, text: str) -> None:
         # against power loss, at a cost per file that dominated small runs).
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+            os.fchmod(handle.fileno(), _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_FILE_MODE = _file_mode()
+
+
+def earlier_thread_folders(out: Path, written: set[str]) -> list[str]:
+    """Thread folders in OUT (a brief.json inside) that this run did not write: an earlier run's."""
+    return sorted(p.parent.name for p in out.glob("*/brief.json") if p.parent.name not in written and p.parent.is_dir())
 
 
 def remove_stale_temp_files(out: Path) -> int:
@@ -468,10 +491,13 @@ class Runner:
             raise OutputError(
                 f"cannot write to {out} ({exc.strerror or exc}): choose another directory with -o"
             ) from exc
-        threads, input_errors = load_inputs(self.config.inputs)
+        loaded = load_inputs(self.config.inputs, self.config.import_options)
+        threads, input_errors = loaded.threads, loaded.errors
         self.progress.threads_found(len(threads))
         for error in input_errors:
             self.log(f"{'SKIPPED':>7}  {error}")
+        for note in loaded.notes:
+            self.log(f"{'NOTE':>7}  {note.where}: {note.reason}")
         for thread in threads:
             if thread.renamed_from is not None:
                 self.log(
@@ -480,7 +506,7 @@ class Runner:
                 )
         if not threads and not input_errors:
             raise ConfigError(
-                "no input threads found: pass .txt, .md, .json or .jsonl files or directories holding them"
+                "no input threads found: pass thread exports (see `threadbrief formats`) or directories holding them"
             )
         check_budget([t.title or t.id for t in threads], self.tokenizer, self.config.max_chunk_tokens)
         if self.config.max_cost is not None:
@@ -501,6 +527,13 @@ class Runner:
             if closer is not None:
                 await closer()
         renamed = {t.id: t.renamed_from for t in threads}
+        earlier = earlier_thread_folders(out, {t.id for t in threads})
+        if earlier:
+            shown = ", ".join(earlier[:5]) + (f" and {len(earlier) - 5} more" if len(earlier) > 5 else "")
+            self.log(
+                f"{'NOTE':>7}  {out} also holds {len(earlier)} thread folder(s) this run did not write ({shown}): "
+                "run.json lists this run's threads, and report and export follow it; delete them or use another -o"
+            )
         total = Usage()
         for result in results:
             total.add(result.usage)
@@ -548,6 +581,10 @@ class Runner:
             "input_errors": [
                 {"input": e.path, "line": e.line, "stage": "load", "reason": e.reason} for e in input_errors
             ],
+            # What the importers and the loader repaired or left out; the threads named still ran.
+            "input_notes": [{"input": n.where, "thread": n.thread, "reason": n.reason} for n in loaded.notes],
+            # Thread folders in OUT from earlier runs: not this run's, so report and export leave them out.
+            "earlier_thread_folders": earlier,
             "totals": {
                 "threads": len(results),
                 "complete": statuses.count("complete"),
@@ -555,6 +592,7 @@ class Runner:
                 "failed": statuses.count("failed"),
                 "pending": statuses.count("pending"),
                 "input_errors": len(input_errors),
+                "input_notes": len(loaded.notes),
                 "calls": total.calls,
                 "cached_calls": total.cached_calls,
                 "tokens_in": total.tokens_in,

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from conftest import CMV_THREADS, SEEDS, write_thread
 
-from pipeline.load import load_inputs, safe_thread_id, split_plain_posts
+from pipeline.importers.native import split_plain_posts
+from pipeline.load import load_inputs, safe_thread_id
 
 
 def test_plain_text_is_a_post_per_line_without_blank_lines_and_per_paragraph_with_them() -> None:
@@ -19,7 +20,8 @@ def test_plain_text_is_a_post_per_line_without_blank_lines_and_per_paragraph_wit
 
 
 def test_seeds_load_with_unknown_authors() -> None:
-    threads, errors = load_inputs([SEEDS])
+    loaded = load_inputs([SEEDS])
+    threads, errors = loaded.threads, loaded.errors
     assert errors == []
     assert [t.id for t in threads] == sorted(p.stem for p in SEEDS.glob("*.txt"))
     for thread in threads:
@@ -30,7 +32,8 @@ def test_seeds_load_with_unknown_authors() -> None:
 @pytest.mark.skipif(not CMV_THREADS.is_dir(), reason="../shared/eval/cmv-dev is not beside this checkout")
 def test_every_cmv_dev_thread_loads() -> None:
     files = sorted(CMV_THREADS.glob("*.json"))
-    threads, errors = load_inputs([CMV_THREADS])
+    loaded = load_inputs([CMV_THREADS])
+    threads, errors = loaded.threads, loaded.errors
     assert errors == []
     assert len(threads) == len(files) == 64
     first = json.loads(files[0].read_text())
@@ -46,7 +49,8 @@ def test_jsonl_reports_bad_lines_and_keeps_good_ones(tmp_path: Path) -> None:
     good = {"id": "t1", "posts": [{"text": "hello there"}]}
     path = tmp_path / "many.jsonl"
     path.write_text(json.dumps(good) + "\n{not json\n\n" + json.dumps({"posts": "nope"}) + "\n", encoding="utf-8")
-    threads, errors = load_inputs([path])
+    loaded = load_inputs([path])
+    threads, errors = loaded.threads, loaded.errors
     assert [t.id for t in threads] == ["t1"]
     assert threads[0].posts[0].id == "p1"
     assert [(e.line, "invalid JSON" in e.reason) for e in errors] == [(2, True), (4, False)]
@@ -60,7 +64,8 @@ def test_bad_files_are_errors_naming_the_file_and_others_still_load(tmp_path: Pa
     (tmp_path / "broken.json").write_text('{"posts": [')
     (tmp_path / "bom.txt").write_bytes("\ufeffA post with a BOM.\r\nAnother line.".encode())
     (tmp_path / "utf16.txt").write_bytes("First post here.\nSecond post here.".encode("utf-16"))
-    threads, errors = load_inputs([tmp_path])
+    loaded = load_inputs([tmp_path])
+    threads, errors = loaded.threads, loaded.errors
     assert sorted(t.id for t in threads) == ["bom", "utf16"]
     bom = next(t for t in threads if t.id == "bom")
     assert [p.text for p in bom.posts] == ["A post with a BOM.", "Another line."]
@@ -78,12 +83,7 @@ def test_thread_ids_are_safe_and_unique(tmp_path: Path) -> None:
     assert safe_thread_id("a b/c") == "a_b_c"
     write_thread(tmp_path / "a.json", "../evil", [("1", None, None, "Some text here.")])
     write_thread(tmp_path / "b.json", "../evil", [("1", None, None, "Other text here.")])
-    threads, errors = load_inputs([tmp_path])
+    loaded = load_inputs([tmp_path])
+    threads, errors = loaded.threads, loaded.errors
     assert errors == []
     assert [t.id for t in threads] == ["evil", "evil-2"]
-
-
-def test_duplicate_post_ids_are_an_input_error(tmp_path: Path) -> None:
-    write_thread(tmp_path / "dup.json", "d", [("1", None, None, "a"), ("1", None, None, "b")])
-    threads, errors = load_inputs([tmp_path])
-    assert threads == [] and "appears twice" in errors[0].reason

@@ -14,7 +14,7 @@ from pipeline.tokenizer import get_tokenizer
 
 
 def seed(prefix: str) -> Thread:
-    threads, _ = load_inputs([next(SEEDS.glob(f"{prefix}_*.txt"))])
+    threads = load_inputs([next(SEEDS.glob(f"{prefix}_*.txt"))]).threads
     return normalize_thread(threads[0])
 
 

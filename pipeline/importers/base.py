@@ -1,0 +1,149 @@
+"""What every importer shares: the shapes it returns and the description of a format.
+
+An importer is a pure function from parsed input to threads: it never opens a file (the loader reads
+files, archives and compressed streams, and hands it parsed JSON documents, raw bytes or a mapping of an
+export's member names to their bytes). It returns ``Imported``: the threads it could build, a ``Note`` for
+everything it had to repair or leave out (a reply to a post that is not in the export, a bot message, a
+repeated id), and an ``InputError`` for each part it could not read at all. What can be kept is kept.
+
+Post text is what the platform stores: Markdown stays as written, HTML goes through ``html_to_text``.
+Reply links use the platform's own ids with any type prefix removed (Reddit's ``t1_``); the loader
+checks them (unique ids, parents that exist, no cycles) and adds the title post, so importers do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InputError
+from ..models import Post
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One parsed JSON document: a whole file, one line of a JSON Lines file, or one archive member."""
+
+    path: str  # the file, or "archive.zip!member"
+    value: Any
+    line: int | None = None  # its line in a JSON Lines file
+    digest: str | None = None  # sha256 of the bytes it was parsed from (the loader's business)
+
+    @property
+    def where(self) -> str:
+        """What a message names: "path" or "path:line"."""
+        return self.path if self.line is None else f"{self.path}:{self.line}"
+
+
+@dataclass
+class DraftThread:
+    """A thread as an importer read it, before the loader's checks (ids, reply links, title post)."""
+
+    id: str
+    title: str | None
+    source: str | None  # URL of the thread when the export says it, else None
+    posts: list[Post]
+    where: str  # the file (and item) it came from
+    digest: str | None = None  # set by the loader: sha256 of the file or line that held this thread alone
+    # Whether posts[0] is the thread's opening post, whose author wrote the title (False: a dump without its
+    # submission, comments without their issue): the title post then has no author rather than a wrong one.
+    has_opening_post: bool = True
+    # A title that names a place (a chat channel: "#general"), not the opening post's thesis: no title post.
+    title_is_label: bool = False
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something an importer or the loader repaired or left out; the thread still runs."""
+
+    where: str
+    reason: str
+    thread: str | None = None
+
+
+@dataclass
+class Imported:
+    threads: list[DraftThread] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+
+    def add(self, other: Imported) -> None:
+        self.threads += other.threads
+        self.notes += other.notes
+        self.errors += other.errors
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """What the user said about the input: ``--format`` and ``--columns``."""
+
+    format: str | None = None
+    columns: Mapping[str, str] | None = None  # CSV: our field name (id, parent, author, text, thread, title) → column
+
+
+class Members(Mapping[str, bytes]):
+    """An export that is a tree of files (a Slack export, a maildir), zipped or not: member name → bytes.
+
+    Names use ``/`` and are relative to the export's root. The loader provides it and reads a member only
+    when it is asked for, within its size limits (``InputError`` past them)."""
+
+    def __init__(self, names: list[str], read: Callable[[str], bytes]) -> None:
+        self._names = names
+        self._read = read
+
+    def __getitem__(self, name: str) -> bytes:
+        if name not in self._names:
+            raise KeyError(name)
+        return self._read(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+
+@dataclass(frozen=True)
+class Format:
+    """One input format. Exactly one of the three pairs is set:
+
+    - ``detect_json`` / ``parse_json``: a JSON document (a file, a JSON Lines line, an archive member).
+      ``pooled`` formats get every document of theirs in the run at once (dumps that spread one thread over
+      many lines or files); the others get one document per call. ``slim`` keeps only what ``parse_json``
+      needs of a document, so a pooled dump is not held whole in memory.
+    - ``detect_bytes`` / ``parse_bytes``: a file's bytes (mbox, CSV, plain text); detect sees the first
+      bytes and the lowercase suffix.
+    - ``detect_members`` / ``parse_members``: a tree of files (a .zip or a directory).
+    """
+
+    name: str  # what --format takes
+    title: str  # one line for `threadbrief formats`
+    obtain: str  # how to get the export
+    kept: str  # what becomes of it: posts, authors, reply links, what is left out
+    detect_json: Callable[[Any], bool] | None = None
+    parse_json: Callable[[list[Doc]], Imported] | None = None
+    pooled: bool = False
+    slim: Callable[[Any], Any] | None = None
+    detect_bytes: Callable[[bytes, str], bool] | None = None
+    parse_bytes: Callable[[bytes, str, ImportOptions], Imported] | None = None
+    detect_members: Callable[[Members], bool] | None = None
+    parse_members: Callable[[Members, str], Imported] | None = None
+
+
+def text_of(value: Any) -> str:
+    """A platform field that should hold text: None, numbers and other shapes become "" or their str."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def id_of(value: Any) -> str | None:
+    """A platform id as our string id (ints included); None for a missing or empty one."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    return text or None
