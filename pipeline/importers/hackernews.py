@@ -1,7 +1,495 @@
-"""(the importer lands in its own commit)"""
+"""Hacker News: threads from the Algolia items API and items from the official Firebase API.
+
+Input: parsed JSON documents.
+- ``hn-algolia``: ``https://hn.algolia.com/api/v1/items/<id>``, one item with its replies nested in
+  ``children`` (a JSON array of such items, or JSON Lines, gives one thread each). Read one document at a time.
+- ``hn-firebase``: ``https://hacker-news.firebaseio.com/v0/item/<id>.json`` items (``by``, ``parent``,
+  ``kids``, ``text``, ``time``, ...), one per file, a JSON array of them or one per JSON Lines line. Pooled:
+  every Firebase item of the run is read at once, so a folder of one-item downloads joins into its threads.
+
+Output: ``Imported`` threads ``hn-<root id>`` with ``source`` the item's page on news.ycombinator.com.
+The opening post is the root item (the story's text; a link story's title, so the loader adds no separate
+title post), replies carry their parent's id, HTML bodies go through ``html_to_text``. A deleted or dead
+item is kept as a ``[deleted]`` / ``[dead]`` placeholder (author unknown) when a kept reply hangs under it,
+else left out. Firebase threads: the root first, then by ``time`` and id. Items whose ``parent`` chain
+leaves the input form a thread under the highest item they reach (the missing story's id when none is
+given); ``kids`` that are not in the input are counted.
+
+Failure modes: nothing raised for bad items. An array element that is not an item is an ``InputError`` for
+that file (the other elements are kept); every repair or omission (missing story, replies not in the input,
+deleted items, repeated ids, ``null`` items) is a ``Note``, one per kind for a file (Algolia) or for the run
+(Firebase), naming the first instance. Trees are walked with explicit stacks, never recursion: any depth the
+loader's JSON parser accepts is read, and a Firebase reply chain has no depth limit at all.
+"""
 
 from __future__ import annotations
 
-from .base import Format
+from typing import Any
 
-FORMATS: tuple[Format, ...] = ()
+from ..errors import InputError
+from ..models import Post
+from .base import Doc, DraftThread, Format, Imported, Note, text_of
+from .html import html_to_text
+
+ITEM_URL = "https://news.ycombinator.com/item?id={}"
+FIREBASE_ITEM_URL = "https://hacker-news.firebaseio.com/v0/item/{}.json"
+DELETED_TEXT = "[deleted]"
+DEAD_TEXT = "[dead]"
+_ITEM_TYPES = frozenset({"story", "comment", "job", "poll", "pollopt"})
+_HEADED_TYPES = frozenset({"story", "job", "poll"})  # items with a title: they open a thread
+# What parse_firebase reads of an item; the rest (score, descendants, url) is dropped before pooling.
+_FIREBASE_FIELDS = ("id", "by", "parent", "poll", "kids", "parts", "text", "time", "type", "title", "deleted", "dead")
+
+
+# --- shared ---------------------------------------------------------------------------------------------
+
+
+def _item_id(value: Any) -> str | None:
+    """An HN item id (an int, or a string of digits) as our string id; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value) if value >= 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return str(int(value.strip()))
+    return None
+
+
+def _ids(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [i for i in (_item_id(v) for v in value) if i is not None]
+
+
+def _html(value: Any) -> str:
+    text = text_of(value)
+    return html_to_text(text) if text.strip() else ""
+
+
+def _author(value: Any) -> str | None:
+    name = text_of(value).strip()
+    return name or None
+
+
+def _title(value: Any) -> str | None:
+    title = text_of(value).strip()
+    return title or None
+
+
+def _numeric_key(item_id: str) -> tuple[int, str]:
+    return (int(item_id), "") if item_id.isdigit() else (0, item_id)
+
+
+def _first(ids: list[str]) -> str:
+    shown = ids[0]
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+def _prune_placeholders(posts: list[Post], placeholders: set[str]) -> tuple[list[Post], list[str]]:
+    """Drop placeholder posts (deleted/dead items) that end up with no kept reply, bottom-up and in any order
+    of ``posts``: a deleted comment whose only replies were deleted too goes with them."""
+    kept_children: dict[str, int] = {}
+    parent_of = {p.id: p.parent_id for p in posts}
+    for post in posts:
+        if post.parent_id is not None:
+            kept_children[post.parent_id] = kept_children.get(post.parent_id, 0) + 1
+    dropped: set[str] = set()
+    queue = [pid for pid in placeholders if kept_children.get(pid, 0) == 0]
+    while queue:
+        pid = queue.pop()
+        if pid in dropped:
+            continue
+        dropped.add(pid)
+        parent = parent_of.get(pid)
+        if parent is not None and parent in kept_children:
+            kept_children[parent] -= 1
+            if parent in placeholders and kept_children[parent] == 0:
+                queue.append(parent)
+    kept = [p for p in posts if p.id not in dropped]
+    return kept, [p.id for p in posts if p.id in dropped]
+
+
+_REASONS = {
+    "dropped": "{n} deleted or dead item(s) with no reply left out (first: {first})",
+    "placeholder": f"{{n}} deleted or dead item(s) kept as '{DELETED_TEXT}' / '{DEAD_TEXT}' placeholders without an "
+    "author so their replies stay attached (first: {first})",
+    "kids": "{n} replies listed in kids are not in the input (first: {first}): fetch "
+    + FIREBASE_ITEM_URL.format("<id>")
+    + " for each to include them",
+    "parts": "{n} poll options listed in parts are not in the input (first: {first})",
+    "unlinked": "{n} item(s) reply to items not in the input (first: {first}): kept without their reply link",
+    "malformed": "{n} child item(s) without a numeric id left out, with their replies (first under: {first})",
+    "empty": "{n} thread(s) of only deleted or dead items left out: nothing to read (first: {first})",
+}
+
+
+class _Tally:
+    """What was left out or repaired, counted per kind over many threads: one note per kind, naming the thread
+    when only one has it (as the loader does for its own repairs)."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, list[tuple[str, str | None, int, str]]] = {}
+
+    def add(self, kind: str, where: str, thread: str | None, n: int, first: str) -> None:
+        if n:
+            self.kinds.setdefault(kind, []).append((where, thread, n, first))
+
+    def notes(self) -> list[Note]:
+        notes: list[Note] = []
+        for kind, group in self.kinds.items():
+            where, thread, n, first = group[0]
+            total = sum(g[2] for g in group)
+            if kind == "root":
+                reason = (
+                    f"item {first} (the story, or the comment these reply to) is not in the input: {n} item(s) "
+                    f"replying to it open the thread without it; add {FIREBASE_ITEM_URL.format(first)} to include it"
+                )
+                if len(group) > 1:
+                    reason = (
+                        f"{len(group)} threads lack their story or top item (first: item {first}): {total} item(s) "
+                        f"reply to an item not in the input; add {FIREBASE_ITEM_URL.format('<id>')} for each"
+                    )
+            elif kind == "comment-root":
+                reason = (
+                    f"the file's root item {first} is a comment: the thread starts at it; the story and its other "
+                    "comments are not in the file (fetch the story's id from the items API for all of it)"
+                )
+                if len(group) > 1:
+                    reason = (
+                        f"{len(group)} root items are comments, not stories (first: {first}): threads start at them"
+                    )
+            else:
+                reason = _REASONS[kind].format(n=total, first=first)
+            if len(group) == 1:
+                notes.append(Note(where, reason, thread))
+            elif kind in ("root", "comment-root"):  # these already count their threads
+                notes.append(Note(where, reason))
+            else:
+                notes.append(Note(where, f"{reason} (in {len(group)} threads, first: {thread})"))
+        return notes
+
+
+# --- Algolia items API ------------------------------------------------------------------------------------
+
+
+def _is_algolia_item(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("children"), list)
+        and "author" in value
+        and ("created_at" in value or "created_at_i" in value)
+        and _item_id(value.get("id")) is not None
+    )
+
+
+def detect_algolia(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and all(isinstance(v, dict) for v in value) and any(_is_algolia_item(v) for v in value)
+    return _is_algolia_item(value)
+
+
+def _algolia_thread(root: dict[str, Any], where: str, tally: _Tally) -> DraftThread | None:
+    root_id = _item_id(root.get("id")) or ""
+    thread_id = f"hn-{root_id}"
+    root_type = text_of(root.get("type"))
+    title = _title(root.get("title")) if root_type in _HEADED_TYPES or root_type == "" else None
+    opening = _html(root.get("text")) or (title or "")
+    root_gone = not opening  # a deleted root still opens the thread when a reply to it is kept
+    posts = [Post(root_id, None if root_gone else _author(root.get("author")), None, opening or DELETED_TEXT)]
+    placeholders: set[str] = set()
+    if root_type == "comment":
+        story = _item_id(root.get("story_id"))
+        of_story = f" (of story {story})" if story and story != root_id else ""
+        tally.add("comment-root", where, thread_id, 1, root_id + of_story)
+    # A poll's options (Algolia lists them under "options") read as replies to the poll.
+    for option in root.get("options") or []:
+        option_id = _item_id(option.get("id")) if isinstance(option, dict) else None
+        text = _html(option.get("text")) if isinstance(option, dict) else ""
+        if option_id is not None and text:
+            posts.append(Post(option_id, _author(option.get("author")), root_id, text))
+
+    malformed = 0
+    malformed_under = ""
+    # Pre-order walk with an explicit stack (reading order: a comment, then its replies), never recursion.
+    stack: list[tuple[Any, str]] = [(child, root_id) for child in reversed(root["children"])]
+    while stack:
+        node, parent = stack.pop()
+        node_id = _item_id(node.get("id")) if isinstance(node, dict) else None
+        if node_id is None:
+            malformed += 1
+            malformed_under = malformed_under or parent
+            continue
+        children = node.get("children")
+        if isinstance(children, list):
+            stack.extend((child, node_id) for child in reversed(children))
+        text = _html(node.get("text"))
+        if text:
+            posts.append(Post(node_id, _author(node.get("author")), parent, text))
+        else:
+            # Deleted (author and text null): a placeholder, dropped below unless a kept reply hangs under it.
+            placeholders.add(node_id)
+            posts.append(Post(node_id, None, parent, DELETED_TEXT))
+    posts, dropped = _prune_placeholders(posts, placeholders)
+    kept_placeholders = [p.id for p in posts if p.id in placeholders]
+    tally.add("dropped", where, thread_id, len(dropped), dropped[0] if dropped else "")
+    if root_gone and len(posts) == 1:
+        tally.add("empty", where, thread_id, 1, thread_id)
+        return None
+    tally.add(
+        "placeholder", where, thread_id, len(kept_placeholders), kept_placeholders[0] if kept_placeholders else ""
+    )
+    tally.add("malformed", where, thread_id, malformed, malformed_under)
+    return DraftThread(id=thread_id, title=title, source=ITEM_URL.format(root_id), posts=posts, where=where)
+
+
+def parse_algolia(docs: list[Doc]) -> Imported:
+    found = Imported()
+    for doc in docs:
+        values = doc.value if isinstance(doc.value, list) else [doc.value]
+        bad: list[int] = []
+        tally = _Tally()
+        for index, value in enumerate(values, 1):
+            if not _is_algolia_item(value):
+                bad.append(index)
+                continue
+            where = doc.where if len(values) == 1 else f"{doc.where} item {index}"
+            thread = _algolia_thread(value, where, tally)
+            if thread is not None:
+                found.threads.append(thread)
+        found.notes += tally.notes()
+        if bad:
+            found.errors.append(
+                InputError(
+                    doc.path,
+                    f"{len(bad)} array element(s) are not Algolia items (first: element {bad[0]}): left out; each "
+                    "must be an object from hn.algolia.com/api/v1/items/<id> (id, author, created_at, children)",
+                    doc.line,
+                )
+            )
+    return found
+
+
+# --- Firebase API items -----------------------------------------------------------------------------------
+
+
+def _is_firebase_item(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get("type") in _ITEM_TYPES
+        and _item_id(value.get("id")) is not None
+        and ("by" in value or "kids" in value or "deleted" in value)
+        and "children" not in value
+        and "author" not in value
+    )
+
+
+def detect_firebase(value: Any) -> bool:
+    if isinstance(value, list):
+        # The API answers null for an id it does not know; a download loop may keep those.
+        return (
+            bool(value)
+            and all(v is None or (isinstance(v, dict) and "children" not in v and "posts" not in v) for v in value)
+            and any(_is_firebase_item(v) for v in value)
+        )
+    return _is_firebase_item(value)
+
+
+def _slim_item(value: Any) -> Any:
+    return {k: value[k] for k in _FIREBASE_FIELDS if k in value} if isinstance(value, dict) else value
+
+
+def slim_firebase(value: Any) -> Any:
+    """Only what parse_firebase reads, so a pooled run holds no scores, urls or descendant counts."""
+    if isinstance(value, list):
+        return [_slim_item(v) for v in value]
+    return _slim_item(value)
+
+
+def _firebase_parent(item: dict[str, Any]) -> str | None:
+    parent = _item_id(item.get("parent"))
+    if parent is None and item.get("type") == "pollopt":
+        parent = _item_id(item.get("poll"))  # an option answers its poll
+    return parent
+
+
+def _collect_firebase(docs: list[Doc], found: Imported) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Every item of the run by id (the first of repeated ids), and the file each came from."""
+    items: dict[str, dict[str, Any]] = {}
+    where_of: dict[str, str] = {}
+    repeated: list[str] = []
+    first_repeat_where = ""
+    for doc in docs:
+        values = doc.value if isinstance(doc.value, list) else [doc.value]
+        bad: list[int] = []
+        nulls = 0
+        for index, value in enumerate(values, 1):
+            if value is None:
+                nulls += 1
+                continue
+            item_id = _item_id(value.get("id")) if isinstance(value, dict) else None
+            if item_id is None or value.get("type") not in _ITEM_TYPES:
+                bad.append(index)
+                continue
+            if item_id in items:
+                if not repeated:
+                    first_repeat_where = doc.where
+                repeated.append(item_id)
+                continue
+            items[item_id] = value
+            where_of[item_id] = doc.where
+        if bad:
+            found.errors.append(
+                InputError(
+                    doc.path,
+                    f"{len(bad)} element(s) are not Hacker News items (first: element {bad[0]}; an item needs a "
+                    "numeric id and a type story/comment/job/poll/pollopt): left out",
+                    doc.line,
+                )
+            )
+        if nulls:
+            found.notes.append(Note(doc.where, f"{nulls} null item(s) (ids the API does not know) skipped"))
+    if repeated:
+        found.notes.append(
+            Note(
+                first_repeat_where,
+                f"{len(repeated)} item(s) given more than once (first: {_first(repeated)}): the first copy kept",
+            )
+        )
+    return items, where_of
+
+
+def _firebase_groups(items: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Items grouped by the top of their reply chain: a given item with no parent (the story), else the first
+    id the chain reaches that is not in the input. A missing parent that a given item lists in its ``kids`` is
+    climbed through that item, so a gap in the middle of a thread does not split it."""
+    listed_by: dict[str, str] = {}
+    for item_id, item in items.items():
+        for kid in _ids(item.get("kids")) + _ids(item.get("parts")):
+            listed_by.setdefault(kid, item_id)
+    top_of: dict[str, str] = {}
+    groups: dict[str, list[str]] = {}
+    for item_id in items:
+        path: list[str] = []
+        on_path: set[str] = set()
+        node = item_id
+        while True:
+            if node in top_of:
+                top = top_of[node]
+                break
+            path.append(node)
+            on_path.add(node)
+            parent = _firebase_parent(items[node])
+            if parent is None:
+                top = node
+                break
+            step = parent if parent in items else listed_by.get(parent)
+            if step is None:
+                top = parent  # the chain leaves the input: the thread is named after the missing item
+                break
+            if step in on_path:
+                top = step  # a reply cycle; the loader cuts it, here it only has to end
+                break
+            node = step
+        for n in path:
+            top_of[n] = top
+        groups.setdefault(top, []).append(item_id)
+    return groups
+
+
+def _firebase_thread(
+    top: str, member_ids: list[str], items: dict[str, dict[str, Any]], where_of: dict[str, str], tally: _Tally
+) -> DraftThread | None:
+    root = items.get(top)
+
+    def order(item_id: str) -> tuple[int, float, tuple[int, str]]:
+        time = items[item_id].get("time")
+        at = float(time) if isinstance(time, (int, float)) and not isinstance(time, bool) else float("inf")
+        return (0 if item_id == top else 1, at, _numeric_key(item_id))
+
+    ordered = sorted(member_ids, key=order)
+    thread_id = f"hn-{top}"
+    where = where_of[top] if root is not None else where_of[ordered[0]]
+    title = _title(root.get("title")) if root is not None and root.get("type") in _HEADED_TYPES else None
+    posts: list[Post] = []
+    placeholders: set[str] = set()
+    unlinked: list[str] = []
+    orphans: set[str] = set()
+    kids_missing: list[str] = []
+    parts_missing: list[str] = []
+    for item_id in ordered:
+        item = items[item_id]
+        kids_missing += [k for k in _ids(item.get("kids")) if k not in items]
+        parts_missing += [k for k in _ids(item.get("parts")) if k not in items]
+        parent = _firebase_parent(item)
+        if parent is not None and parent not in items:
+            if parent == top:
+                orphans.add(item_id)
+            else:
+                unlinked.append(f"{item_id} → {parent}")
+            parent = None
+        text = _html(item.get("text"))
+        if item_id == top and not text:
+            text = title or ""
+        if item.get("deleted") is True or item.get("dead") is True or not text:
+            placeholders.add(item_id)
+            text = DEAD_TEXT if item.get("dead") is True and item.get("deleted") is not True else DELETED_TEXT
+            posts.append(Post(item_id, None, parent, text))
+        else:
+            posts.append(Post(item_id, _author(item.get("by")), parent, text))
+    # The opening post stays even when deleted, as long as something else is kept under it.
+    posts, dropped = _prune_placeholders(posts, placeholders - {top})
+    if all(p.id in placeholders for p in posts):
+        tally.add("empty", where, thread_id, 1, thread_id)
+        return None
+    kept_placeholders = [p.id for p in posts if p.id in placeholders]
+    if root is None:
+        tally.add("root", where, thread_id, sum(p.id in orphans for p in posts), top)
+    tally.add("unlinked", where, thread_id, len(unlinked), unlinked[0] if unlinked else "")
+    tally.add("kids", where, thread_id, len(kids_missing), kids_missing[0] if kids_missing else "")
+    tally.add("parts", where, thread_id, len(parts_missing), parts_missing[0] if parts_missing else "")
+    tally.add("dropped", where, thread_id, len(dropped), dropped[0] if dropped else "")
+    tally.add(
+        "placeholder", where, thread_id, len(kept_placeholders), kept_placeholders[0] if kept_placeholders else ""
+    )
+    return DraftThread(id=thread_id, title=title, source=ITEM_URL.format(top), posts=posts, where=where)
+
+
+def parse_firebase(docs: list[Doc]) -> Imported:
+    found = Imported()
+    items, where_of = _collect_firebase(docs, found)
+    tally = _Tally()
+    for top, member_ids in _firebase_groups(items).items():
+        thread = _firebase_thread(top, member_ids, items, where_of, tally)
+        if thread is not None:
+            found.threads.append(thread)
+    found.notes += tally.notes()
+    return found
+
+
+ALGOLIA = Format(
+    name="hn-algolia",
+    title="Hacker News thread from the Algolia items API (nested children)",
+    obtain="curl -o thread.json https://hn.algolia.com/api/v1/items/<story id> (one thread per file; an array "
+    "of items or JSON Lines give one thread each)",
+    kept="every comment with its author and reply link; the story's text (a link story's title) as the opening "
+    "post, poll options as replies to the poll; HTML → text; deleted comments kept as '[deleted]' when a reply "
+    "hangs under them, else left out (noted)",
+    detect_json=detect_algolia,
+    parse_json=parse_algolia,
+)
+
+FIREBASE = Format(
+    name="hn-firebase",
+    title="Hacker News items from the official Firebase API (by, parent, kids)",
+    obtain="curl https://hacker-news.firebaseio.com/v0/item/<id>.json for the story and every id in its kids "
+    "(recursively): one file per item, a JSON array or JSON Lines; all files of a run are read together",
+    kept="items (story, comment, job, poll, pollopt) joined into threads by parent: the story first, then by time; "
+    "authors, reply links, HTML → text; deleted/dead items kept as placeholders when a reply hangs under them, "
+    "else left out; kids not in the input and a missing story are noted",
+    detect_json=detect_firebase,
+    parse_json=parse_firebase,
+    pooled=True,
+    slim=slim_firebase,
+)
+
+FORMATS: tuple[Format, ...] = (ALGOLIA, FIREBASE)
