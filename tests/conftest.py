@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.models import Post, Thread
+
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 CMV_THREADS = ROOT.parent / "shared" / "eval" / "cmv-dev" / "threads"
@@ -144,3 +146,14 @@ def make_threads(folder: Path, count: int) -> Path:
             title=f"Debate {n}",
         )
     return folder
+
+
+def posts_by_id(thread: Thread) -> dict[str, Post]:
+    return {post.id: post for post in thread.posts}
+
+
+def write_json(folder: Path, name: str, value: Any) -> Path:
+    """A made-up input file for a bad-input test: ``value`` as JSON in ``folder/name``."""
+    path = folder / name
+    path.write_text(json.dumps(value), encoding="utf-8")
+    return path

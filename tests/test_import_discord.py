@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from conftest import posts_by_id, write_json
+
 from pipeline.importers import discord, github
 from pipeline.load import load_inputs
-from pipeline.models import Post, Thread
+from pipeline.models import Thread
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "discord"
 # #nplusplus of the N++ server: the first 14 and the last 8 of the export's 230 messages, 3 of them Replies.
@@ -29,19 +31,9 @@ def load(*paths: Path) -> tuple[list[Thread], list[str]]:
     return loaded.threads, [note.reason for note in loaded.notes]
 
 
-def by_id(thread: Thread) -> dict[str, Post]:
-    return {post.id: post for post in thread.posts}
-
-
 def export(path: Path) -> dict[str, Any]:
     value: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return value
-
-
-def write(tmp_path: Path, name: str, value: Any) -> Path:
-    path = tmp_path / name
-    path.write_text(json.dumps(value), encoding="utf-8")
-    return path
 
 
 # --- real exports ---------------------------------------------------------------------------------------------
@@ -78,7 +70,7 @@ def test_channel_export_becomes_one_thread() -> None:
 
 def test_replies_link_to_their_message_and_text_stays_as_written() -> None:
     threads, _ = load(NPLUSPLUS)
-    posts = by_id(threads[0])
+    posts = posts_by_id(threads[0])
     assert posts["1323857103470985236"].parent_id == "1323852375164846101"
     assert posts["1323872927342395392"].parent_id == "1323839621293015140"
     # 3 Replies in the file, one answering a message outside the export's kept window.
@@ -97,7 +89,7 @@ def test_replies_link_to_their_message_and_text_stays_as_written() -> None:
 
 def test_reply_to_a_message_outside_the_export_loses_its_link_with_a_note() -> None:
     threads, notes = load(NPLUSPLUS)
-    reply = by_id(threads[0])["1324464370809311302"]
+    reply = posts_by_id(threads[0])["1324464370809311302"]
     assert reply.parent_id is None and reply.author == "nexter"
     assert reply.text == "Especially given the physics are drastically different lol"
     assert MISSING_PARENT_NOTE in notes
@@ -148,10 +140,10 @@ def test_bots_repeats_and_messages_without_text(tmp_path: Path) -> None:
     repeat = copy.deepcopy(by_message["1323857626727059479"])
     repeat["content"] = "happy new years everyone! (edited)"
     messages.insert(12, repeat)
-    threads, notes = load(write(tmp_path, "nplusplus.json", value))
+    threads, notes = load(write_json(tmp_path, "nplusplus.json", value))
     thread = threads[0]
     assert len(thread.posts) == 20
-    posts = by_id(thread)
+    posts = posts_by_id(thread)
     assert posts["1323857626727059479"].text == "happy new years everyone!"  # the first of the repeated id is kept
     assert [p.id for p in thread.posts].count("1323857626727059479") == 1
     assert "1323852375164846101" not in posts and "1323840633470714039" not in posts
@@ -180,7 +172,7 @@ def test_odd_messages(tmp_path: Path) -> None:
             {"id": "5", "type": "Reply", "content": "  ", "author": {"name": "ann"}, "reference": {"messageId": "1"}},
         ],
     }
-    threads, notes = load(write(tmp_path, "dm.json", value))
+    threads, notes = load(write_json(tmp_path, "dm.json", value))
     thread = threads[0]
     assert thread.title == "Direct Messages / #ann"
     assert thread.source == "https://discord.com/channels/@me/77"
@@ -207,7 +199,7 @@ def test_long_reply_chain_is_read_without_recursion(tmp_path: Path) -> None:
         for i in range(1, 5001)
     ]
     value = {"guild": {"id": "8", "name": "g"}, "channel": {"id": "9", "name": "c"}, "messages": messages}
-    threads, _ = load(write(tmp_path, "chain.json", value))
+    threads, _ = load(write_json(tmp_path, "chain.json", value))
     posts = threads[0].posts
     assert len(posts) == 5000
     assert all(p.parent_id == str(int(p.id) - 1) for p in posts[1:])

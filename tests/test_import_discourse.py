@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from conftest import posts_by_id, write_json
+
 from pipeline.importers import discourse
 from pipeline.importers.base import ImportOptions
 from pipeline.load import Loaded, load_inputs
-from pipeline.models import Post, Thread
+from pipeline.models import Thread
 
 FIXTURES = Path(__file__).parent / "fixtures" / "discourse"
 SANDBOX = FIXTURES / "topic_try_sandbox.json"
@@ -32,18 +34,8 @@ def _only(loaded: Loaded) -> Thread:
     return loaded.threads[0]
 
 
-def _by_id(thread: Thread) -> dict[str, Post]:
-    return {post.id: post for post in thread.posts}
-
-
 def _reasons(loaded: Loaded) -> list[str]:
     return [note.reason for note in loaded.notes]
-
-
-def _write(tmp_path: Path, name: str, value: Any) -> Path:
-    path = tmp_path / name
-    path.write_text(json.dumps(value), encoding="utf-8")
-    return path
 
 
 # --- real topics ------------------------------------------------------------------------------------------
@@ -57,7 +49,7 @@ def test_sandbox_topic_posts_authors_links_and_notes() -> None:
     assert thread.source is None  # the file has no internal link naming its site
     # 4 posts in the file: post 2 is a moderator notice ("This topic is now pinned"), left out.
     assert [p.id for p in thread.posts] == ["title", "1", "3", "14"]
-    posts = _by_id(thread)
+    posts = posts_by_id(thread)
     assert [posts[i].author for i in ("1", "3", "14")] == ["samsaffron", "stienman", "splattne"]
     assert posts["1"].parent_id is None
     assert posts["3"].parent_id == "1"  # no reply_to_post_number: it answers the topic
@@ -84,7 +76,7 @@ def test_posts_page_posts_authors_links_and_site() -> None:
         "https://discuss.criticalfallibilism.com/t/comments-on-the-boyfriends-introduction-to-feminism/2108"
     )
     assert [p.id for p in thread.posts] == ["1", "2", "3", "4", "5", "6", "7"]
-    posts = _by_id(thread)
+    posts = posts_by_id(thread)
     assert [posts[i].author for i in "1234567"] == [
         "Elliot",
         "Elliot",
@@ -107,7 +99,7 @@ def test_posts_page_posts_authors_links_and_site() -> None:
 
 
 def test_cooked_html_becomes_clean_text() -> None:
-    posts = _by_id(_only(_load(CF_2108)))
+    posts = posts_by_id(_only(_load(CF_2108)))
     assert posts["2"].text == (
         "The book’s author said this about my blog post:\n\n> Thanks! I appreciate your careful read and critique."
     )
@@ -147,7 +139,7 @@ def test_posts_page_in_reverse_order_with_replies_to_posts_it_does_not_hold() ->
     assert thread.id == "discourse-2144" and thread.title is None
     assert thread.source is None  # no internal link in these posts names the site
     assert [p.id for p in thread.posts] == ["17", "18", "19", "20"]  # post_number order
-    posts = _by_id(thread)
+    posts = posts_by_id(thread)
     assert [posts[i].author for i in ("17", "18", "19", "20")] == ["anonymous105", "Elliot", "anonymous105", "Elliot"]
     # 20 → 19 → 18 are in the file; 18 answered post 15 and 17 answered post 13, which this page does not hold.
     assert {i: posts[i].parent_id for i in posts} == {"17": None, "18": None, "19": "18", "20": "19"}
@@ -206,7 +198,7 @@ def test_link_previews_are_dropped(tmp_path: Path) -> None:
         'alt="cover"><div class="meta"><span class="filename">cover.png</span><span class="informations">'
         "1249×1138 45 KB</span></div></a></div>"
     )
-    posts = _by_id(_only(_load(_write(tmp_path, "onebox.json", page))))
+    posts = posts_by_id(_only(_load(write_json(tmp_path, "onebox.json", page))))
     assert posts["5"].text == (
         "The “Show Full Post…” expansion on the forum is pretty glitched for this specific post. I don’t know why. "
         "You can read the post on my blog though."
@@ -218,7 +210,7 @@ def test_first_page_of_a_long_topic_counts_the_posts_it_does_not_hold(tmp_path: 
     # its stream listing 3 more post ids than the file holds, as the first page of a long topic does.
     topic = json.loads(SANDBOX.read_text(encoding="utf-8"))
     topic["post_stream"]["stream"] += [301, 302, 303]
-    reasons = _reasons(_load(_write(tmp_path, "t.json", topic)))
+    reasons = _reasons(_load(write_json(tmp_path, "t.json", topic)))
     assert reasons[-1] == (
         "3 of the topic's 7 posts are not in this file (a topic's JSON holds its first 20): fetch the whole topic "
         "with https://SITE/t/57.json?print=true (up to 1000 posts), or the rest with "
@@ -258,7 +250,7 @@ def test_left_out_posts_are_counted_per_kind(tmp_path: Path) -> None:
         "not a post",
         {"id": 5000, "cooked": "<p>no number</p>"},
     ]
-    loaded = _load(_write(tmp_path, "t.json", _topic(posts)))
+    loaded = _load(write_json(tmp_path, "t.json", _topic(posts)))
     thread = _only(loaded)
     assert [p.id for p in thread.posts] == ["title", "1", "6"]
     assert thread.source is None
@@ -274,7 +266,7 @@ def test_left_out_posts_are_counted_per_kind(tmp_path: Path) -> None:
     ) in reasons
     assert "2 item(s) of post_stream.posts are not posts (no post_number): left out" in reasons
     # Post 6 answered the hidden post 4: the loader drops that link and says so.
-    assert _by_id(thread)["6"].parent_id is None
+    assert posts_by_id(thread)["6"].parent_id is None
     assert any(
         r.startswith("1 post(s) reply to a post that is not in the thread (first: post '6' → '4')") for r in reasons
     )
@@ -282,21 +274,21 @@ def test_left_out_posts_are_counted_per_kind(tmp_path: Path) -> None:
 
 def test_missing_username_is_none_and_posts_come_in_number_order(tmp_path: Path) -> None:
     posts = [_post(3, reply_to_post_number=2), _post(1), _post(2, username=None), _post(4, username="")]
-    thread = _only(_load(_write(tmp_path, "t.json", _topic(posts))))
+    thread = _only(_load(write_json(tmp_path, "t.json", _topic(posts))))
     assert [p.id for p in thread.posts] == ["title", "1", "2", "3", "4"]
-    posts_by_id = _by_id(thread)
-    assert posts_by_id["2"].author is None and posts_by_id["4"].author is None
-    assert posts_by_id["3"].parent_id == "2"
-    assert posts_by_id["3"].text == "Post 3."
+    by_post = posts_by_id(thread)
+    assert by_post["2"].author is None and by_post["4"].author is None
+    assert by_post["3"].parent_id == "2"
+    assert by_post["3"].text == "Post 3."
 
 
 def test_a_posts_page_without_title_or_stream(tmp_path: Path) -> None:
     # MADE UP: /t/ID/posts.json?post_ids[]=... answers with posts only, here without post 1.
     page = {"post_stream": {"posts": [_post(21, topic_id=77), _post(22, reply_to_post_number=21)]}, "id": 77}
-    loaded = _load(_write(tmp_path, "page.json", page))
+    loaded = _load(write_json(tmp_path, "page.json", page))
     thread = _only(loaded)
     assert thread.id == "discourse-77" and thread.title is None
-    posts = _by_id(thread)
+    posts = posts_by_id(thread)
     assert posts["22"].parent_id == "21"
     assert posts["21"].parent_id is None  # it answered post 1, which this page does not hold
     assert any("reply to a post that is not in the thread" in r for r in _reasons(loaded))
@@ -305,7 +297,7 @@ def test_a_posts_page_without_title_or_stream(tmp_path: Path) -> None:
 def test_a_topic_with_no_readable_post_is_an_input_error(tmp_path: Path) -> None:
     only_actions = _topic([_post(1, post_type=3, action_code="closed.enabled"), "junk"])
     empty = {"id": 5, "post_stream": {"posts": [], "stream": [1, 2]}}
-    loaded = load_inputs([_write(tmp_path, "a.json", only_actions), _write(tmp_path, "b.json", empty)])
+    loaded = load_inputs([write_json(tmp_path, "a.json", only_actions), write_json(tmp_path, "b.json", empty)])
     assert loaded.threads == []
     assert [e.reason for e in loaded.errors] == [
         "Discourse topic '77' holds no readable post (of 2 items): fetch the topic again with /t/ID.json?print=true",
@@ -315,7 +307,7 @@ def test_a_topic_with_no_readable_post_is_an_input_error(tmp_path: Path) -> None
 
 def test_forced_format_on_another_shape_says_so(tmp_path: Path) -> None:
     loaded = _load(
-        _write(tmp_path, "ours.json", {"posts": [{"id": "p1", "text": "hi"}]}), ImportOptions(format="discourse")
+        write_json(tmp_path, "ours.json", {"posts": [{"id": "p1", "text": "hi"}]}), ImportOptions(format="discourse")
     )
     assert loaded.threads == []
     assert [e.reason for e in loaded.errors] == ["not a discourse export: drop --format to detect the format"]
@@ -328,7 +320,7 @@ def test_a_long_reply_chain_loads_fast(tmp_path: Path) -> None:
         _post(n, reply_to_post_number=n - 1, cooked=f"Post {n}.") for n in range(2, 5001)
     ]
     started = time.perf_counter()
-    thread = _only(_load(_write(tmp_path, "chain.json", _topic(posts))))
+    thread = _only(_load(write_json(tmp_path, "chain.json", _topic(posts))))
     assert time.perf_counter() - started < 3
     assert len(thread.posts) == 5001
-    assert _by_id(thread)["5000"].parent_id == "4999"
+    assert posts_by_id(thread)["5000"].parent_id == "4999"

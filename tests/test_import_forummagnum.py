@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from conftest import posts_by_id, write_json
+
 from pipeline.importers import forummagnum
 from pipeline.importers.base import ImportOptions
 from pipeline.load import Loaded, load_inputs
-from pipeline.models import Post, Thread
 
 FIXTURES = Path(__file__).parent / "fixtures" / "forummagnum"
 AGI_RUIN = FIXTURES / "lw_post_agi_ruin_preamble.json"
@@ -25,18 +26,8 @@ AGI_RUIN_ID = "uMQ3cqWDPHhjtiesc"
 ROBBBB = FIXTURES / "lw_user_comments_robbbb_first12.json"
 
 
-def _by_id(thread: Thread) -> dict[str, Post]:
-    return {post.id: post for post in thread.posts}
-
-
 def _reasons(loaded: Loaded) -> list[str]:
     return [note.reason for note in loaded.notes]
-
-
-def _write(tmp_path: Path, name: str, value: Any) -> Path:
-    path = tmp_path / name
-    path.write_text(json.dumps(value), encoding="utf-8")
-    return path
 
 
 # --- real responses -----------------------------------------------------------------------------------------
@@ -50,7 +41,7 @@ def test_real_post_response_is_the_opening_post_with_clean_text() -> None:
     assert thread.title == "AGI Ruin: A List of Lethalities"
     assert thread.source == f"https://www.lesswrong.com/posts/{AGI_RUIN_ID}/agi-ruin-a-list-of-lethalities"
     assert [p.id for p in thread.posts] == ["title", AGI_RUIN_ID]
-    post = _by_id(thread)[AGI_RUIN_ID]
+    post = posts_by_id(thread)[AGI_RUIN_ID]
     assert post.author == "Eliezer Yudkowsky" and post.parent_id is None
     # htmlBody (no markdown in this response) as text: headings, links' text, entities decoded, no tag.
     assert post.text.startswith("### Preamble:\n\n(If you're already familiar with all basics")
@@ -178,14 +169,14 @@ FIVE = [
 
 
 def test_comments_nest_under_the_post(tmp_path: Path) -> None:
-    loaded = load_inputs([_write(tmp_path, "r.json", _response(FIVE, _post_result()))])
+    loaded = load_inputs([write_json(tmp_path, "r.json", _response(FIVE, _post_result()))])
     assert loaded.errors == []
     [thread] = loaded.threads
     assert thread.id == "lw-P1"
     assert thread.title == "A made-up post"
     assert thread.source == "https://www.lesswrong.com/posts/P1/a-made-up-post"
     assert [p.id for p in thread.posts] == ["title", "P1", "c1", "c2", "c3", "c4"]  # postedAt order
-    posts = _by_id(thread)
+    posts = posts_by_id(thread)
     assert {i: posts[i].parent_id for i in posts} == {
         "title": None,
         "P1": None,
@@ -221,12 +212,14 @@ def test_ea_forum_page_url_html_fallback_and_total_count(tmp_path: Path) -> None
             '<span class="footnote-back-link">^</span>',
         ),
     ]
-    loaded = load_inputs([_write(tmp_path, "r.json", {"data": {"comments": {"results": comments, "totalCount": 9}}})])
+    loaded = load_inputs(
+        [write_json(tmp_path, "r.json", {"data": {"comments": {"results": comments, "totalCount": 9}}})]
+    )
     [thread] = loaded.threads
     assert thread.id == "eaf-P3"  # the EA Forum pageUrl names the site
     assert thread.source == "https://forum.effectivealtruism.org/posts/P3/ea-title"
     assert [(p.id, p.parent_id) for p in thread.posts] == [("b1", None), ("b2", "b1")]
-    assert _by_id(thread)["b2"].text == "See this & that"
+    assert posts_by_id(thread)["b2"].text == "See this & that"
     assert _reasons(loaded) == [
         "1 thread(s) without their post in the file (post P3): top-level comments have no parent; add "
         'post(input: {selector: {_id: "ID"}}) { result { title htmlBody user { displayName } } } '
@@ -246,7 +239,7 @@ def test_aliases_and_a_plain_list_are_read(tmp_path: Path) -> None:
         _comment("y1", None, "2024-03-01T00:00:00Z", postId="P5"),
         _comment("y2", "y1", "2024-03-02T00:00:00Z", postId="P5", author="Legacy Name", user=None),
     ]
-    loaded = load_inputs([_write(tmp_path, "a.json", aliased), _write(tmp_path, "b.json", plain)])
+    loaded = load_inputs([write_json(tmp_path, "a.json", aliased), write_json(tmp_path, "b.json", plain)])
     threads = {t.id: t for t in loaded.threads}
     assert [(p.id, p.parent_id) for p in threads["lw-P4"].posts] == [("title", None), ("P4", None), ("x1", "P4")]
     assert [(p.id, p.author) for p in threads["lw-P5"].posts] == [("y1", "Name y1"), ("y2", "Legacy Name")]
@@ -259,14 +252,14 @@ def test_malformed_items_and_comments_without_post_id(tmp_path: Path) -> None:
         {"postId": "P1"},
         _comment("m2", None, "2024-04-01T00:00:00Z", postId=None),
     ]
-    loaded = load_inputs([_write(tmp_path, "r.json", _response(comments))])
+    loaded = load_inputs([write_json(tmp_path, "r.json", _response(comments))])
     [thread] = loaded.threads
     assert [p.id for p in thread.posts] == ["m1"]
     reasons = _reasons(loaded)
     assert "2 item(s) of the comment results are not comments (no _id): left out" in reasons
     assert "1 comment(s) without postId left out: add postId to the query's fields" in reasons
     # With the post in the response, a comment without postId belongs to it.
-    loaded = load_inputs([_write(tmp_path, "s.json", _response(comments[3:], _post_result(commentCount=1)))])
+    loaded = load_inputs([write_json(tmp_path, "s.json", _response(comments[3:], _post_result(commentCount=1)))])
     assert [(p.id, p.parent_id) for p in loaded.threads[0].posts] == [("title", None), ("P1", None), ("m2", "P1")]
     assert _reasons(loaded) == []
 
@@ -279,7 +272,7 @@ def test_errors_and_null_results_are_input_errors(tmp_path: Path) -> None:
     null_post = {"data": {"post": {"result": None}}}
     all_deleted = _response([_comment("d1", None, "2024-01-01T00:00:00Z", deleted=True)])
     loaded = load_inputs(
-        [_write(tmp_path, n, v) for n, v in (("a.json", error), ("b.json", null_post), ("c.json", all_deleted))]
+        [write_json(tmp_path, n, v) for n, v in (("a.json", error), ("b.json", null_post), ("c.json", all_deleted))]
     )
     assert loaded.threads == []
     reasons = [e.reason for e in loaded.errors]
@@ -309,7 +302,7 @@ def test_detection_is_specific() -> None:
 
 
 def test_forced_format_on_another_shape_says_so(tmp_path: Path) -> None:
-    path = _write(tmp_path, "d.json", {"post_stream": {"posts": [{"post_number": 1, "cooked": "<p>x</p>"}]}})
+    path = write_json(tmp_path, "d.json", {"post_stream": {"posts": [{"post_number": 1, "cooked": "<p>x</p>"}]}})
     loaded = load_inputs([path], ImportOptions(format="forummagnum"))
     assert loaded.threads == []
     assert [e.reason for e in loaded.errors] == ["not a forummagnum export: drop --format to detect the format"]
@@ -321,9 +314,9 @@ def test_a_long_reply_chain_loads_fast(tmp_path: Path) -> None:
         _comment(f"k{n}", f"k{n - 1}", f"2024-01-01T00:00:00.{n:04d}Z") for n in range(1, 5000)
     ]
     started = time.perf_counter()
-    loaded = load_inputs([_write(tmp_path, "chain.json", _response(comments, _post_result(commentCount=5000)))])
+    loaded = load_inputs([write_json(tmp_path, "chain.json", _response(comments, _post_result(commentCount=5000)))])
     assert time.perf_counter() - started < 3
     [thread] = loaded.threads
     assert len(thread.posts) == 5002
-    assert _by_id(thread)["k4999"].parent_id == "k4998"
+    assert posts_by_id(thread)["k4999"].parent_id == "k4998"
     assert _reasons(loaded) == []

@@ -7,10 +7,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from conftest import posts_by_id, write_json
+
 from pipeline.importers import discord, github
 from pipeline.importers.base import ImportOptions
 from pipeline.load import load_inputs
-from pipeline.models import Post, Thread
+from pipeline.models import Thread
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "github"
 ISSUE_187 = FIXTURES / "github3py-187-issue.json"  # sigmavirus24/github3.py#187, the issue object
@@ -29,18 +31,8 @@ def load(*paths: Path) -> tuple[list[Thread], list[str]]:
     return loaded.threads, [note.reason for note in loaded.notes]
 
 
-def by_id(thread: Thread) -> dict[str, Post]:
-    return {post.id: post for post in thread.posts}
-
-
 def parents(thread: Thread) -> dict[str, str | None]:
     return {post.id: post.parent_id for post in thread.posts}
-
-
-def write(tmp_path: Path, name: str, value: Any) -> Path:
-    path = tmp_path / name
-    path.write_text(json.dumps(value), encoding="utf-8")
-    return path
 
 
 # --- REST: an issue and its comments, in two files ------------------------------------------------------
@@ -76,7 +68,7 @@ def test_issue_and_comments_from_two_files_become_one_thread_in_either_order() -
 
 def test_markdown_and_quoted_lines_stay_as_written() -> None:
     threads, _ = load(ISSUE_187, COMMENTS_187)
-    posts = by_id(threads[0])
+    posts = posts_by_id(threads[0])
     assert posts["187"].text.startswith(
         "https://twitter.com/brian_curtin/status/420665317270900736 made me realize I never documented it _at all_."
     )
@@ -126,7 +118,10 @@ def test_pull_request_joins_issue_comments_and_review_comments_in_time_order() -
     assert authors.count("orta") == 9 and set(authors) == {"orta", "alloy", "ArtsyOpenSource", "mennenia"}
     # None of the review comments answers another: every comment answers the pull request.
     assert all(p.parent_id == "327" for p in thread.posts[2:])
-    assert by_id(thread)["81346295"].text == "defaults to the about info ATM, as there's no artworks being downloaded"
+    assert (
+        posts_by_id(thread)["81346295"].text
+        == "defaults to the about info ATM, as there's no artworks being downloaded"
+    )
     assert notes == ["HTML in 2 post(s) turned into text (first: '250770683')"]
 
 
@@ -150,7 +145,7 @@ def test_pull_request_issue_object_alone_is_its_opening_post() -> None:
 
 def test_inline_html_becomes_text_and_markdown_stays() -> None:
     threads, _ = load(PR_327, COMMENTS_327, REVIEWS_327)
-    posts = by_id(threads[0])
+    posts = posts_by_id(threads[0])
     for post in threads[0].posts:
         assert TAG.search(post.text) is None, post.id
         assert "&amp;" not in post.text, post.id
@@ -175,7 +170,7 @@ def test_review_comment_replies_follow_in_reply_to_id() -> None:
     assert thread.source == "https://github.com/github3py/delete_contents/pull/2"
     assert parents(thread) == {"100697470": None, "100697567": "100697470", "163999672": "100697470"}
     assert [p.author for p in thread.posts] == ["sigmavirus24", "gh3test", "gh3test"]
-    assert by_id(thread)["100697567"].text == "Replying to comments is fun."
+    assert posts_by_id(thread)["100697567"].text == "Replying to comments is fun."
     assert len(notes) == 1 and notes[0].startswith("issue body not given (3 comment(s) read without it)")
 
 
@@ -214,7 +209,7 @@ def test_gh_issue_list_gives_one_thread_per_issue_with_quote_replies() -> None:
 def test_gh_comment_text_is_clean() -> None:
     threads, notes = load(GH_LIST)
     glibc = threads[1]
-    image_post = by_id(glibc)["1425547252"].text
+    image_post = posts_by_id(glibc)["1425547252"].text
     assert "<img" not in image_post
     assert image_post.startswith("@dude513 when running `make install`")
     assert "HTML in 1 post(s) turned into text (first: '1425547252')" in notes
@@ -260,7 +255,7 @@ def test_gh_view_of_one_issue_with_reviews(tmp_path: Path) -> None:
         ],
     }
     # The approval without text has no time: comments then keep the order gh gave.
-    threads, notes = load(write(tmp_path, "pr9.json", view))
+    threads, notes = load(write_json(tmp_path, "pr9.json", view))
     thread = threads[0]
     assert thread.id == "github-octo-widgets-9"
     assert thread.source == "https://github.com/octo/widgets/pull/9"
@@ -310,7 +305,7 @@ def test_bots_are_left_out_and_replies_to_them_move_up(tmp_path: Path) -> None:
             "in_reply_to_id": 4,
         },
     ]
-    threads, notes = load(write(tmp_path, "comments.json", items))
+    threads, notes = load(write_json(tmp_path, "comments.json", items))
     thread = threads[0]
     assert [(p.id, p.author, p.parent_id) for p in thread.posts] == [("2", None, None), ("5", "erin", None)]
     assert (
@@ -336,7 +331,7 @@ def test_malformed_items_are_left_out_with_a_note(tmp_path: Path) -> None:
         "not an object",
         {"id": 9, "text": "a Slack-like message"},
     ]
-    threads, notes = load(write(tmp_path, "comments.json", items))
+    threads, notes = load(write_json(tmp_path, "comments.json", items))
     thread = threads[0]
     assert [(p.id, p.author, p.text) for p in thread.posts] == [
         ("1", "ann", "First!"),
@@ -365,14 +360,14 @@ def test_quote_reply_matching_rules(tmp_path: Path) -> None:
         comment(16, "gus", "> Should the default port be 8080?\n\nNo: 80."),
         comment(17, "hal", "> nobody said this\n\nHmm."),
     ]
-    threads, _ = load(write(tmp_path, "issue5.json", items))
+    threads, _ = load(write_json(tmp_path, "issue5.json", items))
     links = parents(threads[0])
     assert links["13"] == "12"  # "yes" is in carol's "Yes," but not in bob's "Yesterday"
     assert links["14"] == "12"  # Markdown emphasis and case folded
     assert links["15"] == "5"  # a '>' inside a code block quotes nothing
     assert links["16"] == "5"  # quoting the opening post answers the opening post
     assert links["17"] == "5"
-    assert by_id(threads[0])["13"].text == "> yes\n\nAgreed."
+    assert posts_by_id(threads[0])["13"].text == "> yes\n\nAgreed."
 
 
 def test_html_in_markdown_outside_code_becomes_text(tmp_path: Path) -> None:
@@ -384,7 +379,7 @@ def test_html_in_markdown_outside_code_becomes_text(tmp_path: Path) -> None:
         '```html\n<div class="x">kept</div>\n```\n'
         "See <https://example.com/docs>."
     )
-    threads, notes = load(write(tmp_path, "c.json", [comment(1, "ann", body)]))
+    threads, notes = load(write_json(tmp_path, "c.json", [comment(1, "ann", body)]))
     text = threads[0].posts[0].text
     assert "Describe the bug" not in text
     assert "The `List<T>` parser fails on `<div>` input." in text
@@ -408,7 +403,7 @@ def test_long_review_reply_chain_is_read_without_recursion(tmp_path: Path) -> No
         }
         for i in range(1, 3001)
     ]
-    threads, _ = load(write(tmp_path, "chain.json", items))
+    threads, _ = load(write_json(tmp_path, "chain.json", items))
     thread = threads[0]
     assert len(thread.posts) == 3000
     assert all(p.parent_id == str(int(p.id) - 1) for p in thread.posts[1:])
@@ -474,9 +469,9 @@ def test_gh_list_opening_with_an_uncommented_issue_and_gh_joined_with_rest(tmp_p
             ],
         },
     ]
-    gh_file = write(tmp_path, "list.json", listing)
+    gh_file = write_json(tmp_path, "list.json", listing)
     assert github.detect(listing)
-    threads, notes = load(gh_file, write(tmp_path, "rest.json", [comment(1, "bob", "Yes.")]))
+    threads, notes = load(gh_file, write_json(tmp_path, "rest.json", [comment(1, "bob", "Yes.")]))
     assert [t.id for t in threads] == ["github-3", "github-octo-widgets-5"]
     assert [(p.id, p.text) for p in threads[0].posts] == [("3", "Typo in README")]
     assert threads[0].source is None

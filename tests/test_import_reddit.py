@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import zstandard
+from conftest import posts_by_id
 
 from pipeline.importers import reddit
 from pipeline.importers.base import Doc
 from pipeline.load import load_inputs
-from pipeline.models import Post, Thread
+from pipeline.models import Thread
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "reddit"
 THREAD_PAGE = FIXTURES / "thread_1cebxh.json"  # r/self self post, 50 comments, 'more' stubs, deleted accounts
@@ -31,10 +32,6 @@ def only_thread(paths: list[Path]) -> tuple[Thread, list[str]]:
     assert loaded.errors == []
     assert len(loaded.threads) == 1
     return loaded.threads[0], [note.reason for note in loaded.notes]
-
-
-def by_id(thread: Thread) -> dict[str, Post]:
-    return {post.id: post for post in thread.posts}
 
 
 def comments_in_page(path: Path) -> list[dict[str, Any]]:
@@ -78,7 +75,7 @@ def test_thread_page_posts_authors_links_and_text() -> None:
     opening = thread.posts[1]
     assert (opening.author, opening.parent_id) == ("hglkgkjd", None)
     assert opening.text.startswith("it feels like I'm losing my shit all over again, I'd managed to keep myself")
-    posts = by_id(thread)
+    posts = posts_by_id(thread)
     # top-level comments reply to the submission; replies to their comment (prefixes stripped)
     assert posts["c9ftsjg"].parent_id == "1cebxh"
     assert posts["c9fwx7a"].parent_id == "c9ftsjg"
@@ -140,7 +137,7 @@ def test_link_post_text_is_its_title_and_replies_keep_their_links() -> None:
     assert [p.id for p in thread.posts[:2]] == ["w9bomy", "ihu9ukp"]
     assert (thread.posts[0].text, thread.posts[0].author, thread.posts[0].parent_id) == (title, "toolgifs", None)
     assert len(thread.posts) == 1 + 21 == 1 + len(comments_in_page(LINK_PAGE))
-    posts = by_id(thread)
+    posts = posts_by_id(thread)
     assert sum(p.parent_id == "w9bomy" for p in thread.posts) == 9
     chain, node = [], "iibkdpw"
     while node is not None:
@@ -193,7 +190,7 @@ def test_malformed_items_are_left_out_with_a_note_and_a_page_without_its_post_is
         ("c2", "carol", None),
         ("c3", None, "abc12"),
     ]
-    assert by_id(thread)["c3"].text == "> quoted\nreply"
+    assert posts_by_id(thread)["c3"].text == "> quoted\nreply"
     reasons = [n.reason for n in loaded.notes]
     assert "1 comment(s) without an id left out (first under post 'abc12')" in reasons
     assert "2 item(s) of no Reddit shape left out (first: a dict of kind 't5' under post 'abc12')" in reasons
@@ -266,7 +263,7 @@ def test_dump_comments_join_their_submission_given_in_another_file() -> None:
     expected = sorted(records, key=lambda r: (r["created_utc"], r["id"]))
     assert [p.id for p in thread.posts[1:]] == [r["id"] for r in expected]
     assert len(thread.posts) == 1 + 32
-    posts = by_id(thread)
+    posts = posts_by_id(thread)
     assert [p.id for p in thread.posts if p.parent_id == "j1qaqu"] == ["g710pc6", "g723l9c", "g72amuf"]
     assert (posts["g715xfr"].parent_id, posts["g71cjbs"].parent_id) == ("g710pc6", "g715xfr")
     assert posts["g71y648"].text.startswith("> Quantum entanglement does not violate the speed of light.")
@@ -293,7 +290,7 @@ def test_dump_without_its_submission_has_no_opening_post_and_says_so() -> None:
     assert thread.source == "https://www.reddit.com/r/science/comments/j1qaqu/"
     assert len(thread.posts) == 32
     assert [p.id for p in thread.posts if p.parent_id is None][:3] == ["g710pc6", "g71i9wo", "g71znwl"]
-    assert by_id(thread)["g710pc6"].parent_id is None  # top-level: parent t3_j1qaqu is not in the input
+    assert posts_by_id(thread)["g710pc6"].parent_id is None  # top-level: parent t3_j1qaqu is not in the input
     assert (
         "1 thread(s) without their submission (first: reddit-j1qaqu): no opening post, top-level comments reply "
         "to nothing; pass the RS_ (submissions) dump alongside" in notes

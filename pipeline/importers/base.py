@@ -134,6 +134,17 @@ class Format:
     parse_members: Callable[[Members, str], Imported] | None = None
 
 
+def each_document(docs: list[Doc], read: Callable[[Doc], Imported]) -> Imported:
+    """Documents read one at a time: one that cannot be read is its input error, the others are kept."""
+    found = Imported()
+    for doc in docs:
+        try:
+            found.add(read(doc))
+        except InputError as exc:
+            found.errors.append(exc)
+    return found
+
+
 def text_of(value: Any) -> str:
     """A platform field that should hold text: None, numbers and other shapes become "" or their str."""
     if value is None:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from ..errors import InputError
 from ..models import Post
-from .base import Doc, DraftThread, Format, Imported, Note, id_of, text_of
+from .base import Doc, DraftThread, Format, Imported, Note, each_document, id_of, text_of
 from .html import html_to_text
 
 OPENING_POST = "1"
@@ -218,17 +218,13 @@ def _topic(doc: Doc) -> tuple[DraftThread, list[Note]]:
     return thread, [Note(doc.where, reason) for reason in notes]
 
 
+def _read_topic(doc: Doc) -> Imported:
+    thread, notes = _topic(doc)
+    return Imported(threads=[thread], notes=notes)
+
+
 def parse(docs: list[Doc]) -> Imported:
-    found = Imported()
-    for doc in docs:
-        try:
-            thread, notes = _topic(doc)
-        except InputError as exc:
-            found.errors.append(exc)
-            continue
-        found.threads.append(thread)
-        found.notes += notes
-    return found
+    return each_document(docs, _read_topic)
 
 
 DISCOURSE = Format(

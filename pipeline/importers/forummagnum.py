@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import InputError
 from ..models import Post
-from .base import Doc, DraftThread, Format, Imported, Note, id_of
+from .base import Doc, DraftThread, Format, Imported, Note, each_document, id_of
 from .html import html_to_text
 
 # ForumMagnum chrome inside htmlBody: footnote back-links render as a bare "^".
@@ -338,17 +338,13 @@ def _response(doc: Doc) -> tuple[list[DraftThread], list[Note]]:
     return threads, [Note(doc.where, reason) for reason in notes]
 
 
+def _response_threads(doc: Doc) -> Imported:
+    threads, notes = _response(doc)
+    return Imported(threads=threads, notes=notes)
+
+
 def parse(docs: list[Doc]) -> Imported:
-    found = Imported()
-    for doc in docs:
-        try:
-            threads, notes = _response(doc)
-        except InputError as exc:
-            found.errors.append(exc)
-            continue
-        found.threads += threads
-        found.notes += notes
-    return found
+    return each_document(docs, _response_threads)
 
 
 FORUMMAGNUM = Format(
