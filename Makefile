@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint quality fit-claims edge-oracle bench longthread imports clean
+.PHONY: run test lint quality fit-claims edge-oracle bench longthread imports fault-report clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -46,6 +46,10 @@ fit-claims: $(VENV)/.installed
 # How much of the offline attack-edge error is the source clause, how much the target clause.
 edge-oracle: $(VENV)/.installed
 	$(BIN)/python bench/edge_oracle.py
+
+# The fault-injection table, docs/fault-report.md, from the fault tests' results (the suite writes no file).
+fault-report: $(VENV)/.installed-test
+	THREADBRIEF_FAULT_REPORT=docs/fault-report.md $(BIN)/python -m pytest tests/test_faults.py tests/test_fake_server_runs.py
 
 # What the importers keep of each real export in tests/fixtures/: threads, posts, authors, reply links, notes.
 imports: $(VENV)/.installed

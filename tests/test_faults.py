@@ -1,6 +1,7 @@
 """Fault injection: every thread ends with a brief or an explicit failure, whatever the endpoint or the
 input does. Endpoint faults run a three-thread job against the fake server on 127.0.0.1, where only the
-"victim" thread is hit; bad inputs run through the CLI. Each case adds a row to docs/fault-report.md."""
+"victim" thread is hit; bad inputs run through the CLI. Each case is a row of docs/fault-report.md, which
+`make fault-report` writes."""
 
 from __future__ import annotations
 
@@ -420,15 +421,15 @@ def test_odd_but_valid_inputs_complete(tmp_path: Path, report_case: Any, case: s
         assert all(p.resolve().is_relative_to(out.resolve()) for p in out.rglob("*"))
 
 
-def test_a_20_mb_single_post_completes(tmp_path: Path, report_case: Any) -> None:
-    report_case("input", "a 20 MB single post", "split at sentences, grounded, complete")
+def test_a_5_mb_single_post_completes(tmp_path: Path, report_case: Any) -> None:
+    report_case("input", "a 5 MB single post", "split at sentences, grounded, complete")
     sentence = "Budgets matter more than incentives in this debate, and evidence shows it. "
     (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "huge.txt").write_text(sentence * (20_000_000 // len(sentence)))
+    (tmp_path / "in" / "huge.txt").write_text(sentence * (5_000_000 // len(sentence)))
     result = invoke(["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--quiet"])
     assert result.exit_code == 0, result.stderr
     brief = json.loads((tmp_path / "out" / "huge" / "brief.json").read_text())
-    assert brief_problems(brief) == [] and brief["thread"]["counts"]["chunks"] > 100
+    assert brief_problems(brief) == [] and brief["thread"]["counts"]["chunks"] > 25
 
 
 def test_an_unwritable_output_directory_is_a_usage_error(tmp_path: Path, report_case: Any) -> None:

@@ -3,8 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from conftest import CMV_THREADS, SEEDS, write_thread
+from conftest import CMV_THREADS, SEEDS, need, write_thread
 
 from pipeline.importers.native import split_plain_posts
 from pipeline.load import load_inputs, safe_thread_id
@@ -29,8 +28,8 @@ def test_seeds_load_with_unknown_authors() -> None:
         assert len(thread.sha256) == 64
 
 
-@pytest.mark.skipif(not CMV_THREADS.is_dir(), reason="../shared/eval/cmv-dev is not beside this checkout")
 def test_every_cmv_dev_thread_loads() -> None:
+    need(CMV_THREADS.is_dir(), "../shared/eval/cmv-dev")
     files = sorted(CMV_THREADS.glob("*.json"))
     loaded = load_inputs([CMV_THREADS])
     threads, errors = loaded.threads, loaded.errors

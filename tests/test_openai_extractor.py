@@ -15,6 +15,7 @@ from conftest import FAKE_BASE_URL, SleepRecorder, claim, completion, extraction
 from pipeline.chunk import chunk_thread
 from pipeline.errors import ExtractionError
 from pipeline.extract_openai import OpenAIExtractor
+from pipeline.limiter import RateLimiter
 from pipeline.models import Chunk, Post, Thread
 from pipeline.normalize import normalize_thread
 from pipeline.resources import prompt_text, response_schema
@@ -103,7 +104,31 @@ def test_retry_after_as_http_date_and_jittered_backoff_without_it(
     asyncio.run(make_extractor(sleeps).extract(make_chunk()))
     assert route.call_count == 3
     assert 25 <= sleeps.waits[0] <= 30
-    assert 0 <= sleeps.waits[1] <= 30
+    # Without Retry-After: jittered exponential backoff, at most multiplier × 2^(attempt − 1) = 0.5 × 2 s here,
+    # not the 30 s the earlier Retry-After asked for.
+    assert 0 <= sleeps.waits[1] <= 1.0
+
+
+class RecordingLimiter(RateLimiter):
+    def __init__(self) -> None:
+        super().__init__(tpm=10**9)
+        self.asked: list[int] = []
+
+    async def acquire(self, tokens: int) -> None:
+        self.asked.append(tokens)
+        await super().acquire(tokens)
+
+
+@respx.mock(base_url=FAKE_BASE_URL, assert_all_called=True)
+def test_a_request_counts_its_prompt_and_the_output_budget_against_tpm(
+    respx_mock: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
+    route = respx_mock.post("/chat/completions").mock(return_value=httpx.Response(200, json=completion(VALID)))
+    limiter = RecordingLimiter()
+    extractor = make_extractor(sleeps, limiter=limiter, output_budget=777)
+    asyncio.run(extractor.extract(make_chunk()))
+    sent = body(route.calls[0].request)["messages"]
+    assert limiter.asked == [extractor.prompt_tokens(sent) + 777]
 
 
 @respx.mock(base_url=FAKE_BASE_URL)

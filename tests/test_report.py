@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import CMV_THREADS, SEEDS
+from conftest import CMV_THREADS, SEEDS, need
 
 from pipeline.cli import cli
 from pipeline.report import thread_page
@@ -78,15 +78,28 @@ def test_every_link_resolves_and_every_quote_is_highlighted_in_its_post(site: Pa
         page = parse(site / "report" / "threads" / f"{brief['thread']['id']}.html")
         assert {c["id"] for c in brief["claims"]} <= page.ids
         quotes = {c["id"]: c["quote"] for c in brief["claims"]}
-        assert page.marks and all(page.marks[f"q-{cid}"] == quotes[cid] for cid in quotes if f"q-{cid}" in page.marks)
+        assert all(page.marks[f"q-{cid}"] == quotes[cid] for cid in quotes if f"q-{cid}" in page.marks)
+        # Every quote that overlaps no other quote of its post is highlighted (an overlapping one may share a mark).
+        alone = [
+            c["id"]
+            for c in brief["claims"]
+            if not any(
+                o["id"] != c["id"]
+                and o["post_id"] == c["post_id"]
+                and o["span"][0] < c["span"][1]
+                and c["span"][0] < o["span"][1]
+                for o in brief["claims"]
+            )
+        ]
+        assert [cid for cid in alone if f"q-{cid}" not in page.marks] == [], brief["thread"]["id"]
         if brief["relations"]:
             assert "<svg" in (site / "report" / "threads" / f"{brief['thread']['id']}.html").read_text()
 
 
 def test_the_report_loads_in_headless_chromium(site: Path, tmp_path: Path) -> None:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("chromium is not installed here (.ci/run installs Debian's chromium, so CI runs this)")
+    need(browser is not None, "chromium (Debian's package)")
+    assert browser is not None
     for name, page in [
         ("index", site / "report" / "index.html"),
         ("thread", next((site / "report" / "threads").glob("003_*.html"))),

@@ -24,6 +24,7 @@ from conftest import (
     completion,
     extraction,
     grounded_everywhere,
+    need,
     write_thread,
 )
 
@@ -294,8 +295,8 @@ def test_a_thread_with_one_failed_chunk_is_partial_and_keeps_the_rest(
     assert "Status: partial" in (out / "long" / "brief.md").read_text()
 
 
-@pytest.mark.skipif(not CMV_THREADS.is_dir(), reason="../shared/eval/cmv-dev is not beside this checkout")
 def test_the_cmv_dev_threads_run_offline_into_valid_attributed_briefs(tmp_path: Path) -> None:
+    need(CMV_THREADS.is_dir(), "../shared/eval/cmv-dev")
     result = invoke(["run", str(CMV_THREADS), "-o", str(tmp_path)])
     assert result.exit_code == 0, result.stderr
     briefs = [read(p) for p in sorted(tmp_path.glob("*/brief.json"))]
