@@ -32,7 +32,7 @@ from .batch import (
 )
 from .chunk import check_budget
 from .cost import cost_usd, estimate_run, load_prices
-from .errors import ConfigError, ThreadbriefError
+from .errors import ConfigError, OutputError, ThreadbriefError
 from .evaluate import evaluate, load_gold, report_table
 from .export import (
     CLAIM_FIELDS,
@@ -60,7 +60,28 @@ def _err(message: str) -> None:
     click.echo(message, err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_DEBUG = "threadbrief.debug"
+
+
+class _Commands(click.Group):
+    """The one place an error becomes a line on stderr and its exit code (with --debug, the traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ThreadbriefError as exc:
+            if ctx.meta.get(_DEBUG):
+                raise
+            _err(f"threadbrief: error: {exc}")
+            sys.exit(exc.exit_code)
+
+
+def _debug(debug: bool) -> None:
+    """--debug: let errors through as tracebacks."""
+    click.get_current_context().meta[_DEBUG] = debug
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="threadbrief")
 def cli() -> None:
     """Turn discussion threads into grounded briefs: claims, rebuttals, verified quotes."""
@@ -277,6 +298,7 @@ def run_command(
 ) -> None:
     """Write a brief for every thread in INPUTS: files or directories of platform exports, thread JSON or
     plain text (see `threadbrief formats`)."""
+    _debug(debug)
     config = RunConfig(
         input_format=input_format,
         columns=columns,
@@ -303,27 +325,19 @@ def run_command(
         _err("threadbrief: error: --wait goes with --batch: add --batch, or drop --wait")
         sys.exit(2)
     if use_batch:
-        _batch_run(config, quiet=quiet, debug=debug, wait=wait, start=True, poll=poll)
+        _batch_run(config, quiet=quiet, wait=wait, start=True, poll=poll)
     progress: RichProgress | None = None
     log = _err
-    try:
-        extractor, notice = make_extractor(config, dict(os.environ))
-        if notice and not quiet:
-            _err(notice)
-        if quiet:
-            log = _quiet
-        elif sys.stderr.isatty():
-            table = load_prices(prices)
-            progress = RichProgress(
-                lambda u: cost_usd(table, extractor.name, extractor.model, u.tokens_in, u.tokens_out)
-            )
-            log = progress.log
-        exit_code, manifest = run(config, extractor, log=log, progress=progress)
-    except ThreadbriefError as exc:
-        if debug:
-            raise
-        _err(f"threadbrief: error: {exc}")
-        sys.exit(exc.exit_code)
+    extractor, notice = make_extractor(config, dict(os.environ))
+    if notice and not quiet:
+        _err(notice)
+    if quiet:
+        log = _quiet
+    elif sys.stderr.isatty():
+        table = load_prices(prices)
+        progress = RichProgress(lambda u: cost_usd(table, extractor.name, extractor.model, u.tokens_in, u.tokens_out))
+        log = progress.log
+    exit_code, manifest = run(config, extractor, log=log, progress=progress)
     totals = manifest["totals"]
     cost = totals["cost_usd"]
     _err(
@@ -337,37 +351,30 @@ def run_command(
     sys.exit(exit_code)
 
 
-def _batch_run(config: RunConfig, *, quiet: bool, debug: bool, wait: bool, start: bool, poll: float) -> NoReturn:
+def _batch_run(config: RunConfig, *, quiet: bool, wait: bool, start: bool, poll: float) -> NoReturn:
     """`run --batch` (start=True) and `batch collect`: one step, or steps until done with --wait."""
     env = dict(os.environ)
-    try:
-        if config.backend == "offline" or not (
-            env.get("OPENAI_API_KEY") or config.base_url or env.get("OPENAI_BASE_URL")
-        ):
-            raise ConfigError("--batch needs the openai backend: set OPENAI_API_KEY (or pass --base-url)")
-        extractor, _notice = make_extractor(replace(config, backend="openai"), env)
-        assert isinstance(extractor, OpenAIExtractor)
-        state = None if start else load_state(config.out)
-        if start and state_path(config.out).exists():
-            raise ConfigError(
-                f"{config.out} already holds a batch ({state_path(config.out)}): `threadbrief batch collect "
-                f"{config.out}`, or choose another -o"
-            )
-        api = BatchAPI(api_key=env.get("OPENAI_API_KEY", "") or "no-key-needed", base_url=extractor.base_url)
-        job = BatchJob(config, extractor, api, state=state, log=_quiet if quiet else _err)
+    if config.backend == "offline" or not (env.get("OPENAI_API_KEY") or config.base_url or env.get("OPENAI_BASE_URL")):
+        raise ConfigError("--batch needs the openai backend: set OPENAI_API_KEY (or pass --base-url)")
+    extractor, _notice = make_extractor(replace(config, backend="openai"), env)
+    if not isinstance(extractor, OpenAIExtractor):  # make_extractor was asked for "openai"
+        raise ConfigError("--batch needs the openai backend: set OPENAI_API_KEY (or pass --base-url)")
+    state = None if start else load_state(config.out)
+    if start and state_path(config.out).exists():
+        raise ConfigError(
+            f"{config.out} already holds a batch ({state_path(config.out)}): `threadbrief batch collect "
+            f"{config.out}`, or choose another -o"
+        )
+    api = BatchAPI(api_key=env.get("OPENAI_API_KEY", "") or "no-key-needed", base_url=extractor.base_url)
+    job = BatchJob(config, extractor, api, state=state, log=_quiet if quiet else _err)
 
-        async def go() -> BatchOutcome:
-            try:
-                return await (job.run_until_done(first_poll=poll) if wait else job.step())
-            finally:
-                await api.aclose()
+    async def go() -> BatchOutcome:
+        try:
+            return await (job.run_until_done(first_poll=poll) if wait else job.step())
+        finally:
+            await api.aclose()
 
-        outcome = asyncio.run(go())
-    except ThreadbriefError as exc:
-        if debug:
-            raise
-        _err(f"threadbrief: error: {exc}")
-        sys.exit(exc.exit_code)
+    outcome = asyncio.run(go())
     totals = outcome.manifest["totals"]
     batch = outcome.manifest["batch"]
     cost = batch["cost_usd"]
@@ -410,25 +417,21 @@ def estimate_command(
 ) -> None:
     """Estimate a run over INPUTS with no network: chunks, calls, prompt tokens, output budget and cost."""
     model = resolve_model(model, dict(os.environ))
-    try:
-        loaded = load_inputs(list(inputs), ImportOptions(input_format, columns))
-        _report_loaded(loaded)
-        threads = loaded.threads
-        tokenizer = get_tokenizer(model)
-        check_budget([t.title or t.id for t in threads], tokenizer, max_chunk_tokens)
-        estimate = estimate_run(
-            threads,
-            tokenizer,
-            max_chunk_tokens=max_chunk_tokens,
-            output_budget=output_budget,
-            backend="openai",
-            model=model,
-            prices=load_prices(prices),
-            price_factor=BATCH_DISCOUNT if use_batch else 1.0,
-        )
-    except ThreadbriefError as exc:
-        _err(f"threadbrief: error: {exc}")
-        sys.exit(exc.exit_code)
+    loaded = load_inputs(list(inputs), ImportOptions(input_format, columns))
+    _report_loaded(loaded)
+    threads = loaded.threads
+    tokenizer = get_tokenizer(model)
+    check_budget([t.title or t.id for t in threads], tokenizer, max_chunk_tokens)
+    estimate = estimate_run(
+        threads,
+        tokenizer,
+        max_chunk_tokens=max_chunk_tokens,
+        output_budget=output_budget,
+        backend="openai",
+        model=model,
+        prices=load_prices(prices),
+        price_factor=BATCH_DISCOUNT if use_batch else 1.0,
+    )
     cost = f"${estimate.cost_usd:.4f}" if estimate.cost_usd is not None else f"unknown (no price for {model}: --prices)"
     _err(
         f"threadbrief estimate for {model}: {estimate.threads} thread(s), {estimate.chunks} chunk(s), "
@@ -473,11 +476,7 @@ def validate_command(paths: tuple[Path, ...]) -> None:
 def eval_command(gold: Path, out: Path, as_json: bool) -> None:
     """Score the briefs in OUT against GOLD annotations (gold.jsonl, `threadbrief schema gold`), beside two
     trivial baselines on the same threads. The table goes to stderr."""
-    try:
-        report = evaluate(load_gold(gold), out)
-    except ThreadbriefError as exc:
-        _err(f"threadbrief: error: {exc}")
-        sys.exit(2)
+    report = evaluate(load_gold(gold), out)
     if report.threads == 0:
         _err(f"threadbrief: error: no brief in {out} matches a thread of {gold}: run `threadbrief run` first")
         sys.exit(2)
@@ -499,12 +498,8 @@ def _note_earlier_folders(out: Path) -> None:
 @click.option("--what", type=click.Choice(["claims", "relations"]), default="claims", show_default=True)
 def export_command(out: Path, fmt: str, what: str) -> None:
     """Print the claims (or relations) of every brief in OUT as CSV or JSON Lines on stdout."""
-    try:
-        _note_earlier_folders(out)
-        briefs = list(briefs_in(out))
-    except ThreadbriefError as exc:
-        _err(f"threadbrief: error: {exc}")
-        sys.exit(2)
+    _note_earlier_folders(out)
+    briefs = list(briefs_in(out))
     if not briefs:
         _err(f"threadbrief: error: no brief.json under {out}: run `threadbrief run` first")
         sys.exit(2)
@@ -525,12 +520,11 @@ def export_command(out: Path, fmt: str, what: str) -> None:
 def report_command(out: Path, site: Path | None) -> None:
     """Write a static HTML site of the briefs in OUT (no network, opens from file://)."""
     site = site or out / "report"
+    _note_earlier_folders(out)
     try:
-        _note_earlier_folders(out)
         pages = write_report(out, site)
-    except (ThreadbriefError, OSError) as exc:
-        _err(f"threadbrief: error: {exc}")
-        sys.exit(2)
+    except OSError as exc:
+        raise OutputError(f"cannot write the site to {site} ({exc.strerror or exc}): choose another with -o") from exc
     if len(pages) == 1:
         _err(f"threadbrief: error: no brief.json under {out}: run `threadbrief run` first")
         sys.exit(2)
@@ -592,14 +586,6 @@ def formats_command(markdown: bool) -> None:
         click.echo(f"{fmt.name}\n  {fmt.title}\n  get it: {fmt.obtain}\n  kept: {fmt.kept}\n")
 
 
-def main() -> None:
-    cli(prog_name="threadbrief")
-
-
-if __name__ == "__main__":
-    main()
-
-
 @cli.group("batch")
 def batch_group() -> None:
     """Follow and collect a run started with `threadbrief run --batch`."""
@@ -611,24 +597,20 @@ def batch_group() -> None:
 def batch_status_command(out: Path, as_json: bool) -> None:
     """Show the state of OUT's batches (one line each) and of its requests."""
     env = dict(os.environ)
-    try:
-        state = load_state(out)
-        config = config_from_state(state)
-        extractor, _notice = make_extractor(config, env)
-        api = BatchAPI(api_key=env.get("OPENAI_API_KEY", "") or "no-key-needed", base_url=config.base_url)
-        job = BatchJob(config, extractor, api, state=state)
+    state = load_state(out)
+    config = config_from_state(state)
+    extractor, _notice = make_extractor(config, env)
+    api = BatchAPI(api_key=env.get("OPENAI_API_KEY", "") or "no-key-needed", base_url=config.base_url)
+    job = BatchJob(config, extractor, api, state=state)
 
-        async def go() -> list[dict[str, Any]]:
-            try:
-                return await job.status()
-            finally:
-                await api.aclose()
-                await extractor.aclose()  # type: ignore[attr-defined]
+    async def go() -> list[dict[str, Any]]:
+        try:
+            return await job.status()
+        finally:
+            await api.aclose()
+            await extractor.aclose()  # type: ignore[attr-defined]
 
-        rows = asyncio.run(go())
-    except ThreadbriefError as exc:
-        _err(f"threadbrief: error: {exc}")
-        sys.exit(exc.exit_code)
+    rows = asyncio.run(go())
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     for row in rows:
@@ -654,9 +636,14 @@ def batch_collect_command(out: Path, wait: bool, poll: float, base_url: str | No
     """Download finished batches into the cache, write the briefs whose answers are all in, and submit
     what is still needed (overviews, re-asks, re-sends). Exit 0 done, 1 some thread partial or failed,
     3 answers still due."""
-    try:
-        config = config_from_state(load_state(out), base_url)
-    except ThreadbriefError as exc:
-        _err(f"threadbrief: error: {exc}")
-        sys.exit(exc.exit_code)
-    _batch_run(config, quiet=quiet, debug=debug, wait=wait, start=False, poll=poll)
+    _debug(debug)
+    config = config_from_state(load_state(out), base_url)
+    _batch_run(config, quiet=quiet, wait=wait, start=False, poll=poll)
+
+
+def main() -> None:
+    cli(prog_name="threadbrief")
+
+
+if __name__ == "__main__":  # python -m pipeline.cli ...: every command above is defined by now
+    main()
