@@ -35,6 +35,7 @@ from .cost import cost_usd, load_prices
 from .errors import BatchError, ConfigError, ExtractionError, RequestDeferred
 from .extract import CURRENT_THREAD
 from .extract_openai import (
+    RETRYABLE_STATUS,
     WaitRetryAfterOrBackoff,
     extraction_messages,
     is_retryable,
@@ -42,6 +43,8 @@ from .extract_openai import (
     parts_messages,
     read_answer,
     reask_messages,
+    redact,
+    status_hint,
     summary_messages,
     unconstrained,
 )
@@ -54,7 +57,6 @@ MAX_BYTES_PER_FILE = 190_000_000  # the limit is 200 MB; the margin covers the u
 MAX_ATTEMPTS = 3  # per request: the first submission and two re-submissions or re-asks
 BATCH_DISCOUNT = 0.5  # batch requests are billed at half the live price
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
-_RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 STATE_VERSION = 1
 T = TypeVar("T")
 
@@ -89,11 +91,10 @@ class BatchAPI:
                 with attempt:
                     return await call()
         except openai.APIStatusError as exc:
-            hint = {401: ": check OPENAI_API_KEY", 404: ": check --base-url (does the server offer the Batch API?)"}
-            reason = f"{what}: HTTP {exc.status_code}{hint.get(exc.status_code, '')}: {exc.message}"
+            reason = f"{what}: HTTP {exc.status_code}{status_hint(exc.status_code)}: {exc.message}"
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
             reason = f"{what}: {type(exc).__name__}: {exc}: check --base-url and the network"
-        raise BatchError(reason.replace(self._api_key, "***") if self._api_key else reason)
+        raise BatchError(redact(reason, self._api_key))
 
     async def upload(self, name: str, data: bytes) -> str:
         created = await self._call(
@@ -407,7 +408,7 @@ class BatchJob:
         rejected_format = is_schema_rejection(status, str(message))
         if rejected_format:
             self._use_json_object()
-        retryable = status is None or status in _RETRYABLE_STATUS or rejected_format
+        retryable = status is None or status in RETRYABLE_STATUS or rejected_format
         self._settle(record, f"{where}: {message}"[:400], retryable=retryable)
         return custom_id
 

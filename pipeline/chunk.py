@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from .errors import ConfigError
 from .models import Chunk, ChunkPost, Post, Thread
 from .resources import prompt_text, render_prompt
-from .tokenizer import Tokenizer
+from .tokenizer import MESSAGE_TOKENS, Tokenizer
 
 CONTEXT_SHARE = 0.2  # of the post budget, reserved for parents shown as context ...
 CONTEXT_OF_OWN = 0.25  # ... and at most this share of the chunk's own post tokens, so a prompt stays lean
 MAX_PROMPT_OVERHEAD = 0.3  # prompt beyond the system prompt ≤ (1 + this) × the chunk's own post tokens
 CONTEXT_EXCERPT_TOKENS = 64  # a parent is shown by its opening sentence (tags included), which usually states its point
-MESSAGE_OVERHEAD_TOKENS = 8  # chat framing per request (role markers), per OpenAI's counting guide
+MESSAGE_OVERHEAD_TOKENS = 2 * MESSAGE_TOKENS  # an extraction request is two messages: system and user
 # Terminal punctuation with any closing quotes/brackets stays in the sentence; the gap after it does not.
 _ABBREVIATION = re.compile(
     r"(?:^|[\s(/\-–—])(?:vs|e\.g|i\.e|etc|cf|approx|Mr|Mrs|Ms|Dr|Prof|St|No|Fig)\.$",  # "proxies—e.g." too

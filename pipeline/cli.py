@@ -44,7 +44,7 @@ from .export import (
     to_csv,
     to_jsonl,
 )
-from .extract_openai import DEFAULT_OUTPUT_BUDGET, RESPONSE_FORMATS, OpenAIExtractor
+from .extract_openai import DEFAULT_OUTPUT_BUDGET, NO_KEY, RESPONSE_FORMATS, OpenAIExtractor
 from .importers import FORMATS, format_names
 from .importers.base import ImportOptions
 from .load import Loaded, load_inputs, thread_json
@@ -365,7 +365,7 @@ def _batch_run(config: RunConfig, *, quiet: bool, wait: bool, start: bool, poll:
             f"{config.out} already holds a batch ({state_path(config.out)}): `threadbrief batch collect "
             f"{config.out}`, or choose another -o"
         )
-    api = BatchAPI(api_key=env.get("OPENAI_API_KEY", "") or "no-key-needed", base_url=extractor.base_url)
+    api = BatchAPI(api_key=env.get("OPENAI_API_KEY", "") or NO_KEY, base_url=extractor.base_url)
     job = BatchJob(config, extractor, api, state=state, log=_quiet if quiet else _err)
 
     async def go() -> BatchOutcome:
@@ -600,7 +600,7 @@ def batch_status_command(out: Path, as_json: bool) -> None:
     state = load_state(out)
     config = config_from_state(state)
     extractor, _notice = make_extractor(config, env)
-    api = BatchAPI(api_key=env.get("OPENAI_API_KEY", "") or "no-key-needed", base_url=config.base_url)
+    api = BatchAPI(api_key=env.get("OPENAI_API_KEY", "") or NO_KEY, base_url=config.base_url)
     job = BatchJob(config, extractor, api, state=state)
 
     async def go() -> list[dict[str, Any]]:

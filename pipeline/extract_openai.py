@@ -36,13 +36,20 @@ from .extract import parse_json_reply
 from .limiter import RateLimiter
 from .models import Chunk, ChunkExtraction, Claim, Relation, Usage
 from .resources import prompt_sha256, prompt_text, render_prompt, response_schema, schema_errors, schema_sha256
-from .tokenizer import Tokenizer, get_tokenizer
+from .tokenizer import MESSAGE_TOKENS, Tokenizer, get_tokenizer
 
 EXTRACT_PROMPTS = ("extract_system", "extract_user", "extract_context", "json_object", "reask")
 SUMMARY_PROMPTS = ("summarize_system", "summarize_user", "summarize_parts_system", "summarize_parts_user")
-_RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+# Local servers (Ollama, llama.cpp) need no key, but the SDK's client insists on one.
+NO_KEY = "no-key-needed"
+# What an HTTP error from the endpoint tells a user to check.
+_STATUS_HINTS = {
+    401: "check OPENAI_API_KEY",
+    403: "check the key's permissions",
+    404: "check --model and --base-url (does the server offer this endpoint?)",
+}
 DEFAULT_OUTPUT_BUDGET = 1024  # output tokens a request is assumed to use, for TPM accounting and estimates
-MESSAGE_TOKENS = 4  # chat framing per message
 POOL_SHARD_SIZE = 8  # connections per HTTP client
 _SCHEMA_REJECTION_HINTS = ("response_format", "json_schema", "structured output", "schema")
 RESPONSE_FORMATS = ("auto", "json_object")
@@ -75,7 +82,18 @@ def _retry_after_seconds(exc: BaseException, now: Callable[[], float] = time.tim
 def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
         return True
-    return isinstance(exc, openai.APIStatusError) and exc.status_code in _RETRYABLE_STATUS
+    return isinstance(exc, openai.APIStatusError) and exc.status_code in RETRYABLE_STATUS
+
+
+def status_hint(status: int) -> str:
+    """ ": check ..." for an HTTP status a user can fix, else ""."""
+    hint = _STATUS_HINTS.get(status)
+    return f": {hint}" if hint else ""
+
+
+def redact(text: str, api_key: str) -> str:
+    """``text`` with the key replaced: no error message, log line or file ever carries it."""
+    return text.replace(api_key, "***") if api_key else text
 
 
 class WaitRetryAfterOrBackoff:
@@ -232,9 +250,6 @@ class OpenAIExtractor:
         }
         self.fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
-
     def request_body(self, messages: list[dict[str, str]], schema_name: str, mode: str) -> dict[str, Any]:
         schema = response_schema(schema_name)
         if mode == "json_schema":
@@ -309,15 +324,11 @@ class OpenAIExtractor:
         except ExtractionError as exc:
             reason = str(exc)
         except openai.APIStatusError as exc:
-            hint = {
-                401: ": check OPENAI_API_KEY",
-                403: ": check the key's permissions",
-                404: ": check --model and --base-url",
-            }.get(exc.status_code, "")
+            hint = status_hint(exc.status_code)
             reason = f"HTTP {exc.status_code} from the endpoint after {usage.calls} call(s){hint}: {exc.message}"[:500]
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
             reason = f"{type(exc).__name__} after {usage.calls} call(s): {exc}: check --base-url and the network"
-        raise ExtractionError(self._redact(reason), usage=usage)
+        raise ExtractionError(redact(reason, self._api_key), usage=usage)
 
     async def _ask_until_valid(
         self, schema_name: str, messages: list[dict[str, str]], usage: Usage, prompt_tokens: int

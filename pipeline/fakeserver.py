@@ -160,7 +160,8 @@ class FakeOpenAIServer:
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "start() the server first"
+        if self._server is None:
+            raise RuntimeError("start() the server first")
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/v1"
 

@@ -43,7 +43,6 @@ class RateLimiter:
         self.scale = 1.0  # share of the configured rate currently used (lowered by 429s)
         self._lock = asyncio.Lock()
         self.throttles = 0
-        self.waited = 0.0
 
     @property
     def _request_capacity(self) -> float:
@@ -80,7 +79,6 @@ class RateLimiter:
                         (1 - self._requests) / (self.rpm / 60 * self.scale) if self.rpm else 0.0,
                         (cost - self._tokens) / (self.tpm / 60 * self.scale) if self.tpm else 0.0,
                     )
-                self.waited += wait
                 await self._sleep(max(wait, 0.001))
 
     def throttled(self, tokens: int, retry_after: float | None, limit_spent: bool) -> None:

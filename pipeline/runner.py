@@ -32,7 +32,7 @@ from .errors import ConfigError, ExtractionError, OutputError, RequestDeferred
 from .export import claim_rows, relation_rows, to_jsonl
 from .extract import CURRENT_THREAD, Extractor, check_extraction
 from .extract_offline import OfflineExtractor
-from .extract_openai import DEFAULT_OUTPUT_BUDGET, EXTRACT_PROMPTS, SUMMARY_PROMPTS, OpenAIExtractor
+from .extract_openai import DEFAULT_OUTPUT_BUDGET, EXTRACT_PROMPTS, NO_KEY, SUMMARY_PROMPTS, OpenAIExtractor
 from .ground import ground_claims
 from .importers.base import ImportOptions
 from .limiter import RateLimiter
@@ -138,11 +138,10 @@ def make_extractor(config: RunConfig, env: dict[str, str]) -> tuple[Extractor, s
     if not key and not base_url:
         raise ConfigError("no OPENAI_API_KEY: set it, pass --base-url, or use --backend offline")
     model = resolve_model(config.model, env)
-    # Local servers (Ollama, llama.cpp) need no key, but the client insists on one.
     limiter = RateLimiter(config.rpm, config.tpm)
     extractor = OpenAIExtractor(
         model=model,
-        api_key=key or "no-key-needed",
+        api_key=key or NO_KEY,
         base_url=base_url,
         limiter=limiter,
         output_budget=config.output_budget,

