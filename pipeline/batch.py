@@ -49,7 +49,8 @@ from .extract_openai import (
     unconstrained,
 )
 from .models import Chunk, ChunkExtraction, Claim, Relation, Usage
-from .runner import RunConfig, Runner, atomic_write, default_cache_dir, public_url
+from .runner import Runner, atomic_write
+from .settings import RunConfig, default_cache_dir, public_url
 
 ENDPOINT: Final = "/v1/chat/completions"
 MAX_REQUESTS_PER_BATCH = 50_000  # the Batch API's limit per input file

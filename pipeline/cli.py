@@ -51,7 +51,8 @@ from .load import Loaded, load_inputs, thread_json
 from .progress import RichProgress
 from .report import write_report
 from .resources import schema_names, schema_path
-from .runner import RunConfig, atomic_write, make_extractor, resolve_model, run
+from .runner import atomic_write, run
+from .settings import RunConfig, make_extractor, resolve_model
 from .tokenizer import get_tokenizer
 from .validate import brief_problems
 

@@ -29,7 +29,7 @@ from typing import Any
 from .chunk import sentence_spans
 from .errors import InputError
 from .ground import align
-from .load import TITLE_POST_ID
+from .models import TITLE_POST_ID
 from .resources import schema_errors
 
 ATTACK_LABELS = frozenset(

@@ -34,8 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .chunk import sentence_spans
-from .load import TITLE_POST_ID
-from .models import Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
+from .models import TITLE_POST_ID, Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 from .normalize import PUNCTUATION_TABLE
 
 RULES_VERSION = "offline-8"

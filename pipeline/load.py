@@ -39,8 +39,8 @@ import zstandard
 from .errors import InputError
 from .importers import FORMATS, format_named, native
 from .importers.base import Doc, DraftThread, Format, Imported, ImportOptions, Members, Note
-from .importers.native import TITLE_POST_ID, decode
-from .models import Post, Thread
+from .importers.native import decode
+from .models import TITLE_POST_ID, Post, Thread
 from .normalize import fold
 
 __all__ = ["TITLE_POST_ID", "Loaded", "decode", "load_inputs", "safe_thread_id", "thread_from_object", "thread_json"]

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+# The post id the loader gives a thread's title (the opening post's thesis, quotable like any post).
+TITLE_POST_ID = "title"
+
 
 @dataclass
 class Post:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from . import __version__
 from .cache import ExtractionCache, extraction_key, parts_key, summary_key
@@ -31,11 +30,8 @@ from .cost import Estimate, cost_usd, estimate_run, load_prices
 from .errors import ConfigError, ExtractionError, OutputError, RequestDeferred
 from .export import claim_rows, relation_rows, to_jsonl
 from .extract import CURRENT_THREAD, Extractor, check_extraction
-from .extract_offline import OfflineExtractor
-from .extract_openai import DEFAULT_OUTPUT_BUDGET, EXTRACT_PROMPTS, NO_KEY, SUMMARY_PROMPTS, OpenAIExtractor
+from .extract_openai import EXTRACT_PROMPTS, SUMMARY_PROMPTS
 from .ground import ground_claims
-from .importers.base import ImportOptions
-from .limiter import RateLimiter
 from .load import load_inputs
 from .merge import merge_claims
 from .models import (
@@ -55,43 +51,11 @@ from .overview import write_overview
 from .progress import NoProgress, ProgressReporter
 from .render import SCHEMA_VERSION, brief_markdown, build_brief
 from .resources import prompt_sha256, schema_errors, schema_sha256
+from .settings import RunConfig, default_cache_dir, public_url
 from .tokenizer import Tokenizer, get_tokenizer
 from .validate import brief_problems
 
-DEFAULT_MODEL = "gpt-4o-mini"
-NO_LLM_NOTICE = (
-    "threadbrief: no OPENAI_API_KEY or OPENAI_BASE_URL set: using the offline extractor. For an LLM, set "
-    "OPENAI_API_KEY (and --model), or pass --base-url for a local OpenAI-compatible server (Ollama, vLLM, llama.cpp)."
-)
-
-
-@dataclass
-class RunConfig:
-    inputs: list[Path]
-    out: Path
-    backend: str = "auto"
-    model: str | None = None
-    base_url: str | None = None
-    max_chunk_tokens: int = 6000
-    concurrency: int = 8
-    cache_dir: Path | None = None
-    use_cache: bool = True
-    debug: bool = False
-    rpm: float | None = None
-    tpm: float | None = None
-    output_budget: int = DEFAULT_OUTPUT_BUDGET
-    prices: Path | None = None
-    max_cost: float | None = None
-    request_timeout: float = 120.0  # seconds one HTTP request may take
-    request_deadline: float = 600.0  # seconds one request may take with all its retries
-    response_format: str = "auto"  # auto: json_schema, json_object once a server rejects or ignores it
-    price_factor: float = 1.0  # of the price table, for --max-cost: the Batch API bills half
-    input_format: str | None = None  # --format: skip detection
-    columns: dict[str, str] | None = None  # --columns: CSV field → column name
-
-    @property
-    def import_options(self) -> ImportOptions:
-        return ImportOptions(self.input_format, self.columns)
+__all__ = ["RunConfig", "Runner", "ThreadResult", "atomic_write", "run"]
 
 
 @dataclass
@@ -111,56 +75,6 @@ class ThreadResult:
     claim_rows: list[dict[str, Any]] = field(default_factory=list)
     relation_rows: list[dict[str, Any]] = field(default_factory=list)
     pending: int = 0  # batch mode: answers this thread still waits for
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "threadbrief"
-
-
-def resolve_model(model: str | None, env: dict[str, str]) -> str:
-    return model or env.get("THREADBRIEF_MODEL") or DEFAULT_MODEL
-
-
-def make_extractor(config: RunConfig, env: dict[str, str]) -> tuple[Extractor, str | None]:
-    """Pick the backend. Returns the extractor and a notice for stderr (or None)."""
-    key = env.get("OPENAI_API_KEY", "").strip()
-    base_url = config.base_url or env.get("OPENAI_BASE_URL", "").strip() or None
-    backend = config.backend
-    notice = None
-    if backend == "auto":
-        backend = "openai" if key or base_url else "offline"
-        notice = NO_LLM_NOTICE if backend == "offline" else None
-    if backend == "offline":
-        return OfflineExtractor(), notice
-    if backend != "openai":
-        raise ConfigError(f"unknown backend {backend!r}: use auto, openai or offline")
-    if not key and not base_url:
-        raise ConfigError("no OPENAI_API_KEY: set it, pass --base-url, or use --backend offline")
-    model = resolve_model(config.model, env)
-    limiter = RateLimiter(config.rpm, config.tpm)
-    extractor = OpenAIExtractor(
-        model=model,
-        api_key=key or NO_KEY,
-        base_url=base_url,
-        limiter=limiter,
-        output_budget=config.output_budget,
-        max_connections=config.concurrency,
-        timeout=config.request_timeout,
-        max_retry_seconds=config.request_deadline,
-        response_format=config.response_format,
-    )
-    return extractor, notice
-
-
-def public_url(url: str | None) -> str | None:
-    """A base URL safe to write down: no user:password, no query string (tokens hide there)."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _file_mode() -> int:

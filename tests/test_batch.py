@@ -27,7 +27,7 @@ from pipeline.cli import cli
 from pipeline.fakeserver import FakeOpenAIServer, FakeServerConfig, answer_for
 from pipeline.fakeserver import Fault as FakeFault
 from pipeline.resources import prompt_text
-from pipeline.runner import RunConfig, make_extractor
+from pipeline.settings import RunConfig, make_extractor
 
 KEY = "sk-batch-SECRET-42"
 WAIT = ("--wait", "--poll", "0.01")  # --wait polling every 10 ms, not the 30 s default

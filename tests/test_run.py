@@ -33,7 +33,8 @@ from pipeline.extract_openai import OpenAIExtractor
 from pipeline.models import Chunk, ChunkExtraction, Usage
 from pipeline.render import argument_map
 from pipeline.resources import prompt_sha256, schema_path
-from pipeline.runner import NO_LLM_NOTICE, RunConfig, run
+from pipeline.runner import run
+from pipeline.settings import NO_LLM_NOTICE, RunConfig
 
 KEY = "sk-live-DO-NOT-LEAK-42"
 

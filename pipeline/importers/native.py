@@ -19,7 +19,6 @@ from ..models import Post
 from ..resources import schema_errors
 from .base import Doc, DraftThread, Format, Imported, ImportOptions, id_of
 
-TITLE_POST_ID = "title"
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _BOMS = b"\xef\xbb\xbf\xff\xfe\x00"
