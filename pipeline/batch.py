@@ -49,6 +49,7 @@ from .extract_openai import (
     unconstrained,
 )
 from .models import Chunk, ChunkExtraction, Claim, Relation, Usage
+from .progress import Log, no_log
 from .runner import Runner, atomic_write
 from .settings import RunConfig, default_cache_dir, public_url
 
@@ -263,7 +264,7 @@ class BatchJob:
         api: BatchAPI,
         *,
         state: dict[str, Any] | None = None,
-        log: Callable[[str], None] = lambda _m: None,
+        log: Log = no_log,
         max_requests: int | None = None,
         max_bytes: int | None = None,
     ) -> None:
@@ -362,7 +363,7 @@ class BatchJob:
                 )
             self.save()  # after each batch: a crash mid-way keeps every batch already created
             created.append(batch["id"])
-            self.log(f"{'BATCH':>7}  {batch['id']}: {len(group)} request(s) from {name}")
+            self.log("BATCH", f"{batch['id']}: {len(group)} request(s) from {name}")
         return created
 
     def _settle(self, record: dict[str, Any], reason: str, retryable: bool) -> None:
@@ -419,7 +420,7 @@ class BatchJob:
         if self.extractor.response_mode != "json_object":
             self.extractor.response_mode = "json_object"
             self.state["config"]["response_format"] = "json_object"
-            self.log(f"{'BATCH':>7}  the server does not apply json_schema: json_object, schema in the prompt")
+            self.log("BATCH", "the server does not apply json_schema: json_object, schema in the prompt")
 
     async def collect(self) -> None:
         """Download what finished batches returned into the cache; settle every request they held."""
@@ -459,7 +460,7 @@ class BatchJob:
                         # A batch that failed validation would fail again unchanged; an expired one may not.
                         self._settle(self.state["requests"][key], reason, retryable=batch["status"] == "expired")
                 batch["collected"] = True
-                self.log(f"{'BATCH':>7}  {batch['id']}: {batch['status']}, {len(answered)} answer(s) collected")
+                self.log("BATCH", f"{batch['id']}: {batch['status']}, {len(answered)} answer(s) collected")
                 self.save()
         finally:
             cache.close()

@@ -48,7 +48,7 @@ from .extract_openai import DEFAULT_OUTPUT_BUDGET, NO_KEY, RESPONSE_FORMATS, Ope
 from .importers import FORMATS, format_names
 from .importers.base import ImportOptions
 from .load import Loaded, load_inputs, thread_json
-from .progress import RichProgress
+from .progress import PROGRESS_KINDS, Log, RichProgress, log_line
 from .report import write_report
 from .resources import schema_names, schema_path
 from .runner import atomic_write, run
@@ -140,11 +140,21 @@ def _input_options(command: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
-def _report_loaded(loaded: Loaded, log: Callable[[str], None] = _err) -> None:
+def _log(kind: str, message: str) -> None:
+    _err(log_line(kind, message))
+
+
+def _quiet(kind: str, message: str) -> None:
+    """--quiet keeps the lines that report a problem: not a thread done or waiting, nor a batch's progress."""
+    if kind not in PROGRESS_KINDS:
+        _log(kind, message)
+
+
+def _report_loaded(loaded: Loaded) -> None:
     for error in loaded.errors:
-        log(f"SKIPPED  {error}")
+        _log("SKIPPED", str(error))
     for note in loaded.notes:
-        log(f"   NOTE  {note.where}: {note.reason}")
+        _log("NOTE", f"{note.where}: {note.reason}")
 
 
 def _model_and_cost_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -328,7 +338,7 @@ def run_command(
     if use_batch:
         _batch_run(config, quiet=quiet, wait=wait, start=True, poll=poll)
     progress: RichProgress | None = None
-    log = _err
+    log: Log = _log
     extractor, notice = make_extractor(config, dict(os.environ))
     if notice and not quiet:
         _err(notice)
@@ -337,7 +347,7 @@ def run_command(
     elif sys.stderr.isatty():
         table = load_prices(prices)
         progress = RichProgress(lambda u: cost_usd(table, extractor.name, extractor.model, u.tokens_in, u.tokens_out))
-        log = progress.log
+        log = progress.log_line
     exit_code, manifest = run(config, extractor, log=log, progress=progress)
     totals = manifest["totals"]
     cost = totals["cost_usd"]
@@ -367,7 +377,7 @@ def _batch_run(config: RunConfig, *, quiet: bool, wait: bool, start: bool, poll:
             f"{config.out}`, or choose another -o"
         )
     api = BatchAPI(api_key=env.get("OPENAI_API_KEY", "") or NO_KEY, base_url=extractor.base_url)
-    job = BatchJob(config, extractor, api, state=state, log=_quiet if quiet else _err)
+    job = BatchJob(config, extractor, api, state=state, log=_quiet if quiet else _log)
 
     async def go() -> BatchOutcome:
         try:
@@ -391,12 +401,6 @@ def _batch_run(config: RunConfig, *, quiet: bool, wait: bool, start: bool, poll:
             f"`threadbrief batch status {config.out}`, then `threadbrief batch collect {config.out}`"
         )
     sys.exit(0 if start and outcome.exit_code == EXIT_WAITING else outcome.exit_code)
-
-
-def _quiet(message: str) -> None:
-    """--quiet keeps the lines that report a problem: not a thread done or waiting, nor a batch's progress."""
-    if not message.lstrip().startswith(("ok ", "PENDING ", "BATCH ")):
-        _err(message)
 
 
 @cli.command("estimate")
@@ -490,7 +494,7 @@ def _note_earlier_folders(out: Path) -> None:
     earlier = run_brief_paths(out)[1]
     if earlier:
         shown = ", ".join(earlier[:5]) + (f" and {len(earlier) - 5} more" if len(earlier) > 5 else "")
-        _err(f"   NOTE  {out}: left out {len(earlier)} thread folder(s) that run.json does not list ({shown})")
+        _log("NOTE", f"{out}: left out {len(earlier)} thread folder(s) that run.json does not list ({shown})")
 
 
 @cli.command("export")

@@ -15,6 +15,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .models import Usage
 
+# A log line has a kind ("ok", "PARTIAL", "FAILED", "PENDING", "SKIPPED", "NOTE", "BATCH") and a message;
+# -q keeps the kinds that report a problem, which are all but PROGRESS_KINDS.
+Log = Callable[[str, str], None]
+PROGRESS_KINDS = frozenset({"ok", "PENDING", "BATCH"})
+
+
+def log_line(kind: str, message: str) -> str:
+    return f"{kind:>7}  {message}"
+
+
+def no_log(_kind: str, _message: str) -> None:
+    """The default log: says nothing."""
+
 
 class ProgressReporter(Protocol):
     def threads_found(self, count: int) -> None: ...
@@ -88,9 +101,9 @@ class RichProgress:
         self._progress.update(self._threads, advance=1, detail="")
         self._progress.update(self._chunks, detail=self._detail())
 
-    def log(self, message: str) -> None:
-        """A line above the bars (writing to stderr directly would tear the live display)."""
-        self._progress.console.print(message, markup=False, highlight=False, soft_wrap=True)
+    def log_line(self, kind: str, message: str) -> None:
+        """A log line above the bars (writing to stderr directly would tear the live display)."""
+        self._progress.console.print(log_line(kind, message), markup=False, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         self._progress.stop()

@@ -48,7 +48,7 @@ from .models import (
 )
 from .normalize import normalize_thread
 from .overview import write_overview
-from .progress import NoProgress, ProgressReporter
+from .progress import Log, NoProgress, ProgressReporter, no_log
 from .render import SCHEMA_VERSION, brief_markdown, build_brief
 from .resources import prompt_sha256, schema_errors, schema_sha256
 from .settings import RunConfig, default_cache_dir, public_url
@@ -134,7 +134,7 @@ class Runner:
         self,
         config: RunConfig,
         extractor: Extractor,
-        log: Callable[[str], None] = lambda _m: None,
+        log: Log = no_log,
         progress: ProgressReporter | None = None,
     ) -> None:
         self.config = config
@@ -363,7 +363,7 @@ class Runner:
             detail = f"waiting for {result.pending} batch answer(s)"
         if result.failures:
             detail += f"; {len(result.failures)} failure(s): {result.failures[0].reason[:160]}"
-        self.log(f"{mark:>7}  {thread.id}: {detail}")
+        self.log(mark, f"{thread.id}: {detail}")
         return result
 
     def estimate(self, threads: list[Thread]) -> Estimate:
@@ -408,14 +408,15 @@ class Runner:
         threads, input_errors = loaded.threads, loaded.errors
         self.progress.threads_found(len(threads))
         for error in input_errors:
-            self.log(f"{'SKIPPED':>7}  {error}")
+            self.log("SKIPPED", str(error))
         for note in loaded.notes:
-            self.log(f"{'NOTE':>7}  {note.where}: {note.reason}")
+            self.log("NOTE", f"{note.where}: {note.reason}")
         for thread in threads:
             if thread.renamed_from is not None:
                 self.log(
-                    f"{'NOTE':>7}  {thread.input_path}: thread id {thread.renamed_from!r} is not a safe folder name "
-                    f"or is already taken: written as {thread.id!r} (give the thread a unique id to choose)"
+                    "NOTE",
+                    f"{thread.input_path}: thread id {thread.renamed_from!r} is not a safe folder name "
+                    f"or is already taken: written as {thread.id!r} (give the thread a unique id to choose)",
                 )
         if not threads and not input_errors:
             raise ConfigError(
@@ -444,8 +445,9 @@ class Runner:
         if earlier:
             shown = ", ".join(earlier[:5]) + (f" and {len(earlier) - 5} more" if len(earlier) > 5 else "")
             self.log(
-                f"{'NOTE':>7}  {out} also holds {len(earlier)} thread folder(s) this run did not write ({shown}): "
-                "run.json lists this run's threads, and report and export follow it; delete them or use another -o"
+                "NOTE",
+                f"{out} also holds {len(earlier)} thread folder(s) this run did not write ({shown}): "
+                "run.json lists this run's threads, and report and export follow it; delete them or use another -o",
             )
         total = Usage()
         for result in results:
@@ -527,7 +529,7 @@ class Runner:
 def run(
     config: RunConfig,
     extractor: Extractor,
-    log: Callable[[str], None] = lambda _m: None,
+    log: Log = no_log,
     progress: ProgressReporter | None = None,
 ) -> tuple[int, dict[str, Any]]:
     return asyncio.run(Runner(config, extractor, log, progress).run())
