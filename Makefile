@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint quality fit-claims edge-oracle bench longthread imports fault-report clean
+.PHONY: run test lint quality halves fit-claims edge-oracle edge-alternatives bench schema-speed longthread imports \
+	fault-report clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -27,25 +28,37 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check pipeline tests bench
 	$(BIN)/mypy
 
-# Throughput against the rate-limit bound with the fake server (500 chunks), cost of a warm re-run, CPU.
+# Throughput against the rate-limit bound with the fake server (500 chunks), cost of a warm re-run, CPU per chunk.
 bench: $(VENV)/.installed
 	$(BIN)/python bench/throughput.py
 
-# One 2,000-post thread end to end against the fake server: calls, tokens, seconds, cross-chunk rebuttals.
+# One 2,000-post thread end to end against the fake server: calls, tokens, seconds, a cross-chunk plumbing check.
 longthread: $(VENV)/.installed
 	$(BIN)/python bench/longthread.py
 
-# Offline extractor quality against ../shared/eval/cmv-dev (claims, attack edges, post pairs) and speed.
+# Offline extractor quality against ../shared/eval/cmv-dev (in-sample: claims, attack edges, post pairs) and speed.
 quality: $(VENV)/.installed
 	$(BIN)/python bench/quality.py
 
-# Refit the offline claim model on ../shared/eval/cmv-dev, with its cross-validated claim F1.
+# How much the offline scores move with the sample: claim, attack-edge, post-pair F1 on random halves of cmv-dev.
+halves: $(VENV)/.installed
+	$(BIN)/python bench/halves.py
+
+# Refit the offline claim model on ../shared/eval/cmv-dev: cross-validated scores, and the fit beside CLAIM_WEIGHTS.
 fit-claims: $(VENV)/.installed
 	$(BIN)/python bench/fit_claims.py
 
 # How much of the offline attack-edge error is the source clause, how much the target clause.
 edge-oracle: $(VENV)/.installed
 	$(BIN)/python bench/edge_oracle.py
+
+# Other ways to pick an attack edge's clauses (every claim as a source, other targets, a pairwise model), scored.
+edge-alternatives: $(VENV)/.installed
+	$(BIN)/python bench/edge_alternatives.py
+
+# The compiled schema check (fastjsonschema) against jsonschema on valid model answers and briefs of seeds/.
+schema-speed: $(VENV)/.installed
+	$(BIN)/python bench/schema_speed.py
 
 # The fault-injection table, docs/fault-report.md, from the fault tests' results (the suite writes no file).
 fault-report: $(VENV)/.installed-test
