@@ -91,8 +91,8 @@ def schema_errors(name: str, instance: Any, limit: int = 20) -> list[str]:
     """Path-qualified validation messages, e.g. ``claims/0/quote: 3 is not of type 'string'``.
 
     The verdict comes first from the schema compiled to Python (fastjsonschema, several times faster:
-    `make schema-speed` measures it; this runs on every model answer and every brief); the messages, for the rare invalid instance, from jsonschema's
-    Draft202012Validator. Both read the same schema file."""
+    `make schema-speed` measures it; this runs on every model answer and every brief); the messages, for
+    the rare invalid instance, from jsonschema's Draft202012Validator. Both read the same schema file."""
     try:
         _fast_check(name)(instance)
         return []
