@@ -1,9 +1,13 @@
-"""The annotated ChangeMyView threads the quality benchmarks read (../shared/eval/cmv-dev by default)."""
+"""What the quality benchmarks share: the annotated ChangeMyView threads they read (../shared/eval/cmv-dev by
+default) and the logistic regression the fitting benchmarks use."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "cmv-dev"
@@ -23,3 +27,48 @@ def data_paths(cmv_dir: Path) -> tuple[Path, Path] | None:
         print(f"no annotated threads at {cmv_dir} (threads/ and gold.jsonl): pass its path", file=sys.stderr)
         return None
     return threads_dir, gold_path
+
+
+def logistic_fit(
+    rows: Iterable[tuple[Sequence[str], int]], names: list[str], l2: float, iterations: int
+) -> dict[str, float]:
+    """L2-regularised logistic regression by Newton's method over the 0/1 features ``names`` (a row's other
+    features are ignored; identical rows are counted once with their number); the bias is not penalised."""
+    index = {name: i for i, name in enumerate(names)}
+    groups = Counter((tuple(index[f] for f in features if f in index), label) for features, label in rows)
+    weights = [0.0] * len(names)
+    for _ in range(iterations):
+        gradient = [0.0] * len(names)
+        hessian = [[0.0] * len(names) for _ in names]
+        for (active, label), count in groups.items():
+            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, sum(weights[i] for i in active)))))
+            for i in active:
+                gradient[i] += count * (p - label)
+                for j in active:
+                    hessian[i][j] += count * p * (1 - p)
+        for name, i in index.items():
+            if name != "bias":
+                gradient[i] += l2 * weights[i]
+                hessian[i][i] += l2
+        step = _solve(hessian, gradient)
+        weights = [w - d for w, d in zip(weights, step, strict=True)]
+        if max(abs(d) for d in step) < 1e-6:
+            break
+    return dict(zip(names, weights, strict=True))
+
+
+def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
+    """Gaussian elimination with partial pivoting (the system is small and positive definite)."""
+    n = len(vector)
+    a = [row[:] + [vector[i]] for i, row in enumerate(matrix)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(a[r][col]))
+        a[col], a[pivot] = a[pivot], a[col]
+        for r in range(col + 1, n):
+            factor = a[r][col] / a[col][col]
+            for c in range(col, n + 1):
+                a[r][c] -= factor * a[col][c]
+    x = [0.0] * n
+    for r in range(n - 1, -1, -1):
+        x[r] = (a[r][n] - sum(a[r][c] * x[c] for c in range(r + 1, n))) / a[r][r]
+    return x

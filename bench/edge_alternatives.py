@@ -20,17 +20,15 @@ Usage: python bench/edge_alternatives.py [CMV_DIR] [--folds 4] [--l2 1.0]
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 import tempfile
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cmv import argument_parser, data_paths
+from cmv import argument_parser, data_paths, logistic_fit
 
 from pipeline.chunk import chunk_thread
 from pipeline.evaluate import ATTACK_LABELS, Edge, Score, brief_prediction, load_gold, locate_units, match_edges
@@ -170,47 +168,7 @@ def pair_features(source: Clause, target: Clause) -> list[str]:
 
 
 def fit(rows: list[tuple[tuple[str, ...], int]], l2: float) -> dict[str, float]:
-    """L2-regularised logistic regression by Newton's method over 0/1 features (identical rows grouped)."""
-    groups: Counter[tuple[tuple[str, ...], int]] = Counter(rows)
-    names = sorted({name for features, _ in groups for name in features})
-    index = {name: i for i, name in enumerate(names)}
-    weights = [0.0] * len(names)
-    for _ in range(30):
-        gradient = [0.0] * len(names)
-        hessian = [[0.0] * len(names) for _ in names]
-        for (features, label), count in groups.items():
-            active = [index[f] for f in features]
-            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, sum(weights[i] for i in active)))))
-            for i in active:
-                gradient[i] += count * (p - label)
-                for j in active:
-                    hessian[i][j] += count * p * (1 - p)
-        for name, i in index.items():
-            if name != "bias":
-                gradient[i] += l2 * weights[i]
-                hessian[i][i] += l2
-        step = solve(hessian, gradient)
-        weights = [w - d for w, d in zip(weights, step, strict=True)]
-        if max(abs(d) for d in step) < 1e-6:
-            break
-    return dict(zip(names, weights, strict=True))
-
-
-def solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
-    """Gaussian elimination with partial pivoting (the system is small and positive definite)."""
-    n = len(vector)
-    a = [row[:] + [vector[i]] for i, row in enumerate(matrix)]
-    for col in range(n):
-        pivot = max(range(col, n), key=lambda r: abs(a[r][col]))
-        a[col], a[pivot] = a[pivot], a[col]
-        for r in range(col + 1, n):
-            factor = a[r][col] / a[col][col]
-            for c in range(col, n + 1):
-                a[r][c] -= factor * a[col][c]
-    x = [0.0] * n
-    for r in range(n - 1, -1, -1):
-        x[r] = (a[r][n] - sum(a[r][c] * x[c] for c in range(r + 1, n))) / a[r][r]
-    return x
+    return logistic_fit(rows, sorted({name for features, _ in rows for name in features}), l2, iterations=30)
 
 
 def training_rows(data: list[ThreadData]) -> list[tuple[tuple[str, ...], int]]:

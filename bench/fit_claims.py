@@ -20,7 +20,6 @@ Usage: python bench/fit_claims.py [CMV_DIR] [--folds K] [--l2 L] [--sweep-l2 0.1
 
 from __future__ import annotations
 
-import math
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cmv import argument_parser, data_paths
+from cmv import argument_parser, data_paths, logistic_fit
 
 from pipeline import extract_offline
 from pipeline.chunk import chunk_thread
@@ -78,50 +77,13 @@ def labelled_rows(threads_dir: Path, gold: dict[str, dict[str, Any]]) -> list[Ro
     return rows
 
 
-def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
-    """Gaussian elimination with partial pivoting (the system is small and positive definite)."""
-    n = len(vector)
-    a = [row[:] + [vector[i]] for i, row in enumerate(matrix)]
-    for col in range(n):
-        pivot = max(range(col, n), key=lambda r: abs(a[r][col]))
-        a[col], a[pivot] = a[pivot], a[col]
-        for r in range(col + 1, n):
-            factor = a[r][col] / a[col][col]
-            for c in range(col, n + 1):
-                a[r][c] -= factor * a[col][c]
-    x = [0.0] * n
-    for r in range(n - 1, -1, -1):
-        x[r] = (a[r][n] - sum(a[r][c] * x[c] for c in range(r + 1, n))) / a[r][r]
-    return x
-
-
 def fit(rows: list[Row], l2: float) -> dict[str, float]:
     """L2-regularised logistic regression by Newton's method; the bias is not penalised. A feature no
     training row shows keeps its shipped weight (there is nothing to fit it on)."""
     seen = [name for name in NAMES if any(name in row.features for row in rows)]
-    index = {name: i for i, name in enumerate(seen)}
-    encoded = [([index[f] for f in row.features if f in index], row.label) for row in rows]
-    weights = [0.0] * len(seen)
-    for _ in range(25):
-        gradient = [0.0] * len(seen)
-        hessian = [[0.0] * len(seen) for _ in seen]
-        for active, label in encoded:
-            z = sum(weights[i] for i in active)
-            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-            for i in active:
-                gradient[i] += p - label
-                for j in active:
-                    hessian[i][j] += p * (1 - p)
-        for name, i in index.items():
-            if name != "bias":
-                gradient[i] += l2 * weights[i]
-                hessian[i][i] += l2
-        step = _solve(hessian, gradient)
-        weights = [w - s for w, s in zip(weights, step, strict=True)]
-        if max(abs(s) for s in step) < 1e-6:
-            break
+    weights = logistic_fit(((row.features, row.label) for row in rows), seen, l2, iterations=25)
     fitted = dict(CLAIM_WEIGHTS)
-    fitted.update({name: weights[i] for name, i in index.items()})
+    fitted.update(weights)
     return fitted
 
 
