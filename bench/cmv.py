@@ -6,9 +6,15 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+
+from pipeline.extract_offline import OfflineExtractor
+from pipeline.runner import run
+from pipeline.settings import RunConfig
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "cmv-dev"
 
@@ -27,6 +33,14 @@ def data_paths(cmv_dir: Path) -> tuple[Path, Path] | None:
         print(f"no annotated threads at {cmv_dir} (threads/ and gold.jsonl): pass its path", file=sys.stderr)
         return None
     return threads_dir, gold_path
+
+
+@contextmanager
+def offline_briefs(inputs: list[Path], prefix: str = "tb-bench-") -> Iterator[Path]:
+    """An OUT holding the offline backend's briefs of ``inputs``, removed when the block ends."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as out:
+        run(RunConfig(inputs=inputs, out=Path(out), use_cache=False), OfflineExtractor())
+        yield Path(out)
 
 
 def logistic_fit(

@@ -22,20 +22,18 @@ from __future__ import annotations
 import json
 import re
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cmv import argument_parser, data_paths, logistic_fit
+from cmv import argument_parser, data_paths, logistic_fit, offline_briefs
 
 from pipeline.chunk import chunk_thread
 from pipeline.evaluate import ATTACK_LABELS, Edge, Score, brief_prediction, load_gold, locate_units, match_edges
-from pipeline.extract_offline import OfflineExtractor, Segment, content_words, segments, similarity
+from pipeline.extract_offline import Segment, content_words, segments, similarity
 from pipeline.load import TITLE_POST_ID, load_inputs
 from pipeline.normalize import normalize_thread
-from pipeline.runner import RunConfig, run
 from pipeline.tokenizer import get_tokenizer
 
 NEGATION = re.compile(r"\b(?:not|no|never|nothing|wrong|\w+n't)\b")
@@ -221,9 +219,8 @@ def main() -> int:
         return 2
     threads_dir, gold_path = paths
     gold = load_gold(gold_path)
-    with tempfile.TemporaryDirectory(prefix="tb-alternatives-") as out:
-        run(RunConfig(inputs=[threads_dir], out=Path(out), use_cache=False), OfflineExtractor())
-        data = load_threads(threads_dir, gold, Path(out))
+    with offline_briefs([threads_dir], "tb-alternatives-") as out:
+        data = load_threads(threads_dir, gold, out)
     pairs = sum(len(t.pairs) for t in data)
     print(f"offline briefs of {len(data)} threads: {pairs} reply → post rebuttals kept, clauses changed")
     alternatives: dict[str, Callable[[PostPair], list[Edge]]] = {

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
-from cmv import argument_parser, data_paths
+from cmv import argument_parser, data_paths, offline_briefs
 
 from pipeline.evaluate import (
     ATTACK_LABELS,
@@ -31,8 +29,6 @@ from pipeline.evaluate import (
     match_edges,
     units_match,
 )
-from pipeline.extract_offline import OfflineExtractor
-from pipeline.runner import RunConfig, run
 
 
 def any_target_clause(predicted: Edge, gold: Edge) -> bool:
@@ -56,10 +52,9 @@ def main() -> int:
         "oracle source (any clause of the right reply)": any_source_clause,
     }
     scores = {name: Score() for name in rules}
-    with tempfile.TemporaryDirectory(prefix="tb-edges-") as out:
-        run(RunConfig(inputs=[threads_dir], out=Path(out), use_cache=False), OfflineExtractor())
+    with offline_briefs([threads_dir], "tb-edges-") as out:
         for thread_id, annotated in sorted(gold.items()):
-            brief_path = Path(out) / thread_id / "brief.json"
+            brief_path = out / thread_id / "brief.json"
             brief = json.loads(brief_path.read_text(encoding="utf-8"))
             units = locate_units(annotated, brief)
             attacks = [r for r in annotated["relations"] if r.get("is_attack", r["label"] in ATTACK_LABELS)]

@@ -21,22 +21,20 @@ Usage: python bench/fit_claims.py [CMV_DIR] [--folds K] [--l2 L] [--sweep-l2 0.1
 from __future__ import annotations
 
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cmv import argument_parser, data_paths, logistic_fit
+from cmv import argument_parser, data_paths, logistic_fit, offline_briefs
 
 from pipeline import extract_offline
 from pipeline.chunk import chunk_thread
 from pipeline.evaluate import GOLD_CLAIM_LABELS, SystemScores, evaluate, load_gold, locate_units, units_match
-from pipeline.extract_offline import CLAIM_WEIGHTS, OfflineExtractor, claim_features, segments
+from pipeline.extract_offline import CLAIM_WEIGHTS, claim_features, segments
 from pipeline.load import TITLE_POST_ID, load_inputs
 from pipeline.normalize import normalize_thread
-from pipeline.runner import RunConfig, run
 from pipeline.tokenizer import get_tokenizer
 
 NAMES = list(CLAIM_WEIGHTS)
@@ -113,10 +111,8 @@ def claim_model(weights: dict[str, float], threshold: float) -> Iterator[None]:
 
 
 def scores_on(threads_dir: Path, gold: dict[str, dict[str, Any]], thread_ids: list[str]) -> SystemScores:
-    with tempfile.TemporaryDirectory(prefix="tb-fit-") as out:
-        inputs = [threads_dir / f"{thread_id}.json" for thread_id in thread_ids]
-        run(RunConfig(inputs=inputs, out=Path(out), use_cache=False), OfflineExtractor())
-        return evaluate({t: gold[t] for t in thread_ids}, Path(out)).systems["threadbrief"]
+    with offline_briefs([threads_dir / f"{thread_id}.json" for thread_id in thread_ids], "tb-fit-") as out:
+        return evaluate({t: gold[t] for t in thread_ids}, out).systems["threadbrief"]
 
 
 def pooled(parts: list[SystemScores]) -> SystemScores:

@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import random
 import sys
-import tempfile
-from pathlib import Path
 
-from cmv import argument_parser, data_paths
+from cmv import argument_parser, data_paths, offline_briefs
 
 from pipeline.evaluate import Score, SystemScores, evaluate, load_gold
-from pipeline.extract_offline import OfflineExtractor
-from pipeline.runner import RunConfig, run
 
 METRICS = {"claim F1": "claims", "attack-edge F1": "attack_edges", "post-pair F1": "post_pairs"}
 
@@ -48,9 +44,8 @@ def main() -> int:
         return 2
     threads_dir, gold_path = paths
     gold = load_gold(gold_path)
-    with tempfile.TemporaryDirectory(prefix="tb-halves-") as out:
-        run(RunConfig(inputs=[threads_dir], out=Path(out), use_cache=False), OfflineExtractor())
-        per_thread = {tid: evaluate({tid: gold[tid]}, Path(out)).systems["threadbrief"] for tid in sorted(gold)}
+    with offline_briefs([threads_dir], "tb-halves-") as out:
+        per_thread = {tid: evaluate({tid: gold[tid]}, out).systems["threadbrief"] for tid in sorted(gold)}
     ids = sorted(per_thread)
     rng = random.Random(args.seed)
     halves = [rng.sample(ids, len(ids) // 2) for _ in range(args.draws)]

@@ -18,21 +18,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import fastjsonschema
+from cmv import offline_briefs
 from jsonschema import Draft202012Validator
 
 from pipeline.chunk import chunk_thread
-from pipeline.extract_offline import OfflineExtractor, extract_payload
+from pipeline.extract_offline import extract_payload
 from pipeline.load import load_inputs
 from pipeline.normalize import normalize_thread
 from pipeline.resources import load_schema
-from pipeline.runner import RunConfig, run
+from pipeline.runner import RunConfig
 from pipeline.tokenizer import get_tokenizer
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
@@ -42,9 +42,8 @@ def instances() -> dict[str, list[Any]]:
     tokenizer = get_tokenizer(None)
     threads = load_inputs([SEEDS]).threads
     chunks = [c for t in threads for c in chunk_thread(normalize_thread(t), tokenizer, RunConfig.max_chunk_tokens)]
-    with tempfile.TemporaryDirectory(prefix="tb-schema-") as out:
-        run(RunConfig(inputs=[SEEDS], out=Path(out), use_cache=False), OfflineExtractor())
-        briefs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(out).glob("*/brief.json"))]
+    with offline_briefs([SEEDS], "tb-schema-") as out:
+        briefs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.glob("*/brief.json"))]
     return {"extraction": [extract_payload(c) for c in chunks], "brief": briefs}
 
 
