@@ -1,5 +1,6 @@
 """A fake OpenAI-compatible server for tests and benchmarks: ``POST /v1/chat/completions`` on 127.0.0.1,
-and the Files + Batches endpoints the batch path uses (``FakeBatches``).
+and the Files + Batches endpoints the batch path uses (``FakeBatches``, whose state tests/test_batch.py also
+mounts on respx; a batch is run when it is retrieved, after ``polls`` reads of ``in_progress``).
 
 Input: a ``FakeServerConfig`` (latency and jitter per request, the share of requests answered 429 with a
 Retry-After, server-side requests/tokens-per-minute limits). Output: schema-valid answers built from
@@ -156,7 +157,7 @@ class FakeOpenAIServer:
         self._tokenizer = get_tokenizer(None)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self.batches = FakeBatches(self)
+        self.batches = FakeBatches(self._answer_line)
 
     @property
     def base_url(self) -> str:
@@ -178,7 +179,8 @@ class FakeOpenAIServer:
                 length = int(self.headers.get("content-length", 0))
                 raw = self.rfile.read(length)
                 if self.path.endswith(("/files", "/batches")):
-                    self._send(*server.batches.post(self.path, raw, self.headers.get("content-type", "")))
+                    status, payload = server.batches.route("POST", self.path, raw, self.headers.get("content-type", ""))
+                    self._send(status, {}, payload)
                     return
                 status, headers, payload = server.handle(self.path, raw)
                 if status == _RESET:
@@ -188,7 +190,8 @@ class FakeOpenAIServer:
                 self._send(status, headers, payload)
 
             def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-                self._send(*server.batches.get(self.path))
+                status, payload = server.batches.route("GET", self.path)
+                self._send(status, {}, payload)
 
             def _send(self, status: int, headers: dict[str, str], payload: Any) -> None:
                 text = isinstance(payload, str)  # a file's content
@@ -223,6 +226,11 @@ class FakeOpenAIServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+    def _answer_line(self, url: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """A batch line's answer: what the chat endpoint would send (a dropped connection reads as 500)."""
+        status, _headers, payload = self.handle(url, json.dumps(body).encode())
+        return (500 if status == _RESET else status), payload
 
     def handle(self, path: str, raw: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
         if not path.endswith("/chat/completions"):
@@ -306,53 +314,106 @@ class FakeOpenAIServer:
         )
 
 
-class FakeBatches:
-    """The Files and Batches endpoints the batch path uses, answering each request line through the same
-    chat handler (latency, injected 429s and scripted faults included: a line's non-200 lands in the error
-    file, as the real API does). A batch runs in a background thread and reads ``in_progress`` until done."""
+Answer = Callable[[str, dict[str, Any]], tuple[int, Any]]  # (url, body) → (status, response body)
+# (custom_id, body, attempt) → None to answer as usual, {"content": ...} to answer 200 with that content, or
+# {"status": N, "message": ...} to answer that status instead.
+LineFault = Callable[[str, dict[str, Any], int], dict[str, Any] | None]
 
-    def __init__(self, server: FakeOpenAIServer) -> None:
-        self.server = server
+
+def parse_multipart(content_type: str, raw: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """The fields of a multipart/form-data body by name: (filename or None, content)."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(f"content-type: {content_type}\r\n\r\n".encode() + raw)
+    fields: dict[str, tuple[str | None, bytes]] = {}
+    for part in message.walk():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str) and not part.is_multipart():
+            payload = part.get_payload(decode=True)
+            fields[name] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
+    return fields
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"error": {"message": message}}
+
+
+class FakeBatches:
+    """The Files and Batches endpoints the batch path uses, in memory and independent of the transport: the
+    HTTP server routes to ``route``, tests/test_batch.py routes respx's mocks to it.
+
+    A batch reads ``validating`` when created, ``in_progress`` on its first ``polls`` retrievals, and is run
+    on the next one, synchronously (deterministic, no thread): each line is answered by ``answer(url, body)``
+    unless ``fault`` overrides it, 200s go to the output file and the rest to the error file, as the real
+    API does. ``endings`` scripts how the next batches end, in order (then ``completed``): ``expired``
+    answers only the first line, ``failed`` (the input file rejected) answers none and says why in
+    ``errors``; an input line that is not a JSON request fails its batch the same way. ``uploads``,
+    ``created`` and ``answered`` (custom_id → times answered) record what clients sent. Failure modes: an
+    unknown id gets 404, a malformed upload or batch request 400."""
+
+    def __init__(self, answer: Answer, *, polls: int = 1, fault: LineFault | None = None) -> None:
+        self.answer = answer
+        self.polls = polls
+        self.fault = fault
+        self.endings: list[str] = []
         self.files: dict[str, str] = {}
-        self.batches: dict[str, dict[str, Any]] = {}
+        self.batches: dict[str, dict[str, Any]] = {}  # id → the record a retrieval returns
+        self.uploads: list[dict[str, Any]] = []  # {"name", "purpose", "lines"}
+        self.created: list[dict[str, Any]] = []  # the bodies of batch creations
+        self.answered: dict[str, int] = {}
+        self._gets: dict[str, int] = {}
+        # The HTTP server is threaded; one lock over the whole state, held while a batch runs so that
+        # concurrent retrievals run it once.
         self._lock = threading.Lock()
 
-    def post(self, path: str, raw: bytes, content_type: str) -> tuple[int, dict[str, str], Any]:
-        if path.endswith("/files"):
-            message = BytesParser(policy=email.policy.HTTP).parsebytes(
-                f"content-type: {content_type}\r\n\r\n".encode() + raw
-            )
-            parts: dict[str, Any] = {
-                str(part.get_param("name", header="content-disposition")): part for part in message.walk()
-            }
-            purpose = parts["purpose"].get_payload(decode=True) if "purpose" in parts else b""
-            if "file" not in parts or purpose.strip() != b"batch":
-                return 400, {}, {"error": {"message": "expected a multipart upload with file and purpose=batch"}}
-            content: bytes = parts["file"].get_payload(decode=True) or b""
-            with self._lock:
-                file_id = f"file-{len(self.files) + 1}"
-                self.files[file_id] = content.decode()
-            filename = parts["file"].get_filename() or "upload.jsonl"
-            return (
-                200,
-                {},
-                {
-                    "id": file_id,
-                    "object": "file",
-                    "bytes": len(content),
-                    "created_at": int(time.time()),
-                    "filename": filename,
-                    "purpose": "batch",
-                    "status": "processed",
-                },
-            )
+    def route(self, method: str, path: str, raw: bytes = b"", content_type: str = "") -> tuple[int, Any]:
+        """One request to ``/files``, ``/batches``, ``/batches/{id}`` or ``/files/{id}/content``."""
+        parts = path.split("?", 1)[0].rstrip("/").split("/")
+        if method == "POST" and parts[-1] == "files":
+            fields = parse_multipart(content_type, raw)
+            if "file" not in fields:
+                return 400, _error("expected a multipart upload with file and purpose=batch")
+            filename, content = fields["file"]
+            purpose = fields.get("purpose", (None, b""))[1].decode(errors="replace").strip()
+            return self.upload(filename or "upload.jsonl", purpose, content)
+        if method == "POST" and parts[-1] == "batches":
+            try:
+                body = json.loads(raw)
+            except ValueError as exc:
+                return 400, _error(f"bad batch request: {exc}")
+            return self.create(body) if isinstance(body, dict) else (400, _error("bad batch request"))
+        if method == "GET" and len(parts) >= 2 and parts[-2] == "batches":
+            return self.retrieve(parts[-1])
+        if method == "GET" and len(parts) >= 3 and parts[-3] == "files" and parts[-1] == "content":
+            return self.content(parts[-2])
+        return 404, _error(f"no route {method} {path}")
+
+    def upload(self, filename: str, purpose: str, content: bytes) -> tuple[int, Any]:
+        text = content.decode(errors="replace")
         try:
-            body = json.loads(raw)
-            lines = self.files[body["input_file_id"]]
-        except (ValueError, KeyError) as exc:
-            return 400, {}, {"error": {"message": f"bad batch request: {exc}"}}
+            lines = _requests(text)
+        except ValueError:
+            lines = []  # recorded as sent; the batch made from it fails validation
         with self._lock:
+            self.uploads.append({"name": filename, "purpose": purpose, "lines": lines})
+            if purpose != "batch":
+                return 400, _error("expected a multipart upload with file and purpose=batch")
+            file_id = self._store(text)
+        return 200, {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(content),
+            "created_at": int(time.time()),
+            "filename": filename,
+            "purpose": "batch",
+            "status": "processed",
+        }
+
+    def create(self, body: dict[str, Any]) -> tuple[int, Any]:
+        with self._lock:
+            self.created.append(body)
+            if body.get("input_file_id") not in self.files:
+                return 400, _error(f"bad batch request: no file {body.get('input_file_id')!r}")
             batch_id = f"batch_{len(self.batches) + 1}"
+            self._gets[batch_id] = 0
             self.batches[batch_id] = {
                 "id": batch_id,
                 "object": "batch",
@@ -360,59 +421,79 @@ class FakeBatches:
                 "errors": None,
                 "input_file_id": body["input_file_id"],
                 "completion_window": body.get("completion_window"),
-                "status": "in_progress",
+                "status": "validating",
                 "created_at": int(time.time()),
                 "metadata": body.get("metadata"),
                 "request_counts": {"total": 0, "completed": 0, "failed": 0},
             }
-        threading.Thread(target=self._run, args=(batch_id, lines), daemon=True).start()
-        return 200, {}, dict(self.batches[batch_id])
+            return 200, dict(self.batches[batch_id])
 
-    def _run(self, batch_id: str, lines: str) -> None:
-        output: list[str] = []
-        errors: list[str] = []
+    def retrieve(self, batch_id: str) -> tuple[int, Any]:
+        with self._lock:
+            batch = self.batches.get(batch_id)
+            if batch is None:
+                return 404, _error(f"no batch {batch_id}")
+            self._gets[batch_id] += 1
+            if batch["status"] in ("validating", "in_progress"):
+                if self._gets[batch_id] <= self.polls:
+                    batch["status"] = "in_progress"
+                else:
+                    self._run(batch, self.endings.pop(0) if self.endings else "completed")
+            return 200, dict(batch)
+
+    def content(self, file_id: str) -> tuple[int, Any]:
+        with self._lock:
+            if file_id not in self.files:
+                return 404, _error(f"no file {file_id}")
+            return 200, self.files[file_id]
+
+    def _store(self, text: str) -> str:
+        file_id = f"file-{len(self.files) + 1}"
+        self.files[file_id] = text
+        return file_id
+
+    def _run(self, batch: dict[str, Any], ending: str) -> None:
+        """Answer the batch's lines (all, or only the first when it expires) and end it; under the lock."""
+        error = {"code": "invalid_request", "message": "scripted reject"}
         try:
-            requests = [json.loads(raw) for raw in lines.splitlines() if raw.strip()]
+            requests = _requests(self.files[batch["input_file_id"]])
             if not all(isinstance(r, dict) and {"custom_id", "url", "body"} <= r.keys() for r in requests):
                 raise ValueError("a line lacks custom_id, url or body")
         except ValueError as exc:  # as the real API: the whole batch fails validation
-            with self._lock:
-                batch = self.batches[batch_id]
-                batch["status"] = "failed"
-                batch["errors"] = {"object": "list", "data": [{"code": "invalid_json_line", "message": str(exc)}]}
+            ending, error = "failed", {"code": "invalid_json_line", "message": str(exc)}
+        batch["status"] = ending
+        if ending == "failed":
+            batch["errors"] = {"object": "list", "data": [error]}
             return
-        for request in requests:
-            status, _headers, payload = self.server.handle(request["url"], json.dumps(request["body"]).encode())
-            status = 500 if status == _RESET else status
+        output: list[str] = []
+        errors: list[str] = []
+        for request in requests[:1] if ending == "expired" else requests:
+            custom_id = str(request["custom_id"])
+            attempt = self.answered[custom_id] = self.answered.get(custom_id, 0) + 1
+            override = self.fault(custom_id, request["body"], attempt) if self.fault else None
+            if override is not None and "status" in override:
+                status, payload = int(override["status"]), _error(str(override.get("message", "scripted")))
+            else:
+                status, payload = self.answer(str(request["url"]), request["body"])
+                if override is not None and "content" in override and status == 200:
+                    payload["choices"][0]["message"]["content"] = override["content"]
+            number = len(output) + len(errors) + 1
             row = {
-                "id": f"batch_req_{len(output) + len(errors) + 1}",
-                "custom_id": request["custom_id"],
-                "response": {"status_code": status, "request_id": "fake", "body": payload},
+                "id": f"batch_req_{number}",
+                "custom_id": custom_id,
+                "response": {"status_code": status, "request_id": f"req_{number}", "body": payload},
                 "error": None,
             }
             (output if status == 200 else errors).append(json.dumps(row))
-        with self._lock:
-            batch = self.batches[batch_id]
-            for field_name, rows in (("output_file_id", output), ("error_file_id", errors)):
-                if rows:
-                    file_id = f"file-{len(self.files) + 1}"
-                    self.files[file_id] = "\n".join(rows) + "\n"
-                    batch[field_name] = file_id
-            batch["request_counts"] = {
-                "total": len(output) + len(errors),
-                "completed": len(output),
-                "failed": len(errors),
-            }
-            batch["status"] = "completed"
+        for field_name, rows in (("output_file_id", output), ("error_file_id", errors)):
+            if rows:
+                batch[field_name] = self._store("\n".join(rows) + "\n")
+        batch["request_counts"] = {"total": len(requests), "completed": len(output), "failed": len(errors)}
 
-    def get(self, path: str) -> tuple[int, dict[str, str], Any]:
-        parts = path.rstrip("/").split("/")
-        with self._lock:
-            if len(parts) >= 2 and parts[-2] == "batches" and parts[-1] in self.batches:
-                return 200, {}, dict(self.batches[parts[-1]])
-            if len(parts) >= 3 and parts[-1] == "content" and parts[-2] in self.files:
-                return 200, {}, self.files[parts[-2]]
-        return 404, {}, {"error": {"message": f"no route {path}"}}
+
+def _requests(text: str) -> list[Any]:
+    """The JSON values of a JSONL file's non-blank lines; ValueError on a line that is not JSON."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def main() -> None:

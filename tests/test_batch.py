@@ -1,9 +1,10 @@
 """`run --batch` and `batch status|collect` against a respx-mocked Files + Batches API (no network).
 
-The mock follows the documented endpoints: POST /files (multipart, purpose=batch), POST /batches,
-GET /batches/{id} (validating → in_progress → completed, with output_file_id / error_file_id), and
-GET /files/{id}/content (JSONL: {"custom_id", "response": {"status_code", "body"}, "error"}). Answers are
-those of the project's fake server, so they quote the posts verbatim; a ``fault`` hook changes one.
+The mock is the fake server's ``FakeBatches`` (pipeline/fakeserver.py) on respx, following the documented
+endpoints: POST /files (multipart, purpose=batch), POST /batches, GET /batches/{id} (validating →
+in_progress → completed, with output_file_id / error_file_id), and GET /files/{id}/content (JSONL:
+{"custom_id", "response": {"status_code", "body"}, "error"}). Answers are those of the fake server, so they
+quote the posts verbatim; a ``fault`` hook changes one, ``endings`` makes a batch expire or fail.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,139 +24,41 @@ from conftest import FAKE_BASE_URL, SleepRecorder, completion, grounded_everywhe
 from pipeline import batch as batch_module
 from pipeline.batch import BatchAPI, BatchJob
 from pipeline.cli import cli
-from pipeline.fakeserver import FakeOpenAIServer, FakeServerConfig, answer_for
+from pipeline.fakeserver import FakeBatches, FakeOpenAIServer, FakeServerConfig, LineFault, answer_for
 from pipeline.fakeserver import Fault as FakeFault
 from pipeline.resources import prompt_text
 from pipeline.settings import RunConfig, make_extractor
 
 KEY = "sk-batch-SECRET-42"
 WAIT = ("--wait", "--poll", "0.01")  # --wait polling every 10 ms, not the 30 s default
-Fault = Callable[[str, dict[str, Any], int], dict[str, Any] | None]
 
 
-class FakeBatchAPI:
-    """In-memory Files + Batches endpoints; ``polls`` GETs of a batch before it completes."""
+def answer(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """A line's answer: the fake server's content, in a completion with fixed usage (100 tokens in)."""
+    return 200, completion(json.dumps(answer_for(body)))
 
-    def __init__(self, router: respx.MockRouter, polls: int = 1, fault: Fault | None = None) -> None:
-        self.files: dict[str, str] = {}
-        self.uploads: list[dict[str, Any]] = []  # {"name", "purpose", "lines"}
-        self.created: list[dict[str, Any]] = []  # POST /batches bodies
-        self.batches: dict[str, dict[str, Any]] = {}
-        self.polls = polls
-        self.fault = fault
-        self.answered: dict[str, int] = {}  # custom_id → times answered
-        # How the next batches end, in order (then "completed"): "expired" answers only the first line,
-        # "failed" (the input file was rejected) answers none and says why in ``errors``.
-        self.endings: list[str] = []
-        router.post(f"{FAKE_BASE_URL}/files").mock(side_effect=self.upload)
-        router.post(f"{FAKE_BASE_URL}/batches").mock(side_effect=self.create)
-        router.get(url__regex=rf"{re.escape(FAKE_BASE_URL)}/batches/[^/]+$").mock(side_effect=self.retrieve)
-        router.get(url__regex=rf"{re.escape(FAKE_BASE_URL)}/files/[^/]+/content$").mock(side_effect=self.content)
+
+class FakeBatchAPI(FakeBatches):
+    """The fake server's Files + Batches state on respx's mocks; every request must carry the key."""
+
+    def __init__(self, router: respx.MockRouter, polls: int = 1, fault: LineFault | None = None) -> None:
+        super().__init__(answer, polls=polls, fault=fault)
+        for endpoint in (
+            router.post(f"{FAKE_BASE_URL}/files"),
+            router.post(f"{FAKE_BASE_URL}/batches"),
+            router.get(url__regex=rf"{re.escape(FAKE_BASE_URL)}/batches/[^/]+$"),
+            router.get(url__regex=rf"{re.escape(FAKE_BASE_URL)}/files/[^/]+/content$"),
+        ):
+            endpoint.mock(side_effect=self.respond)
         self.chat = router.post(f"{FAKE_BASE_URL}/chat/completions").mock(return_value=httpx.Response(500))
 
-    def upload(self, request: httpx.Request) -> httpx.Response:
+    def respond(self, request: httpx.Request) -> httpx.Response:
         assert request.headers["authorization"] == f"Bearer {KEY}"
-        raw = request.content.decode()
-        purpose = re.search(r'name="purpose"\r\n\r\n([^\r]*)', raw)
-        name = re.search(r'name="file"; filename="([^"]+)"', raw)
-        lines = [json.loads(line) for line in raw.splitlines() if line.startswith('{"custom_id"')]
-        file_id = f"file-{len(self.files) + 1}"
-        self.files[file_id] = "\n".join(json.dumps(line) for line in lines)
-        self.uploads.append(
-            {"name": name.group(1) if name else None, "purpose": purpose and purpose.group(1), "lines": lines}
-        )
-        return httpx.Response(
-            200,
-            json={
-                "id": file_id,
-                "object": "file",
-                "bytes": len(raw),
-                "created_at": 0,
-                "filename": name.group(1) if name else "x",
-                "purpose": "batch",
-                "status": "processed",
-            },
-        )
-
-    def create(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        self.created.append(body)
-        batch_id = f"batch_{len(self.batches) + 1}"
-        self.batches[batch_id] = {"body": body, "gets": 0}
-        return httpx.Response(200, json=self._batch(batch_id, "validating"))
-
-    def _batch(self, batch_id: str, status: str, **extra: Any) -> dict[str, Any]:
-        body = self.batches[batch_id]["body"]
-        return {
-            "id": batch_id,
-            "object": "batch",
-            "endpoint": body["endpoint"],
-            "input_file_id": body["input_file_id"],
-            "completion_window": body["completion_window"],
-            "created_at": 0,
-            "status": status,
-            **extra,
-        }
-
-    def retrieve(self, request: httpx.Request) -> httpx.Response:
-        batch_id = request.url.path.rsplit("/", 1)[1]
-        batch = self.batches[batch_id]
-        batch["gets"] += 1
-        if batch["gets"] <= self.polls:
-            return httpx.Response(200, json=self._batch(batch_id, "in_progress"))
-        if "result" not in batch:
-            batch["ending"] = self.endings.pop(0) if self.endings else "completed"
-            batch["result"] = self._run(batch_id, batch["ending"])
-        return httpx.Response(200, json=self._batch(batch_id, batch["ending"], **batch["result"]))
-
-    def _run(self, batch_id: str, ending: str) -> dict[str, Any]:
-        requests = [
-            json.loads(line) for line in self.files[self.batches[batch_id]["body"]["input_file_id"]].splitlines()
-        ]
-        if ending == "failed":
-            return {"errors": {"object": "list", "data": [{"code": "invalid_request", "message": "scripted reject"}]}}
-        if ending == "expired":
-            requests = requests[:1]
-        output, errors = [], []
-        for line in requests:
-            custom_id = line["custom_id"]
-            attempt = self.answered[custom_id] = self.answered.get(custom_id, 0) + 1
-            override = self.fault(custom_id, line["body"], attempt) if self.fault else None
-            if override and "status" in override:
-                errors.append(
-                    {
-                        "id": f"req-{custom_id}",
-                        "custom_id": custom_id,
-                        "response": {
-                            "status_code": override["status"],
-                            "body": {"error": {"message": override.get("message", "scripted")}},
-                        },
-                        "error": None,
-                    }
-                )
-                continue
-            content = override["content"] if override else json.dumps(answer_for(line["body"]))
-            output.append(
-                {
-                    "id": f"req-{custom_id}",
-                    "custom_id": custom_id,
-                    "response": {"status_code": 200, "request_id": "r", "body": completion(content)},
-                    "error": None,
-                }
-            )
-        result: dict[str, Any] = {
-            "request_counts": {"total": len(requests), "completed": len(output), "failed": len(errors)}
-        }
-        for field, rows in (("output_file_id", output), ("error_file_id", errors)):
-            if rows:
-                file_id = f"file-{len(self.files) + 1}"
-                self.files[file_id] = "\n".join(json.dumps(r) for r in rows) + "\n"
-                result[field] = file_id
-        return result
-
-    def content(self, request: httpx.Request) -> httpx.Response:
-        file_id = request.url.path.split("/")[-2]
-        return httpx.Response(200, text=self.files[file_id])
+        content_type = request.headers.get("content-type", "")
+        status, payload = self.route(request.method, request.url.path, request.content, content_type)
+        if isinstance(payload, str):  # a file's content
+            return httpx.Response(status, text=payload)
+        return httpx.Response(status, json=payload)
 
 
 def threads(folder: Path) -> Path:
