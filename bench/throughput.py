@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.chunk import chunk_thread, post_element
+from pipeline.extract import Extractor
 from pipeline.extract_openai import OpenAIExtractor
 from pipeline.fakeserver import answer_for
 from pipeline.limiter import BURST_SECONDS, RateLimiter
@@ -149,7 +150,7 @@ def http_run(args: argparse.Namespace, inputs: Path, cache: Path, rate_429: floa
     }
 
 
-class InstantExtractor:
+class InstantExtractor(Extractor):
     """Answers as the fake server would, in-process and at once (answers computed beforehand, so the
     stand-in model's own work is not counted): what is left is the pipeline's own CPU."""
 

@@ -13,23 +13,15 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 from . import __version__
-from .batch import (
-    BATCH_DISCOUNT,
-    EXIT_WAITING,
-    BatchAPI,
-    BatchJob,
-    BatchOutcome,
-    config_from_state,
-    load_state,
-    state_path,
-)
+from .batch import BATCH_DISCOUNT, EXIT_WAITING, BatchJob, BatchOutcome
+from .batch_api import BatchAPI
+from .batch_state import config_from_state, load_state, state_path
 from .chunk import check_budget
 from .cost import cost_usd, estimate_run, load_prices
 from .errors import ConfigError, OutputError, ThreadbriefError
@@ -44,15 +36,16 @@ from .export import (
     to_csv,
     to_jsonl,
 )
-from .extract_openai import DEFAULT_OUTPUT_BUDGET, NO_KEY, RESPONSE_FORMATS, OpenAIExtractor
+from .extract_openai import DEFAULT_OUTPUT_BUDGET, NO_KEY, RESPONSE_FORMATS
 from .importers import FORMATS, format_names
 from .importers.base import ImportOptions
 from .load import Loaded, load_inputs, thread_json
+from .outputs import atomic_write
 from .progress import PROGRESS_KINDS, Log, RichProgress, log_line
 from .report import write_report
 from .resources import schema_names, schema_path
-from .runner import atomic_write, run
-from .settings import RunConfig, make_extractor, resolve_model
+from .runner import run
+from .settings import RunConfig, make_extractor, openai_extractor, resolve_model
 from .tokenizer import get_tokenizer
 from .validate import brief_problems
 
@@ -367,9 +360,7 @@ def _batch_run(config: RunConfig, *, quiet: bool, wait: bool, start: bool, poll:
     env = dict(os.environ)
     if config.backend == "offline" or not (env.get("OPENAI_API_KEY") or config.base_url or env.get("OPENAI_BASE_URL")):
         raise ConfigError("--batch needs the openai backend: set OPENAI_API_KEY (or pass --base-url)")
-    extractor, _notice = make_extractor(replace(config, backend="openai"), env)
-    if not isinstance(extractor, OpenAIExtractor):  # make_extractor was asked for "openai"
-        raise ConfigError("--batch needs the openai backend: set OPENAI_API_KEY (or pass --base-url)")
+    extractor = openai_extractor(config, env)
     state = None if start else load_state(config.out)
     if start and state_path(config.out).exists():
         raise ConfigError(
@@ -604,7 +595,7 @@ def batch_status_command(out: Path, as_json: bool) -> None:
     env = dict(os.environ)
     state = load_state(out)
     config = config_from_state(state)
-    extractor, _notice = make_extractor(config, env)
+    extractor = openai_extractor(config, env)
     api = BatchAPI(api_key=env.get("OPENAI_API_KEY", "") or NO_KEY, base_url=config.base_url)
     job = BatchJob(config, extractor, api, state=state)
 
@@ -613,7 +604,7 @@ def batch_status_command(out: Path, as_json: bool) -> None:
             return await job.status()
         finally:
             await api.aclose()
-            await extractor.aclose()  # type: ignore[attr-defined]
+            await extractor.aclose()
 
     rows = asyncio.run(go())
     if as_json:

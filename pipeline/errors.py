@@ -49,10 +49,5 @@ class OutputError(ThreadbriefError):
     exit_code = 2
 
 
-class RequestDeferred(Exception):
-    """Batch mode: the answer a call needs has not come back yet; its request is queued for a batch.
-    Not a failure: the runner marks the thread pending and writes no brief for it yet."""
-
-
 class BatchError(ThreadbriefError):
     """A Files or Batches API call failed after its retries, or a batch request cannot be sent."""

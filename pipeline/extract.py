@@ -11,19 +11,31 @@ from __future__ import annotations
 
 import json
 import re
-from contextvars import ContextVar
 from typing import Any, Protocol
 
 from .models import Chunk, ChunkExtraction, Claim, ProposedRelation, Rejection, Relation, Usage
 
-# The id of the thread whose stage is running (set by the runner per thread task), for backends that
-# label their requests by thread: the batch path's custom_id.
-CURRENT_THREAD: ContextVar[str] = ContextVar("threadbrief_current_thread", default="thread")
+
+class ContextWindow(Protocol):
+    """What a backend with a context window offers the overview: the prompt tokens of its two summarizing
+    calls, to tell whether the claims fit one prompt, and the reduce call over the part overviews of a
+    thread that does not fit."""
+
+    def summary_tokens(self, title: str, claims: list[Claim], relations: list[Relation]) -> int: ...
+
+    def parts_tokens(self, title: str, parts: list[str]) -> int: ...
+
+    async def summarize_parts(self, title: str, parts: list[str]) -> tuple[str, Usage]:
+        """One overview from the overviews of a long thread's consecutive parts (hierarchical reduce)."""
+        ...
 
 
 class Extractor(Protocol):
     """One narrow seam per backend. ``fingerprint`` identifies everything that shapes the output
-    (backend, model, prompt and schema hashes) and is part of the cache key."""
+    (backend, model, prompt and schema hashes) and is part of the cache key.
+
+    The optional features are declared here with the values of a backend that lacks them; a backend
+    without them subclasses ``Extractor`` and inherits these, one with them defines its own."""
 
     @property
     def name(self) -> str: ...
@@ -38,9 +50,29 @@ class Extractor(Protocol):
 
     async def summarize(self, title: str, claims: list[Claim], relations: list[Relation]) -> tuple[str, Usage]: ...
 
-    async def summarize_parts(self, title: str, parts: list[str]) -> tuple[str, Usage]:
-        """One overview from the overviews of a long thread's consecutive parts (hierarchical reduce)."""
-        ...
+    @property
+    def window(self) -> ContextWindow | None:
+        """None: no context window to outgrow (offline), so the overview is one call over every claim."""
+        return None
+
+    @property
+    def base_url(self) -> str | None:
+        """The endpoint, for run.json (written through ``settings.public_url``)."""
+        return None
+
+    @property
+    def response_mode(self) -> str | None:
+        """The response format the endpoint ended up getting (json_schema or json_object), for run.json."""
+        return None
+
+    @property
+    def rate_limited(self) -> int:
+        """How many 429 answers the backend's limiter saw, for run.json."""
+        return 0
+
+    async def aclose(self) -> None:
+        """Release connections; called once when a run ends."""
+        return None
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)

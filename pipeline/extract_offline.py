@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .chunk import sentence_spans
+from .extract import Extractor
 from .models import TITLE_POST_ID, Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 from .normalize import PUNCTUATION_TABLE
 
@@ -499,7 +500,9 @@ def extractive_summary(title: str, claims: list[Claim], relations: list[Relation
     return " ".join(parts)
 
 
-class OfflineExtractor:
+class OfflineExtractor(Extractor):
+    """No context window (its overview is one extractive pass over every claim), no endpoint, no limiter."""
+
     name = "offline"
     model: str | None = None
     fingerprint = hashlib.sha256(f"offline:{RULES_VERSION}".encode()).hexdigest()
@@ -509,8 +512,3 @@ class OfflineExtractor:
 
     async def summarize(self, title: str, claims: list[Claim], relations: list[Relation]) -> tuple[str, Usage]:
         return extractive_summary(title, claims, relations), Usage()
-
-    async def summarize_parts(self, title: str, parts: list[str]) -> tuple[str, Usage]:
-        # Never called by the runner (the offline backend has no context window to outgrow), but kept
-        # honest for callers of the seam: the parts, in order.
-        return " ".join(parts), Usage()

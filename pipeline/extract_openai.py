@@ -361,6 +361,14 @@ class OpenAIExtractor:
         payload, usage = await self._structured("summary", parts_messages(title, parts))
         return str(payload["overview"]).strip(), usage
 
+    @property
+    def window(self) -> OpenAIExtractor:
+        return self
+
+    @property
+    def rate_limited(self) -> int:
+        return self.limiter.throttles
+
     def summary_tokens(self, title: str, claims: list[Claim], relations: list[Relation]) -> int:
         return self.prompt_tokens(summary_messages(title, claims, relations))
 

@@ -9,8 +9,8 @@ chunk 2 is summarized with what it answers); each group gets an overview, then t
 summarized together, in groups again when they do not fit, at most ``max_depth`` levels deep.
 Failure modes: ``ExtractionError`` when one claim alone exceeds the budget, when the reduce would need
 more than ``max_depth`` levels, or when a summarizing call fails (the runner marks the thread partial).
-Calls of one level run together; when some of them raise ``RequestDeferred`` (batch mode), the others
-still run and then ``RequestDeferred`` is raised for the level.
+Calls of one level run together; when some of them answer ``WAITING`` (batch mode), the others still
+run, and the overview is ``WAITING`` too.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from .errors import ExtractionError, RequestDeferred
+from .answers import Waiting
+from .errors import ExtractionError
 from .models import Claim, Relation
 
-SummarizeClaims = Callable[[str, list[Claim], list[Relation]], Awaitable[str]]
-SummarizeParts = Callable[[str, list[str]], Awaitable[str]]
+SummarizeClaims = Callable[[str, list[Claim], list[Relation]], Awaitable[str | Waiting]]
+SummarizeParts = Callable[[str, list[str]], Awaitable[str | Waiting]]
 ClaimsTokens = Callable[[str, list[Claim], list[Relation]], int]
 PartsTokens = Callable[[str, list[str]], int]
 
@@ -82,18 +83,16 @@ def part_groups(title: str, parts: list[str], measure: PartsTokens, budget: int)
     return groups
 
 
-async def _all(calls: list[Awaitable[str]]) -> list[str]:
-    """Every call of a level runs; deferred or failed calls surface after the others are done."""
+async def _all(calls: list[Awaitable[str | Waiting]]) -> list[str] | Waiting:
+    """Every call of a level runs; a failure surfaces after the others are done, then a wait."""
     outcomes = await asyncio.gather(*calls, return_exceptions=True)
-    deferred = False
+    texts: list[str] = []
     for outcome in outcomes:
-        if isinstance(outcome, RequestDeferred):
-            deferred = True
-        elif isinstance(outcome, BaseException):
+        if isinstance(outcome, BaseException):
             raise outcome
-    if deferred:
-        raise RequestDeferred("overview")
-    return [str(o) for o in outcomes]
+        if not isinstance(outcome, Waiting):
+            texts.append(outcome)
+    return texts if len(texts) == len(outcomes) else Waiting.WAITING
 
 
 async def write_overview(
@@ -107,19 +106,19 @@ async def write_overview(
     parts_tokens: PartsTokens | None,
     budget: int,
     max_depth: int = MAX_DEPTH,
-) -> tuple[str, int]:
+) -> tuple[str, int] | Waiting:
     if claims_tokens is None or parts_tokens is None or claims_tokens(title, claims, relations) <= budget:
-        return await summarize_claims(title, claims, relations), 0
+        return _with_depth(await summarize_claims(title, claims, relations), 0)
     groups = claim_groups(title, claims, relations, claims_tokens, budget)
     count = len(groups)
-    parts = await _all(
+    parts: list[str] | Waiting = await _all(
         [
             summarize_claims(f"{title} (part {number} of {count})", group, group_relations)
             for number, (group, group_relations) in enumerate(groups, 1)
         ]
     )
     depth = 1
-    while parts_tokens(title, parts) > budget:
+    while not isinstance(parts, Waiting) and parts_tokens(title, parts) > budget:
         if depth >= max_depth:
             raise ExtractionError(
                 f"the overview needs more than {max_depth} levels of part overviews ({len(parts)} parts left): "
@@ -132,4 +131,10 @@ async def write_overview(
             )
         parts = await _all([summarize_parts(title, group) for group in grouped])
         depth += 1
-    return await summarize_parts(title, parts), depth
+    if isinstance(parts, Waiting):
+        return parts
+    return _with_depth(await summarize_parts(title, parts), depth)
+
+
+def _with_depth(overview: str | Waiting, depth: int) -> tuple[str, int] | Waiting:
+    return overview if isinstance(overview, Waiting) else (overview, depth)

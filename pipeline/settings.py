@@ -67,33 +67,39 @@ def resolve_model(model: str | None, env: dict[str, str]) -> str:
 
 def make_extractor(config: RunConfig, env: dict[str, str]) -> tuple[Extractor, str | None]:
     """Pick the backend. Returns the extractor and a notice for stderr (or None)."""
-    key = env.get("OPENAI_API_KEY", "").strip()
-    base_url = config.base_url or env.get("OPENAI_BASE_URL", "").strip() or None
     backend = config.backend
     notice = None
     if backend == "auto":
-        backend = "openai" if key or base_url else "offline"
+        backend = (
+            "openai"
+            if env.get("OPENAI_API_KEY", "").strip() or config.base_url or env.get("OPENAI_BASE_URL", "").strip()
+            else "offline"
+        )
         notice = NO_LLM_NOTICE if backend == "offline" else None
     if backend == "offline":
         return OfflineExtractor(), notice
     if backend != "openai":
         raise ConfigError(f"unknown backend {backend!r}: use auto, openai or offline")
+    return openai_extractor(config, env), notice
+
+
+def openai_extractor(config: RunConfig, env: dict[str, str]) -> OpenAIExtractor:
+    """The openai backend, whatever ``config.backend`` says (batch mode has no other)."""
+    key = env.get("OPENAI_API_KEY", "").strip()
+    base_url = config.base_url or env.get("OPENAI_BASE_URL", "").strip() or None
     if not key and not base_url:
         raise ConfigError("no OPENAI_API_KEY: set it, pass --base-url, or use --backend offline")
-    model = resolve_model(config.model, env)
-    limiter = RateLimiter(config.rpm, config.tpm)
-    extractor = OpenAIExtractor(
-        model=model,
+    return OpenAIExtractor(
+        model=resolve_model(config.model, env),
         api_key=key or NO_KEY,
         base_url=base_url,
-        limiter=limiter,
+        limiter=RateLimiter(config.rpm, config.tpm),
         output_budget=config.output_budget,
         max_connections=config.concurrency,
         timeout=config.request_timeout,
         max_retry_seconds=config.request_deadline,
         response_format=config.response_format,
     )
-    return extractor, notice
 
 
 def public_url(url: str | None) -> str | None:

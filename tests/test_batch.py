@@ -22,7 +22,9 @@ from click.testing import CliRunner
 from conftest import FAKE_BASE_URL, SleepRecorder, completion, grounded_everywhere, write_thread
 
 from pipeline import batch as batch_module
-from pipeline.batch import BatchAPI, BatchJob
+from pipeline.batch import BatchJob
+from pipeline.batch_api import BatchAPI
+from pipeline.batch_state import MAX_ATTEMPTS
 from pipeline.cli import cli
 from pipeline.fakeserver import FakeBatches, FakeOpenAIServer, FakeServerConfig, LineFault, answer_for
 from pipeline.fakeserver import Fault as FakeFault
@@ -256,7 +258,7 @@ def test_a_request_that_keeps_failing_fails_its_thread_with_the_reason_after_the
         api = FakeBatchAPI(router, polls=0, fault=fault)
         result = invoke(*run_args(tmp_path, *WAIT))
         assert result.exit_code == 1, result.output
-        assert max(api.answered.values()) == batch_module.MAX_ATTEMPTS
+        assert max(api.answered.values()) == MAX_ATTEMPTS
         assert [cid for cid, n in api.answered.items() if n > 1][0].startswith("b/c001")
     partial = brief(tmp_path, "b")
     assert partial["status"] == "partial" and grounded_everywhere(partial)

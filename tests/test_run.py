@@ -29,6 +29,7 @@ from conftest import (
 )
 
 from pipeline.cli import cli
+from pipeline.extract import Extractor
 from pipeline.extract_openai import OpenAIExtractor
 from pipeline.models import Chunk, ChunkExtraction, Usage
 from pipeline.render import argument_map
@@ -310,7 +311,7 @@ def test_the_cmv_dev_threads_run_offline_into_valid_attributed_briefs(tmp_path: 
     assert sum(1 for b in briefs for r in b["relations"] if r["type"] == "rebuts") > 0
 
 
-class FakeExtractor:
+class FakeExtractor(Extractor):
     """A backend through the Extractor seam: counts requests in flight; thread 'odd' gets a bad payload."""
 
     name = "fake"

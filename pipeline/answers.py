@@ -1,0 +1,118 @@
+"""Answers: where a thread's model answers come from (the answer source seam).
+
+Input: a question (a chunk to extract; claims, or part overviews, to summarize) and the thread it is for.
+Output: the answer with what it cost (``Usage``), or ``WAITING`` when it has been asked for but has not come
+back (batch mode: the thread is pending, not failed). Three sources, composed by the runner:
+``CachedAnswers`` (the content-addressed cache, in front of one of the others), ``LiveAnswers`` (the
+extractor, now, under the run's concurrency bound) and the batch queue (``batch.BatchQueue``).
+Every live answer is checked against its JSON Schema here, whatever the backend did itself, before it is
+cached. Failure modes: ``ExtractionError`` (with the usage spent) when no valid answer can be had; the
+thread stage records it as a failure of that chunk or of the overview.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from typing import Protocol
+
+from .cache import ExtractionCache, extraction_key, parts_key, summary_key
+from .errors import ExtractionError
+from .extract import ContextWindow, Extractor
+from .models import Chunk, ChunkExtraction, Claim, Relation, Usage
+from .resources import schema_errors
+
+
+class Waiting(enum.Enum):
+    """An answer that was asked for and has not come back yet (the batch path); not a failure."""
+
+    WAITING = "waiting"
+
+
+WAITING = Waiting.WAITING
+Summary = tuple[str, Usage]
+
+
+class AnswerSource(Protocol):
+    @property
+    def window(self) -> ContextWindow | None:
+        """The backend's prompt measures for the overview (None: it has no context window)."""
+        ...
+
+    async def extraction(self, thread_id: str, chunk: Chunk) -> ChunkExtraction | Waiting: ...
+
+    async def summary(
+        self, thread_id: str, title: str, claims: list[Claim], relations: list[Relation]
+    ) -> Summary | Waiting: ...
+
+    async def parts_summary(self, thread_id: str, title: str, parts: list[str]) -> Summary | Waiting: ...
+
+
+class LiveAnswers:
+    """The extractor, asked now; at most ``concurrency`` questions in flight across the run."""
+
+    def __init__(self, extractor: Extractor, concurrency: int) -> None:
+        self.extractor = extractor
+        self.window = extractor.window
+        self._slots = asyncio.Semaphore(max(1, concurrency))
+
+    async def extraction(self, thread_id: str, chunk: Chunk) -> ChunkExtraction:
+        async with self._slots:
+            extraction = await self.extractor.extract(chunk)
+        problems = schema_errors("extraction", extraction.payload)
+        if problems:
+            raise ExtractionError(
+                f"{self.extractor.name} extractor returned an invalid payload: {'; '.join(problems)}",
+                usage=extraction.usage,
+            )
+        return extraction
+
+    async def summary(self, thread_id: str, title: str, claims: list[Claim], relations: list[Relation]) -> Summary:
+        async with self._slots:
+            return await self.extractor.summarize(title, claims, relations)
+
+    async def parts_summary(self, thread_id: str, title: str, parts: list[str]) -> Summary:
+        window = self.window
+        if window is None:  # the overview splits only when the backend measured a window
+            raise ExtractionError(f"{self.extractor.name} backend has no context window to reduce over")
+        async with self._slots:
+            return await window.summarize_parts(title, parts)
+
+
+class CachedAnswers:
+    """The cache in front of another source: a stored answer costs nothing; a new one is stored."""
+
+    def __init__(self, cache: ExtractionCache, fingerprint: str, then: AnswerSource) -> None:
+        self.cache = cache
+        self.fingerprint = fingerprint
+        self.then = then
+        self.window = then.window
+
+    async def extraction(self, thread_id: str, chunk: Chunk) -> ChunkExtraction | Waiting:
+        key = extraction_key(self.fingerprint, chunk)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return ChunkExtraction(chunk.id, hit["payload"], Usage(cached_calls=1))
+        answer = await self.then.extraction(thread_id, chunk)
+        if not isinstance(answer, Waiting):
+            self.cache.put(key, {"payload": answer.payload})
+        return answer
+
+    async def summary(
+        self, thread_id: str, title: str, claims: list[Claim], relations: list[Relation]
+    ) -> Summary | Waiting:
+        key = summary_key(self.fingerprint, title, claims, relations)
+        return self._stored(key) or self._store(key, await self.then.summary(thread_id, title, claims, relations))
+
+    async def parts_summary(self, thread_id: str, title: str, parts: list[str]) -> Summary | Waiting:
+        key = parts_key(self.fingerprint, title, parts)
+        return self._stored(key) or self._store(key, await self.then.parts_summary(thread_id, title, parts))
+
+    def _stored(self, key: str) -> Summary | None:
+        hit = self.cache.get(key)
+        return None if hit is None else (str(hit["summary"]), Usage(cached_calls=1))
+
+    def _store(self, key: str, answer: Summary | Waiting) -> Summary | Waiting:
+        if not isinstance(answer, Waiting):
+            self.cache.put(key, {"summary": answer[0]})
+        return answer
