@@ -12,11 +12,11 @@ Failure modes: ``ConfigError`` when the budget cannot hold the fixed prompt.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from .errors import ConfigError
 from .models import Chunk, ChunkPost, Post, Thread
 from .resources import prompt_text, render_prompt
+from .text import sentence_spans
 from .tokenizer import MESSAGE_TOKENS, Tokenizer
 
 CONTEXT_SHARE = 0.2  # of the post budget, reserved for parents shown as context ...
@@ -24,12 +24,6 @@ CONTEXT_OF_OWN = 0.25  # ... and at most this share of the chunk's own post toke
 MAX_PROMPT_OVERHEAD = 0.3  # prompt beyond the system prompt ≤ (1 + this) × the chunk's own post tokens
 CONTEXT_EXCERPT_TOKENS = 64  # a parent is shown by its opening sentence (tags included), which usually states its point
 MESSAGE_OVERHEAD_TOKENS = 2 * MESSAGE_TOKENS  # an extraction request is two messages: system and user
-# Terminal punctuation with any closing quotes/brackets stays in the sentence; the gap after it does not.
-_ABBREVIATION = re.compile(
-    r"(?:^|[\s(/\-–—])(?:vs|e\.g|i\.e|etc|cf|approx|Mr|Mrs|Ms|Dr|Prof|St|No|Fig)\.$",  # "proxies—e.g." too
-    re.IGNORECASE,
-)
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(\s+)|\n+")
 
 
 def post_element(cp: ChunkPost) -> str:
@@ -87,20 +81,6 @@ def prompt_tokens_of(tokenizer: Tokenizer, user_prompt: str) -> int:
 
 def fixed_prompt_tokens(tokenizer: Tokenizer, title: str) -> int:
     return prompt_tokens_of(tokenizer, render_user_prompt(title, [], []))
-
-
-def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Sentence [start, end) offsets; the separators between sentences are left out."""
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        end = match.start(1) if match.group(1) else match.start()
-        if match.group(1) and _ABBREVIATION.search(text, max(0, end - 8), end):
-            continue  # "vs. model internals" goes on
-        if end > start:
-            yield start, end
-        start = match.end()
-    if start < len(text):
-        yield start, len(text)
 
 
 def _split_words(text: str, budget: int, tokenizer: Tokenizer) -> list[str]:

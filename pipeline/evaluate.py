@@ -15,7 +15,7 @@ over the threads both sides have:
 Baselines: "every sentence is a claim", and that plus "every reply attacks its parent's first
 sentence" (an opening post's first sentence is the thread title, when there is one). Gold units
 are located in the brief's post text (exactly, else with quote marks and whitespace folded).
-Failure modes: ``InputError`` for an unreadable or invalid gold line.
+Failure modes: ``InputError`` for an unreadable or invalid gold line, or an unreadable brief.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .chunk import sentence_spans
+from .brief_types import Brief
 from .errors import InputError
-from .ground import align
+from .export import read_brief
 from .models import TITLE_POST_ID
 from .resources import schema_errors
+from .text import align, sentence_spans
 
 ATTACK_LABELS = frozenset(
     {
@@ -200,7 +201,7 @@ def _pairs(edges: Iterable[tuple[str, str]], root: str | None) -> set[tuple[str,
     return {(home(s), home(t)) for s, t in edges}
 
 
-def brief_prediction(brief: dict[str, Any]) -> Prediction:
+def brief_prediction(brief: Brief) -> Prediction:
     claims = {c["id"]: (c["post_id"], (c["span"][0], c["span"][1])) for c in brief["claims"]}
     kinds = {c["id"]: c["kind"] for c in brief["claims"]}
     return Prediction(
@@ -209,7 +210,7 @@ def brief_prediction(brief: dict[str, Any]) -> Prediction:
     )
 
 
-def baseline_predictions(brief: dict[str, Any]) -> tuple[Prediction, Prediction]:
+def baseline_predictions(brief: Brief) -> tuple[Prediction, Prediction]:
     """(every sentence a claim, + every reply attacks its parent's first sentence)."""
     posts = [p for p in brief["posts"] if p["duplicate_of"] is None]
     sentences = {p["id"]: [(p["id"], span) for span in sentence_spans(p["text"])] for p in posts}
@@ -255,7 +256,7 @@ def _score(
     )
 
 
-def locate_units(gold: dict[str, Any], brief: dict[str, Any]) -> dict[str, Unit | None]:
+def locate_units(gold: dict[str, Any], brief: Brief) -> dict[str, Unit | None]:
     texts = {p["id"]: p["text"] for p in brief["posts"]}
     units: dict[str, Unit | None] = {}
     for adu in gold["adus"]:
@@ -278,7 +279,7 @@ def evaluate(gold: dict[str, dict[str, Any]], out: Path) -> Report:
         if not path.is_file():
             missing.append(thread_id)
             continue
-        brief = json.loads(path.read_text(encoding="utf-8"))
+        brief = read_brief(path)
         evaluated += 1
         units = locate_units(gold_thread, brief)
         root = next((p["id"] for p in brief["posts"] if p["id"] != TITLE_POST_ID), None)

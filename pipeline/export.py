@@ -1,9 +1,9 @@
 """Export: briefs → flat rows for other tools (JSON Lines) and spreadsheets (CSV).
 
-Input: brief dicts (or an output directory of ``*/brief.json``). Output: one row per grounded claim
-(thread id, claim id, post id, speaker, kind, text, quote, start, end, match) or per relation (thread id,
-source, target, type, and both quotes). Every claim row's quote is its post's text at [start, end), as in
-the brief. Failure modes: an unreadable brief.json raises ``InputError`` naming it.
+Input: briefs (or an output directory of ``*/brief.json``, read by ``read_brief``). Output: one row per
+grounded claim (thread id, claim id, post id, speaker, kind, text, quote, start, end, match) or per
+relation (thread id, source, target, type, and both quotes). Every claim row's quote is its post's text
+at [start, end), as in the brief. Failure modes: an unreadable brief.json raises ``InputError`` naming it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .brief_types import Brief
 from .errors import InputError
 
 CLAIM_FIELDS = ("thread_id", "claim_id", "post_id", "speaker", "kind", "text", "quote", "start", "end", "match")
@@ -39,16 +40,23 @@ def run_brief_paths(out: Path) -> tuple[list[Path], list[str]]:
     return keep, [p.parent.name for p in found if p.relative_to(out).as_posix() not in listed]
 
 
-def briefs_in(out: Path) -> Iterator[dict[str, Any]]:
+def read_brief(path: Path) -> Brief:
+    """A brief.json, parsed. Typed as a ``Brief`` on trust, not checked: a brief is written only after
+    it passes ``validate.brief_problems``, and ``threadbrief validate`` checks one edited since."""
+    try:
+        brief: Brief = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(str(path), f"cannot read this brief ({exc}); re-run threadbrief run") from exc
+    return brief
+
+
+def briefs_in(out: Path) -> Iterator[Brief]:
     """The briefs of OUT's last run (see ``run_brief_paths``), read one at a time."""
     for path in run_brief_paths(out)[0]:
-        try:
-            yield json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(str(path), f"cannot read this brief ({exc}); re-run threadbrief run") from exc
+        yield read_brief(path)
 
 
-def claim_rows(briefs: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def claim_rows(briefs: Iterable[Brief]) -> Iterator[dict[str, Any]]:
     for brief in briefs:
         for claim in brief["claims"]:
             yield {
@@ -65,7 +73,7 @@ def claim_rows(briefs: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             }
 
 
-def relation_rows(briefs: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def relation_rows(briefs: Iterable[Brief]) -> Iterator[dict[str, Any]]:
     for brief in briefs:
         quotes = {c["id"]: c["quote"] for c in brief["claims"]}
         for rel in brief["relations"]:

@@ -33,10 +33,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .chunk import sentence_spans
 from .extract import Extractor
 from .models import TITLE_POST_ID, Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
-from .normalize import PUNCTUATION_TABLE
+from .text import PUNCTUATION_TABLE, sentence_spans
 
 RULES_VERSION = "offline-8"
 CLAIM_THRESHOLD = -0.8  # claim log-odds above which a segment is a claim (else a premise)

@@ -41,7 +41,7 @@ from .importers import FORMATS, format_named, native
 from .importers.base import Doc, DraftThread, Format, Imported, ImportOptions, Members, Note
 from .importers.native import decode
 from .models import TITLE_POST_ID, Post, Thread
-from .normalize import fold
+from .text import fold
 
 __all__ = ["TITLE_POST_ID", "Loaded", "decode", "load_inputs", "safe_thread_id", "thread_from_object", "thread_json"]
 

@@ -11,10 +11,10 @@ the union of their chunks. Failure modes: none raised.
 
 from __future__ import annotations
 
-from .models import Claim, GroundedClaim, ProposedRelation, Rejection, Relation, Thread
-from .normalize import fold
+from .models import Claim, GroundedClaim, GroundingMatch, ProposedRelation, Rejection, Relation, Thread
+from .text import fold
 
-_MATCH_RANK = {"exact": 0, "normalized": 1, "fuzzy": 2}
+_MATCH_RANK: dict[GroundingMatch, int] = {"exact": 0, "normalized": 1, "fuzzy": 2}
 
 
 def _overlap_enough(a: GroundedClaim, b: GroundedClaim) -> bool:
@@ -86,6 +86,14 @@ def merge_claims(
         for m in members:
             claim_of[(items[m].chunk, items[m].local_id)] = claim_id
 
+    relations, rejected = _relations(proposed, claim_of)
+    return claims, relations, rejected
+
+
+def _relations(
+    proposed: list[ProposedRelation], claim_of: dict[tuple[str, str], str]
+) -> tuple[list[Relation], list[Rejection]]:
+    """The proposed relations re-pointed at the merged claims, once each; those left without an end rejected."""
     relations: list[Relation] = []
     seen: set[Relation] = set()
     rejected: list[Rejection] = []
@@ -112,4 +120,4 @@ def merge_claims(
             seen.add(relation)
             relations.append(relation)
     relations.sort(key=lambda r: (int(r.source[1:]), int(r.target[1:]), r.type))
-    return claims, relations, rejected
+    return relations, rejected

@@ -1,13 +1,30 @@
-"""Data passed between stages. Plain dataclasses: every stage is a function of these."""
+"""Data passed between stages. Plain dataclasses: every stage is a function of these.
+
+The Literal aliases name the closed vocabularies of ``schemas/`` (the schemas are the source of truth;
+tests/test_types.py fails when an alias and its schema enum drift apart).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 # The post id the loader gives a thread's title (the opening post's thesis, quotable like any post).
 TITLE_POST_ID = "title"
+
+# brief.schema.json: status. A brief is written only for a thread that finished ...
+BriefStatus = Literal["complete", "partial", "failed"]
+# ... while a run's thread may also wait for batch answers, with no brief yet (run.json, the log lines).
+ThreadStatus = Literal["complete", "partial", "failed", "pending"]
+# extraction.schema.json and brief.schema.json: claims[].kind, relations[].type.
+ClaimKind = Literal["claim", "premise", "question"]
+RelationType = Literal["rebuts", "supports", "agrees", "qualifies"]
+# brief.schema.json: claims[].match, how a claim's quote was aligned to its post (text.align).
+GroundingMatch = Literal["exact", "normalized", "fuzzy"]
+# brief.schema.json: failures[].stage and rejected[].stage.
+FailureStage = Literal["load", "chunk", "extract", "ground", "merge", "summarize", "render", "internal"]
+RejectionStage = Literal["validate", "ground", "merge"]
 
 
 @dataclass
@@ -121,7 +138,7 @@ class ChunkExtraction:
 
 @dataclass
 class Rejection:
-    stage: str  # validate | ground | merge
+    stage: RejectionStage
     chunk: str | None
     item: dict[str, Any]
     reason: str
@@ -129,7 +146,7 @@ class Rejection:
 
 @dataclass
 class Failure:
-    stage: str
+    stage: FailureStage
     chunk: str | None
     reason: str
 
@@ -141,11 +158,11 @@ class GroundedClaim:
     chunk: str
     local_id: str
     post_id: str
-    kind: str
+    kind: ClaimKind
     text: str
     quote: str
     span: tuple[int, int]
-    match: str  # exact | normalized | fuzzy
+    match: GroundingMatch
 
 
 @dataclass
@@ -153,7 +170,7 @@ class ProposedRelation:
     chunk: str
     source: str  # local claim id within the chunk
     target: str
-    type: str
+    type: RelationType
 
 
 @dataclass
@@ -161,11 +178,11 @@ class Claim:
     id: str
     post_id: str
     speaker: str | None
-    kind: str
+    kind: ClaimKind
     text: str
     quote: str
     span: tuple[int, int]
-    match: str
+    match: GroundingMatch
     chunks: list[str]
 
 
@@ -173,4 +190,4 @@ class Claim:
 class Relation:
     source: str
     target: str
-    type: str
+    type: RelationType

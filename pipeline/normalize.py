@@ -22,6 +22,7 @@ from collections import defaultdict
 from rapidfuzz import fuzz
 
 from .models import Post, Thread
+from .text import fold
 
 NEAR_DUPLICATE_RATIO = 92.0
 MIN_CONTAINED_CHARS = 40
@@ -36,15 +37,6 @@ _INDEX_STRIDE = 3  # index every third shingle: a third of the work, and any rep
 _MAX_PROBE_SHINGLES = 64
 _COMMON_SHINGLE_POSTS = 64  # a shingle shared by this many posts says nothing about duplication
 
-# Typographic variants that say the same thing: curly quotes, primes, dashes. One character each, so a
-# text folded with this table keeps its offsets (ground relies on that).
-PUNCTUATION_VARIANTS = {
-    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032`", "'"),
-    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"'),
-    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
-}
-PUNCTUATION_TABLE = str.maketrans(PUNCTUATION_VARIANTS)
-_FOLD = str.maketrans({**PUNCTUATION_VARIANTS, "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u200b": ""})
 _SPACES = re.compile(r"\s+")
 _TRAILING = re.compile(r"[ \t]+\n")
 
@@ -55,13 +47,6 @@ def clean_text(text: str) -> str:
         text = unicodedata.normalize("NFC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return (_TRAILING.sub("\n", text) if "\n" in text else text).strip()
-
-
-def fold(text: str) -> str:
-    """A comparison key: case, quote marks, dashes and whitespace folded."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text).translate(_FOLD)
-    return " ".join(text.casefold().split())
 
 
 def _shingles(words: list[str]) -> list[tuple[str, ...]]:

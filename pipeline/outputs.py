@@ -17,18 +17,18 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
+from .brief_types import Brief, PromptHash
 from .errors import InputError, OutputError
 from .export import to_jsonl
 from .importers.base import Note
-from .models import Usage
+from .models import ThreadStatus, Usage
 from .render import brief_markdown
 from .thread import ThreadResult
 
 RUN_FILE = "run.json"
 BATCH_DIR = "batch"
-ThreadStatus = Literal["complete", "partial", "failed", "pending"]
 
 
 def _file_mode() -> int:
@@ -74,7 +74,7 @@ def brief_paths(thread_id: str) -> tuple[str, str]:
     return f"{thread_id}/brief.json", f"{thread_id}/brief.md"
 
 
-def write_brief(out: Path, brief: dict[str, Any]) -> None:
+def write_brief(out: Path, brief: Brief) -> None:
     as_json, as_markdown = brief_paths(brief["thread"]["id"])
     atomic_write(out / as_json, json.dumps(brief, ensure_ascii=False) + "\n")
     atomic_write(out / as_markdown, brief_markdown(brief))
@@ -133,7 +133,7 @@ class Manifest(_ManifestExtras):
     model: str | None
     base_url: str | None
     settings: dict[str, Any]
-    prompts: list[dict[str, str]]
+    prompts: list[PromptHash]
     schemas: dict[str, str]
     threads: list[ThreadEntry]
     input_errors: list[dict[str, Any]]
@@ -155,7 +155,7 @@ class RunFacts:
     model: str | None
     base_url: str | None
     settings: dict[str, Any]
-    prompts: list[dict[str, str]]
+    prompts: list[PromptHash]
     schemas: dict[str, str]
     rate_limited: int
 
@@ -166,7 +166,7 @@ def thread_entry(result: ThreadResult, renamed_from: str | None) -> ThreadEntry:
         "id": result.thread_id,
         "renamed_from": renamed_from,
         "input_path": result.input_path,
-        "status": result.status,  # type: ignore[typeddict-item]
+        "status": result.status,
         "brief": as_json if result.brief_written else None,
         "markdown": as_markdown if result.brief_written else None,
         "claims": result.claims,

@@ -1,16 +1,15 @@
 """Render: a thread's results → the brief as JSON (the checked form) and Markdown (generated from it).
 
 Input: the normalized thread, merged claims and relations, summary, rejections, failures, provenance
-and stats. Output: ``build_brief`` returns the brief dict (valid against ``schemas/brief.schema.json``);
+and stats. Output: ``build_brief`` returns the ``Brief`` (valid against ``schemas/brief.schema.json``);
 ``brief_markdown`` renders that dict, so the Markdown can never say more than the checked JSON.
-Failure modes: none raised here; the runner validates the dict before writing it.
+Failure modes: none raised here; the thread stage (``thread.brief_thread``) checks the brief before it is written.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from .models import Claim, Failure, Rejection, Relation, Thread
+from .brief_types import Brief, BriefClaim, BriefStats, Provenance
+from .models import BriefStatus, Claim, Failure, Rejection, Relation, RelationType, Thread
 
 SCHEMA_VERSION = "1.0"
 
@@ -18,7 +17,7 @@ SCHEMA_VERSION = "1.0"
 def build_brief(
     *,
     thread: Thread,
-    status: str,
+    status: BriefStatus,
     tokens: int,
     chunks: int,
     claims: list[Claim],
@@ -26,9 +25,9 @@ def build_brief(
     summary: str,
     rejected: list[Rejection],
     failures: list[Failure],
-    provenance: dict[str, Any],
-    stats: dict[str, Any],
-) -> dict[str, Any]:
+    provenance: Provenance,
+    stats: BriefStats,
+) -> Brief:
     return {
         "schema_version": SCHEMA_VERSION,
         "status": status,
@@ -88,7 +87,7 @@ def _md_inline(text: str) -> str:
     return text
 
 
-def _speaker_label(claim: dict[str, Any]) -> str:
+def _speaker_label(claim: BriefClaim) -> str:
     return claim["speaker"] if claim["speaker"] else "Unattributed"
 
 
@@ -96,9 +95,11 @@ def _speaker_label(claim: dict[str, Any]) -> str:
 _MERMAID_ESCAPES = str.maketrans(
     {'"': "#quot;", "[": "#91;", "]": "#93;", "|": "#124;", "<": "#lt;", ">": "#gt;", ";": "#59;", "#": "#35;"}
 )
-MAP_MAX_CLAIMS = 40
+# GitHub scales a Mermaid map down to the width of the page, so every claim more makes every label smaller.
+# (report.SVG_MAP_MAX_CLAIMS is higher: that map is drawn at full size and the page scrolls.)
+MERMAID_MAP_MAX_CLAIMS = 40
 MAP_LABEL_WORDS = 8
-_EDGE_STYLE = {
+_EDGE_STYLE: dict[RelationType, str] = {
     "rebuts": "-- rebuts -->",
     "supports": "== supports ==>",
     "agrees": "-. agrees .->",
@@ -106,16 +107,16 @@ _EDGE_STYLE = {
 }
 
 
-def _map_label(claim: dict[str, Any]) -> str:
+def _map_label(claim: BriefClaim) -> str:
     words = claim["text"].split()
     label = " ".join(words[:MAP_LABEL_WORDS]) + (" …" if len(words) > MAP_LABEL_WORDS else "")
     return f'{claim["id"]}["{claim["id"]}: {label.translate(_MERMAID_ESCAPES)}"]'
 
 
-def argument_map(brief: dict[str, Any]) -> list[str]:
+def argument_map(brief: Brief) -> list[str]:
     """A Mermaid flowchart (renders on GitHub): claims grouped by speaker, typed edges.
 
-    Large threads keep the MAP_MAX_CLAIMS most connected claims and say how many were left out."""
+    Large threads keep the MERMAID_MAP_MAX_CLAIMS most connected claims and say how many were left out."""
     degree: dict[str, int] = {}
     for rel in brief["relations"]:
         for end in (rel["source"], rel["target"]):
@@ -123,11 +124,11 @@ def argument_map(brief: dict[str, Any]) -> list[str]:
     # The most connected claims first, then the rest in reading order, up to the cap.
     ranked = sorted(degree, key=lambda cid: (-degree[cid], int(cid[1:])))
     ranked += [c["id"] for c in brief["claims"] if c["id"] not in degree]
-    shown = ranked[:MAP_MAX_CLAIMS]
+    shown = ranked[:MERMAID_MAP_MAX_CLAIMS]
     kept = set(shown)
     claims = [c for c in brief["claims"] if c["id"] in kept]
     lines = ["```mermaid", "flowchart LR"]
-    by_speaker: dict[str, list[dict[str, Any]]] = {}
+    by_speaker: dict[str, list[BriefClaim]] = {}
     for claim in claims:
         by_speaker.setdefault(_speaker_label(claim), []).append(claim)
     for number, (speaker, members) in enumerate(by_speaker.items(), 1):
@@ -148,7 +149,7 @@ def argument_map(brief: dict[str, Any]) -> list[str]:
     return lines
 
 
-def brief_markdown(brief: dict[str, Any]) -> str:
+def brief_markdown(brief: Brief) -> str:
     thread = brief["thread"]
     counts = thread["counts"]
     claims = {c["id"]: c for c in brief["claims"]}
@@ -173,7 +174,7 @@ def brief_markdown(brief: dict[str, Any]) -> str:
     lines += ["## Claims by speaker", ""]
     if not claims:
         lines += ["_No grounded claims._", ""]
-    speakers: dict[str, list[dict[str, Any]]] = {}
+    speakers: dict[str, list[BriefClaim]] = {}
     for claim in brief["claims"]:
         speakers.setdefault(_speaker_label(claim), []).append(claim)
     for speaker, items in speakers.items():
@@ -201,6 +202,12 @@ def brief_markdown(brief: dict[str, Any]) -> str:
         lines += ["", "## Other relations", ""]
         lines += [f"- **{r['source']}** {r['type']} **{r['target']}**" for r in others]
     lines.append("")
+    return "\n".join(lines + _accounting(brief))
+
+
+def _accounting(brief: Brief) -> list[str]:
+    """What was not kept (rejections, failures) and what the brief came from (provenance, calls, tokens)."""
+    lines: list[str] = []
     if brief["rejected"]:
         lines += [
             f"## Rejected ({len(brief['rejected'])})",
@@ -231,4 +238,4 @@ def brief_markdown(brief: dict[str, Any]) -> str:
         + f", {stats['tokens_in']}+{stats['tokens_out']} tokens</sub>",
         "",
     ]
-    return "\n".join(lines)
+    return lines

@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
 
+from .brief_types import Brief, BriefClaim, BriefRelation
 from .export import briefs_in
+from .models import RelationType
 
-EDGE_COLOURS = {"rebuts": "#c0392b", "supports": "#2e86c1", "agrees": "#27ae60", "qualifies": "#b9770e"}
-MAP_MAX_CLAIMS = 60
+EDGE_COLOURS: dict[RelationType, str] = {
+    "rebuts": "#c0392b",
+    "supports": "#2e86c1",
+    "agrees": "#27ae60",
+    "qualifies": "#b9770e",
+}
+# The SVG map is drawn here at full size (fixed node width, the page scrolls), so it holds more claims than
+# brief.md's Mermaid map (render.MERMAID_MAP_MAX_CLAIMS), which is scaled down to fit the page; this cap only
+# keeps a huge thread's page to a few screens.
+SVG_MAP_MAX_CLAIMS = 60
 NODE_WIDTH, NODE_HEIGHT, COLUMN_GAP, ROW_GAP = 220, 34, 60, 14
 STYLE = """
 body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -52,17 +61,17 @@ def _page(title: str, body: list[str]) -> str:
     )
 
 
-def _speaker(claim: dict[str, Any]) -> str:
+def _speaker(claim: BriefClaim) -> str:
     return claim["speaker"] or "Unattributed"
 
 
-def argument_svg(brief: dict[str, Any]) -> str:
+def argument_svg(brief: Brief) -> str:
     """Claims that take part in a relation, one column per speaker, arrows coloured by relation type."""
     degree: dict[str, int] = {}
     for rel in brief["relations"]:
         for end in (rel["source"], rel["target"]):
             degree[end] = degree.get(end, 0) + 1
-    kept = set(sorted(degree, key=lambda cid: (-degree[cid], int(cid[1:])))[:MAP_MAX_CLAIMS])
+    kept = set(sorted(degree, key=lambda cid: (-degree[cid], int(cid[1:])))[:SVG_MAP_MAX_CLAIMS])
     claims = [c for c in brief["claims"] if c["id"] in kept]
     if not claims:
         return ""
@@ -128,12 +137,12 @@ def _highlighted(text: str, marks: list[tuple[int, int, str]], marked: set[str])
     return "".join(out)
 
 
-def thread_page(brief: dict[str, Any]) -> str:
+def thread_page(brief: Brief) -> str:
     thread = brief["thread"]
     title = thread["title"] or thread["id"]
     claims = {c["id"]: c for c in brief["claims"]}
-    answers: dict[str, list[dict[str, str]]] = {}
-    answered_by: dict[str, list[dict[str, str]]] = {}
+    answers: dict[str, list[BriefRelation]] = {}
+    answered_by: dict[str, list[BriefRelation]] = {}
     for rel in brief["relations"]:
         answers.setdefault(rel["source"], []).append(rel)
         answered_by.setdefault(rel["target"], []).append(rel)
@@ -168,7 +177,7 @@ def thread_page(brief: dict[str, Any]) -> str:
             f"{_highlighted(post['text'], marks.get(post['id'], []), marked)}</div>"
         )
     body.append("<h2>Claims by speaker</h2>")
-    speakers: dict[str, list[dict[str, Any]]] = {}
+    speakers: dict[str, list[BriefClaim]] = {}
     for claim in brief["claims"]:
         speakers.setdefault(_speaker(claim), []).append(claim)
     for speaker, items in speakers.items():
@@ -203,7 +212,7 @@ def thread_page(brief: dict[str, Any]) -> str:
     return _page(title, body)
 
 
-def index_page(briefs: list[dict[str, Any]]) -> str:
+def index_page(briefs: list[Brief]) -> str:
     rows = []
     for brief in briefs:
         thread = brief["thread"]

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from . import __version__, outputs
 from .answers import AnswerSource, CachedAnswers, LiveAnswers
+from .brief_types import PromptHash
 from .cache import ExtractionCache
 from .chunk import check_budget
 from .cost import Estimate, cost_usd, estimate_run, load_prices
@@ -50,7 +51,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _prompt_list(extractor: Extractor) -> list[dict[str, str]]:
+def _prompt_list(extractor: Extractor) -> list[PromptHash]:
     # The offline extractor follows no instructions, but its chunks are sized by the same rendered prompt.
     names = (
         EXTRACT_PROMPTS + SUMMARY_PROMPTS

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .answers import AnswerSource, Waiting
+from .answers import AnswerSource, Summary, Waiting
+from .brief_types import Brief, ProvenanceBase
 from .chunk import chunk_thread
 from .errors import ExtractionError
 from .export import claim_rows, relation_rows
@@ -29,6 +30,7 @@ from .extract import check_extraction
 from .ground import ground_claims
 from .merge import merge_claims
 from .models import (
+    BriefStatus,
     Chunk,
     ChunkExtraction,
     Claim,
@@ -38,6 +40,7 @@ from .models import (
     Rejection,
     Relation,
     Thread,
+    ThreadStatus,
     Usage,
 )
 from .normalize import normalize_thread
@@ -51,7 +54,7 @@ from .validate import brief_problems
 @dataclass(frozen=True)
 class ThreadSettings:
     max_chunk_tokens: int
-    provenance: dict[str, Any]  # backend, model, prompt and schema hashes, versions: every brief carries them
+    provenance: ProvenanceBase  # backend, model, prompt and schema hashes, versions: every brief carries them
     price: Callable[[Usage], float | None]  # the cost of a usage, None when the model's price is unknown
     debug: bool = False  # re-raise an unexpected error instead of recording it
 
@@ -60,7 +63,7 @@ class ThreadSettings:
 class ThreadResult:
     thread_id: str
     input_path: str
-    status: str  # complete | partial | failed | pending
+    status: ThreadStatus
     brief_written: bool
     claims: int = 0
     relations: int = 0
@@ -93,7 +96,7 @@ async def brief_thread(
     tokenizer: Tokenizer,
     settings: ThreadSettings,
     progress: ProgressReporter | None = None,
-) -> tuple[ThreadResult, dict[str, Any] | None]:
+) -> tuple[ThreadResult, Brief | None]:
     started = time.monotonic()
     progress = progress or NoProgress()
     thread = normalize_thread(thread)
@@ -102,10 +105,10 @@ async def brief_thread(
     outcomes = await asyncio.gather(
         *(_extraction(answers, thread.id, c, progress) for c in chunks), return_exceptions=True
     )
-    waiting = sum(1 for outcome in outcomes if isinstance(outcome, Waiting))
-    if waiting:
-        return _pending(thread, waiting, started, progress), None
-    found = _read_extractions(thread, chunks, outcomes, settings.debug)
+    answered = [outcome for outcome in outcomes if not isinstance(outcome, Waiting)]
+    if len(answered) < len(outcomes):
+        return _pending(thread, len(outcomes) - len(answered), started, progress), None
+    found = _read_extractions(thread, chunks, answered, settings.debug)
     claims, relations, unlinked = merge_claims(thread, found.grounded, found.proposed)
     found.rejected += unlinked
     summary, summary_usage = "", Usage()
@@ -133,9 +136,9 @@ def _finish(
     found: Findings,
     settings: ThreadSettings,
     started: float,
-) -> tuple[ThreadResult, dict[str, Any]]:
+) -> tuple[ThreadResult, Brief]:
     """The brief, checked against its own contract, and the thread's result."""
-    status = "failed" if chunks and not found.extracted else "partial" if found.failures else "complete"
+    status: BriefStatus = "failed" if chunks and not found.extracted else "partial" if found.failures else "complete"
     usage = found.usage
     cost = settings.price(usage)
     seconds = round(time.monotonic() - started, 3)
@@ -193,7 +196,9 @@ async def _extraction(
     return extraction
 
 
-def _read_extractions(thread: Thread, chunks: list[Chunk], outcomes: list[Any], debug: bool) -> Findings:
+def _read_extractions(
+    thread: Thread, chunks: list[Chunk], outcomes: list[ChunkExtraction | BaseException], debug: bool
+) -> Findings:
     """Check each chunk's answer against what the chunk showed, and ground its quotes in the thread."""
     found = Findings()
     for chunk, outcome in zip(chunks, outcomes, strict=True):
@@ -226,7 +231,7 @@ async def _overview(
 ) -> str | Failure | Waiting:
     """The overview paragraph, or the failure that kept it from being written; adds its cost to ``usage``."""
 
-    async def spent(asked: Any) -> str | Waiting:
+    async def spent(asked: Awaitable[Summary | Waiting]) -> str | Waiting:
         try:
             answer = await asked
         except ExtractionError as exc:
@@ -236,7 +241,7 @@ async def _overview(
             return answer
         text, answer_usage = answer
         usage.add(answer_usage)
-        return str(text)
+        return text
 
     async def from_claims(heading: str, group: list[Claim], group_relations: list[Relation]) -> str | Waiting:
         return await spent(answers.summary(thread.id, heading, group, group_relations))

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from .brief_types import Brief
 from .resources import schema_errors
 
 
 def brief_problems(brief: Any) -> list[str]:
+    """``brief``: a built ``Brief``, or any parsed JSON (a file being validated); read as a ``Brief`` only
+    once it is valid against the schema."""
     problems = schema_errors("brief", brief)
     if problems:
         return problems
+    return _invariant_problems(brief)
+
+
+def _invariant_problems(brief: Brief) -> list[str]:
+    """What the schema cannot say: ids unique, quotes grounded, relations joining existing claims."""
+    problems: list[str] = []
     posts: dict[str, str] = {}
     for post in brief["posts"]:
         if post["id"] in posts:
@@ -35,7 +44,7 @@ def brief_problems(brief: Any) -> list[str]:
         if not claim["quote"] or not 0 <= start < end <= len(text) or text[start:end] != claim["quote"]:
             problems.append(f"{where}: quote is not the post's text at span {claim['span']} (grounding invariant)")
     for index, rel in enumerate(brief["relations"]):
-        for end in ("source", "target"):
-            if rel[end] not in claim_ids:
-                problems.append(f"relations/{index}: {end} {rel[end]!r} is not a claim")
+        for role, claim_id in (("source", rel["source"]), ("target", rel["target"])):
+            if claim_id not in claim_ids:
+                problems.append(f"relations/{index}: {role} {claim_id!r} is not a claim")
     return problems

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.ground import align, ground_claims
+from pipeline.ground import ground_claims
 from pipeline.merge import merge_claims
 from pipeline.models import GroundedClaim, Post, ProposedRelation, Thread
+from pipeline.text import align
 
 SOURCE = "I don’t think it’s a zero sum game—often safety/alignment improvements go hand in hand with capabilities."
 

@@ -4,12 +4,13 @@ import pytest
 import tiktoken.load
 from conftest import SEEDS
 
-from pipeline.chunk import chunk_thread, fixed_prompt_tokens, sentence_spans
+from pipeline.chunk import chunk_thread, fixed_prompt_tokens
 from pipeline.errors import ConfigError
 from pipeline.load import load_inputs
 from pipeline.models import Post, Thread
 from pipeline.normalize import clean_text, normalize_thread
 from pipeline.resources import prompt_text
+from pipeline.text import sentence_spans
 from pipeline.tokenizer import get_tokenizer
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models import Post
-from ..normalize import fold
+from ..text import fold
 from .base import Doc, DraftThread, Format, Imported, Note, id_of, text_of
 from .html import html_to_text
 

@@ -77,10 +77,11 @@ def _header_names(lines: list[bytes]) -> set[bytes] | None:
     return names
 
 
-def detect_mail(head: bytes, suffix: str) -> bool:
+def detect_mail(head: bytes, _suffix: str) -> bool:
     """An mbox (a ``From `` line, then mail headers) or one message (a header block with Received, From and
     the like), whatever the suffix: ``2024-January.txt`` is an mbox. Plain prose starting with "From ..." is
     not one: its next line is no header."""
+    # ``_suffix`` is unused on purpose: detect_bytes formats are called with (head, suffix).
     lines = head.lstrip(b"\xef\xbb\xbf\r\n").split(b"\n")
     if len(lines) < 2:
         return False
