@@ -24,6 +24,7 @@ CONTEXT_OF_OWN = 0.25  # ... and at most this share of the chunk's own post toke
 MAX_PROMPT_OVERHEAD = 0.3  # prompt beyond the system prompt ≤ (1 + this) × the chunk's own post tokens
 CONTEXT_EXCERPT_TOKENS = 64  # a parent is shown by its opening sentence (tags included), which usually states its point
 MESSAGE_OVERHEAD_TOKENS = 2 * MESSAGE_TOKENS  # an extraction request is two messages: system and user
+PART_ATTRIBUTE_TOKENS = 8  # a split post's part="i/n" attribute, counted apart from its tags
 
 
 def post_element(cp: ChunkPost) -> str:
@@ -214,11 +215,11 @@ def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int) -> list[
         if text_tokens + tags <= post_budget:
             units.append((ChunkPost(post, post.text), text_tokens + tags))
             continue
-        parts = split_post(post, post_budget - tags - 8, tokenizer)  # 8: the part attribute
+        parts = split_post(post, post_budget - tags - PART_ATTRIBUTE_TOKENS, tokenizer)
         for index, part in enumerate(parts, 1):
             cp = ChunkPost(post, part, (index, len(parts)))
             part_tokens = tokenizer.count(part)
-            units.append((cp, part_tokens + tags + 8))
+            units.append((cp, part_tokens + tags + PART_ATTRIBUTE_TOKENS))
 
     groups: list[list[tuple[ChunkPost, int]]] = []
     current: list[tuple[ChunkPost, int]] = []

@@ -297,21 +297,23 @@ class OpenAIExtractor:
             sleep=self._sleep,
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
+        return await retrying(self._attempt, messages, schema_name, usage, tokens)
+
+    async def _attempt(
+        self, messages: list[dict[str, str]], schema_name: str, usage: Usage, tokens: int
+    ) -> dict[str, Any]:
+        usage.calls += 1
+        mode = self.response_mode
+        try:
+            return await self._send(messages, schema_name, tokens, mode)
+        except openai.APIStatusError as exc:
+            # Decided by the mode this request was sent in: with requests in flight together, the first
+            # refusal switches the mode and the others must still be re-sent, not failed.
+            if mode == "json_schema" and _is_schema_rejection(exc):
+                self.response_mode = "json_object"
                 usage.calls += 1
-                try:
-                    mode = self.response_mode
-                    return await self._send(messages, schema_name, tokens, mode)
-                except openai.APIStatusError as exc:
-                    # Decided by the mode this request was sent in: with requests in flight together, the
-                    # first refusal switches the mode and the others must still be re-sent, not failed.
-                    if mode == "json_schema" and _is_schema_rejection(exc):
-                        self.response_mode = "json_object"
-                        usage.calls += 1
-                        return await self._send(messages, schema_name, tokens, "json_object")
-                    raise
-        raise AssertionError("unreachable: tenacity reraises")
+                return await self._send(messages, schema_name, tokens, "json_object")
+            raise
 
     async def _structured(
         self, schema_name: str, messages: list[dict[str, str]], prompt_tokens: int | None = None
