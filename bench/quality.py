@@ -9,8 +9,11 @@ Runs the offline backend over ../shared/eval/cmv-dev/threads, then prints:
   (chunks → payloads) and for the whole run (load → briefs written, which adds normalizing, token counting,
   grounding, merging, schema checks and file writes); per second of wall time (best, median and worst
   run) and per second of this process's CPU time (less sensitive to other load on the machine);
-- determinism: whether two runs wrote byte-identical briefs once timestamps are removed.
-Usage: python bench/quality.py [CMV_DIR] [--runs N]
+- determinism: whether two runs wrote byte-identical briefs once timestamps are removed;
+- beside the CMV figures, the stance table on the hand-labelled non-debate threads (eval/nondebate: support,
+  Q&A, announcements, code review, casual chat): how often replies that do not rebut their parent are marked
+  as rebutting it (false-rebuttal rate), rebuttal precision and recall, false rebuttals per kind of reply.
+Usage: python bench/quality.py [CMV_DIR] [--runs N] [--nondebate DIR]
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from cmv import argument_parser, data_paths
+from cmv import argument_parser, data_paths, offline_briefs
 
 from pipeline.chunk import chunk_thread
-from pipeline.evaluate import evaluate, load_gold, report_table
+from pipeline.evaluate import evaluate, evaluate_stance, load_gold, load_stance_labels, report_table, stance_table
 from pipeline.extract_offline import OfflineExtractor, extract_payload
 from pipeline.load import load_inputs
 from pipeline.normalize import normalize_thread
 from pipeline.runner import RunConfig, run
 from pipeline.tokenizer import get_tokenizer
+
+NONDEBATE_DIR = Path(__file__).resolve().parents[1] / "eval" / "nondebate"
 
 
 def without_timestamps(path: Path) -> dict[str, object]:
@@ -41,6 +46,7 @@ def without_timestamps(path: Path) -> dict[str, object]:
 def main() -> int:
     parser = argument_parser(__doc__)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--nondebate", type=Path, default=NONDEBATE_DIR, help="threads/ and labels.jsonl")
     args = parser.parse_args()
     paths = data_paths(args.cmv_dir)
     if paths is None:
@@ -87,6 +93,16 @@ def main() -> int:
     first = sorted(outputs[0].glob("*/brief.json"))
     identical = all(without_timestamps(p) == without_timestamps(outputs[1] / p.parent.name / p.name) for p in first)
     print(f"deterministic: {'yes' if identical else 'NO'} ({len(first)} briefs compared across two runs)")
+
+    labels_path, nondebate_threads = args.nondebate / "labels.jsonl", args.nondebate / "threads"
+    if not labels_path.is_file() or not nondebate_threads.is_dir():
+        print(f"no stance labels at {args.nondebate} (threads/ and labels.jsonl): pass --nondebate", file=sys.stderr)
+        return 2
+    with offline_briefs([nondebate_threads], prefix="tb-nondebate-") as out:
+        stance = evaluate_stance(load_stance_labels(labels_path), out)
+    print()
+    print(stance_table(stance))
+    print(f"(hand-labelled replies; sources, licences and the labelling rule: {args.nondebate / 'README.md'})")
     return 0
 
 

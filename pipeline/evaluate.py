@@ -1,8 +1,10 @@
 """Evaluate: briefs against human gold annotations, beside two trivial baselines on the same threads.
 
-Input: gold annotations (one thread per line, ``schemas/gold.schema.json``) and briefs
-(``OUT/<thread_id>/brief.json``). Output: a ``Report`` with, for threadbrief and each baseline, pooled
-over the threads both sides have:
+Two kinds of gold, told apart by ``gold_format`` from a file's first line:
+
+Argument units (``gold.jsonl``, one thread per line, ``schemas/gold.schema.json``), scored by ``evaluate``
+against briefs (``OUT/<thread_id>/brief.json``). Output: a ``Report`` with, for threadbrief and each
+baseline, pooled over the threads both sides have:
 - claim precision/recall/F1: a predicted claim (kind ``claim``: premises and questions are not)
   matches a gold ``claim``/``main_claim`` unit of the same post when their spans overlap by at least
   half of each (one-to-one);
@@ -15,16 +17,27 @@ over the threads both sides have:
 Baselines: "every sentence is a claim", and that plus "every reply attacks its parent's first
 sentence" (an opening post's first sentence is the thread title, when there is one). Gold units
 are located in the brief's post text (exactly, else with quote marks and whitespace folded).
-Failure modes: ``InputError`` for an unreadable or invalid gold line, or an unreadable brief.
+
+Stance labels (one reply per line, ``schemas/stance-gold.schema.json``: does the reply rebut its
+parent, and what kind of reply it is), scored by ``evaluate_stance``. A reply is marked as a rebuttal
+when the brief has a ``rebuts`` relation from a claim of that reply to a claim of its parent (the title
+counted as part of the opening post, as for post pairs). Output: a ``StanceReport``: replies labelled
+rebutting / not, the false-rebuttal rate (marked among the non-rebutting replies), rebuttal precision
+(rebutting among the marked) and recall (marked among the rebutting), per kind of reply the false
+rebuttals, the labels whose post or parent the brief lacks, and the ``rebuts`` relations that join no
+labelled reply to its parent.
+
+Failure modes: ``InputError`` for an unreadable or invalid gold line (or a file that is neither kind of
+gold, or that labels one reply twice), or an unreadable brief.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .brief_types import Brief
 from .errors import InputError
@@ -126,19 +139,24 @@ class Prediction:
     edges: list[tuple[Unit, Unit]]
 
 
-def load_gold(path: Path) -> dict[str, dict[str, Any]]:
-    gold: dict[str, dict[str, Any]] = {}
+def _json_lines(path: Path, what: str) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) for each non-blank line of a JSON Lines file."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), f"cannot read gold annotations: {exc}") from exc
+        raise InputError(str(path), f"cannot read {what}: {exc}") from exc
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            yield number, json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(str(path), f"invalid JSON ({exc.msg})", number) from exc
+
+
+def load_gold(path: Path) -> dict[str, dict[str, Any]]:
+    gold: dict[str, dict[str, Any]] = {}
+    for number, row in _json_lines(path, "gold annotations"):
         problems = schema_errors("gold", row, limit=3)
         if problems:
             raise InputError(str(path), "not a gold line (schemas/gold.schema.json): " + "; ".join(problems), number)
@@ -324,5 +342,196 @@ def report_table(report: Report) -> str:
         lines.append(
             f"{name:<60} {c.precision:>7.3f} {c.recall:>6.3f} {c.f1:>6.3f}  {e.precision:>13.3f} {e.recall:>6.3f} "
             f"{e.f1:>6.3f}  {p.precision:>11.3f} {p.recall:>6.3f} {p.f1:>6.3f}  {s.grounding:>9.3f}"
+        )
+    return "\n".join(lines)
+
+
+# --- Stance labels: is a reply marked as rebutting its parent? ---------------------------------------
+
+GoldFormat = Literal["units", "stance"]
+
+
+def gold_format(path: Path) -> GoldFormat:
+    """Which kind of gold PATH holds, from its first non-blank line: argument units (a thread with
+    ``adus``) or stance labels (a reply with ``rebuts``). The full check is the loader's."""
+    for number, row in _json_lines(path, "gold annotations"):
+        if isinstance(row, dict) and "adus" in row:
+            return "units"
+        if isinstance(row, dict) and "rebuts" in row:
+            return "stance"
+        raise InputError(
+            str(path),
+            "neither a gold line (schemas/gold.schema.json: a thread with 'adus') nor a stance label "
+            "(schemas/stance-gold.schema.json: a reply with 'rebuts')",
+            number,
+        )
+    raise InputError(str(path), "no gold line: the file is empty")
+
+
+@dataclass(frozen=True)
+class StanceLabel:
+    thread_id: str
+    post_id: str
+    parent_id: str
+    rebuts: bool
+    kind: str
+
+
+def load_stance_labels(path: Path) -> list[StanceLabel]:
+    labels: list[StanceLabel] = []
+    seen: set[tuple[str, str]] = set()
+    for number, row in _json_lines(path, "stance labels"):
+        problems = schema_errors("stance-gold", row, limit=3)
+        if problems:
+            raise InputError(
+                str(path), "not a stance label (schemas/stance-gold.schema.json): " + "; ".join(problems), number
+            )
+        key = (row["thread_id"], row["post_id"])
+        if key in seen:
+            raise InputError(str(path), f"post {row['post_id']} of thread {row['thread_id']} is labelled twice", number)
+        seen.add(key)
+        labels.append(StanceLabel(row["thread_id"], row["post_id"], row["parent_id"], row["rebuts"], row["kind"]))
+    return labels
+
+
+@dataclass
+class KindCounts:
+    replies: int = 0
+    rebutting: int = 0
+    marked: int = 0
+    false_rebuttals: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "replies": self.replies,
+            "rebutting": self.rebutting,
+            "marked": self.marked,
+            "false_rebuttals": self.false_rebuttals,
+        }
+
+
+@dataclass
+class StanceReport:
+    threads: int
+    missing: list[str]
+    # tp: a rebutting reply marked; fp: a non-rebutting reply marked; fn: a rebutting reply not marked.
+    rebuttals: Score = field(default_factory=Score)
+    replies: int = 0
+    rebutting: int = 0
+    not_in_brief: list[str] = field(default_factory=list)  # "thread/post" of labels the brief cannot place
+    other_rebuttals: int = 0  # rebuts relations that join no labelled reply to its parent
+    kinds: dict[str, KindCounts] = field(default_factory=dict)
+
+    @property
+    def non_rebutting(self) -> int:
+        return self.replies - self.rebutting
+
+    @property
+    def marked(self) -> int:
+        return self.rebuttals.tp + self.rebuttals.fp
+
+    @property
+    def false_rebuttal_rate(self) -> float:
+        return self.rebuttals.fp / self.non_rebutting if self.non_rebutting else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "gold": "stance",
+            "threads": self.threads,
+            "missing_briefs": self.missing,
+            "replies": self.replies,
+            "rebutting": self.rebutting,
+            "non_rebutting": self.non_rebutting,
+            "marked": self.marked,
+            "false_rebuttals": self.rebuttals.fp,
+            "false_rebuttal_rate": round(self.false_rebuttal_rate, 4),
+            "rebuttal_precision": round(self.rebuttals.precision, 4),
+            "rebuttal_recall": round(self.rebuttals.recall, 4),
+            "rebuttal_f1": round(self.rebuttals.f1, 4),
+            "labels_not_in_brief": self.not_in_brief,
+            "other_rebuttal_relations": self.other_rebuttals,
+            "kinds": {kind: counts.as_dict() for kind, counts in sorted(self.kinds.items())},
+        }
+
+
+def rebuttal_post_pairs(brief: Brief) -> list[tuple[str, str]]:
+    """(source post, target post) of every ``rebuts`` relation, one per relation, the title counted as
+    the opening post."""
+    root = next((p["id"] for p in brief["posts"] if p["id"] != TITLE_POST_ID), None)
+    post_of = {c["id"]: c["post_id"] for c in brief["claims"]}
+
+    def home(post_id: str) -> str:
+        return root if post_id == TITLE_POST_ID and root else post_id
+
+    return [
+        (home(post_of[r["source"]]), home(post_of[r["target"]]))
+        for r in brief["relations"]
+        if r["type"] == "rebuts" and r["source"] in post_of and r["target"] in post_of
+    ]
+
+
+def evaluate_stance(labels: list[StanceLabel], out: Path) -> StanceReport:
+    by_thread: dict[str, list[StanceLabel]] = {}
+    for label in labels:
+        by_thread.setdefault(label.thread_id, []).append(label)
+    report = StanceReport(threads=0, missing=[])
+    for thread_id, thread_labels in sorted(by_thread.items()):
+        path = out / thread_id / "brief.json"
+        if not path.is_file():
+            report.missing.append(thread_id)
+            continue
+        brief = read_brief(path)
+        report.threads += 1
+        posts = {p["id"] for p in brief["posts"]}
+        pairs = rebuttal_post_pairs(brief)
+        marked_pairs = set(pairs)
+        labelled_pairs = {(label.post_id, label.parent_id) for label in thread_labels}
+        report.other_rebuttals += sum(1 for pair in pairs if pair not in labelled_pairs)
+        for label in thread_labels:
+            if label.post_id not in posts or label.parent_id not in posts:
+                # Counted all the same (as not marked): a brief that drops a reply cannot rebut with it.
+                report.not_in_brief.append(f"{thread_id}/{label.post_id}")
+            marked = (label.post_id, label.parent_id) in marked_pairs
+            counts = report.kinds.setdefault(label.kind, KindCounts())
+            counts.replies += 1
+            counts.rebutting += label.rebuts
+            counts.marked += marked
+            counts.false_rebuttals += marked and not label.rebuts
+            report.replies += 1
+            report.rebutting += label.rebuts
+            report.rebuttals.add(
+                int(marked and label.rebuts), int(marked and not label.rebuts), int(label.rebuts and not marked)
+            )
+    return report
+
+
+def stance_table(report: StanceReport) -> str:
+    r = report.rebuttals
+    lines = [
+        f"threadbrief eval (stance labels): {report.threads} thread(s), {report.replies} labelled replies: "
+        f"{report.rebutting} rebut their parent, {report.non_rebutting} do not"
+        + (
+            f"; {len(report.missing)} labelled thread(s) have no brief: {', '.join(report.missing[:5])}"
+            if report.missing
+            else ""
+        ),
+        f"marked as rebutting their parent: {report.marked} ({r.fp} of them do not rebut it)",
+        f"  false-rebuttal rate  {report.false_rebuttal_rate:.3f}  ({r.fp} of {report.non_rebutting} non-rebutting "
+        "replies marked; target: at most 0.050 offline)",
+        f"  rebuttal precision   {r.precision:.3f}  ({r.tp} of {report.marked} marked replies rebut their parent)",
+        f"  rebuttal recall      {r.recall:.3f}  ({r.tp} of {report.rebutting} rebutting replies marked)",
+    ]
+    if report.other_rebuttals:
+        lines.append(f"  {report.other_rebuttals} rebuts relation(s) join no labelled reply to its parent")
+    if report.not_in_brief:
+        lines.append(
+            f"  {len(report.not_in_brief)} labelled reply(ies) or parent(s) not in their brief: "
+            + ", ".join(report.not_in_brief[:5])
+        )
+    header = f"  {'kind':<13} {'replies':>7} {'rebut':>6} {'marked':>7}  {'false rebuttals':>15}"
+    lines += ["per kind of reply:", header, "  " + "-" * (len(header) - 2)]
+    for kind, counts in sorted(report.kinds.items(), key=lambda item: (-item[1].replies, item[0])):
+        lines.append(
+            f"  {kind:<13} {counts.replies:>7} {counts.rebutting:>6} {counts.marked:>7}  {counts.false_rebuttals:>15}"
         )
     return "\n".join(lines)
