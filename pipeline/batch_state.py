@@ -71,6 +71,7 @@ class ConfigRecord(TypedDict):
     response_format: str
     input_format: str | None
     columns: dict[str, str] | None
+    language: str | None
 
 
 class BatchState(TypedDict):
@@ -101,6 +102,7 @@ def new_state(config: RunConfig, fingerprint: str) -> BatchState:
             "response_format": config.response_format,
             "input_format": config.input_format,
             "columns": config.columns,
+            "language": config.language,
         },
         "fingerprint": fingerprint,
         "batches": [],
@@ -142,6 +144,7 @@ def config_from_state(state: BatchState, base_url: str | None = None) -> RunConf
         response_format=saved.get("response_format", "auto"),
         input_format=saved.get("input_format"),
         columns=saved.get("columns"),
+        language=saved.get("language"),
     )
 
 

@@ -70,6 +70,13 @@ class BriefFailure(TypedDict):
     reason: str
 
 
+class BriefLanguage(TypedDict):
+    code: str  # ISO 639-1 ("en", "ja"; ISO 639-3 where none exists), or "und" (undetermined)
+    confidence: float | None  # the code's probability; None when undetermined
+    read_by_backend: bool | None  # whether the brief's backend reads the language; None when undetermined
+    requested: str | None  # --language: what paraphrases and the overview are asked in; None = the thread's own
+
+
 class PromptHash(TypedDict):
     name: str
     sha256: str
@@ -103,6 +110,7 @@ class Brief(TypedDict):
     schema_version: str
     status: BriefStatus
     thread: BriefThread
+    language: BriefLanguage
     posts: list[BriefPost]
     claims: list[BriefClaim]
     relations: list[BriefRelation]

@@ -53,12 +53,20 @@ def _attr(value: str) -> str:
     return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
 
-def render_user_prompt(title: str, posts: list[ChunkPost], context: list[ChunkPost]) -> str:
+def render_user_prompt(
+    title: str, posts: list[ChunkPost], context: list[ChunkPost], language: str | None = None
+) -> str:
+    """The user message of an extraction request; ``language`` (ISO 639-1), when known, is what the model is
+    asked to write paraphrases in (the thread's own, or --language): part of the prompt, so of the cache key."""
     context_block = (
         render_prompt("extract_context", posts="\n".join(post_element(cp) for cp in context)) if context else ""
     )
     return render_prompt(
-        "extract_user", title=title, context=context_block, posts="\n".join(post_element(cp) for cp in posts)
+        "extract_user",
+        language=render_prompt("extract_language", language=language) if language else "",
+        title=title,
+        context=context_block,
+        posts="\n".join(post_element(cp) for cp in posts),
     )
 
 
@@ -80,8 +88,12 @@ def prompt_tokens_of(tokenizer: Tokenizer, user_prompt: str) -> int:
     return _system_prompt_tokens(tokenizer) + tokenizer.count(user_prompt) + MESSAGE_OVERHEAD_TOKENS
 
 
-def fixed_prompt_tokens(tokenizer: Tokenizer, title: str) -> int:
-    return prompt_tokens_of(tokenizer, render_user_prompt(title, [], []))
+# Any two-letter code: the language line is as long for every language, so a budget check holds for all.
+ANY_LANGUAGE = "xx"
+
+
+def fixed_prompt_tokens(tokenizer: Tokenizer, title: str, language: str | None = ANY_LANGUAGE) -> int:
+    return prompt_tokens_of(tokenizer, render_user_prompt(title, [], [], language))
 
 
 def _split_words(text: str, budget: int, tokenizer: Tokenizer) -> list[str]:
@@ -177,12 +189,12 @@ def _context_for(group: list[ChunkPost], by_id: dict[str, Post], tokenizer: Toke
 
 
 def _whole_thread_chunk(
-    thread: Thread, title: str, posts: list[Post], tokenizer: Tokenizer, max_tokens: int
+    thread: Thread, title: str, posts: list[Post], tokenizer: Tokenizer, max_tokens: int, language: str | None
 ) -> Chunk | None:
     """The thread as one chunk when it fits one prompt, which most threads do: one count of the prompt
     instead of one per post, and no room held back for context that a single chunk never needs."""
     group = [ChunkPost(post, post.text) for post in posts]
-    user_prompt = render_user_prompt(title, group, [])
+    user_prompt = render_user_prompt(title, group, [], language)
     # Prose runs about four characters a token, so a prompt of more than eight per token of budget is not
     # worth counting: it is over. A wrong guess costs nothing but the general path, which is always right.
     if _system_prompt_tokens(tokenizer) + len(user_prompt) // 8 + MESSAGE_OVERHEAD_TOKENS > max_tokens:
@@ -193,14 +205,14 @@ def _whole_thread_chunk(
     return Chunk("c001", thread.id, title, group, [], user_prompt, prompt_tokens)
 
 
-def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int) -> list[Chunk]:
+def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int, language: str | None = None) -> list[Chunk]:
     title = thread.title or thread.id
     check_budget([title], tokenizer, max_tokens)
     posts = thread.unique_posts
-    whole = _whole_thread_chunk(thread, title, posts, tokenizer, max_tokens)
+    whole = _whole_thread_chunk(thread, title, posts, tokenizer, max_tokens, language)
     if whole is not None:
         return [whole]
-    fixed = fixed_prompt_tokens(tokenizer, title)
+    fixed = fixed_prompt_tokens(tokenizer, title, language)
     budget = max_tokens - fixed
     has_replies = any(p.parent_id for p in posts)
     context_budget = int(budget * CONTEXT_SHARE) if has_replies else 0
@@ -247,11 +259,11 @@ def chunk_thread(thread: Thread, tokenizer: Tokenizer, max_tokens: int) -> list[
             int(own * (1 + MAX_PROMPT_OVERHEAD)) - own - frame,  # the whole prompt stays lean
         )
         context = _context_for(group, by_id, tokenizer, room)
-        user_prompt = render_user_prompt(title, group, context)
+        user_prompt = render_user_prompt(title, group, context, language)
         prompt_tokens = prompt_tokens_of(tokenizer, user_prompt)
         while context and prompt_tokens > max_tokens:
             context.pop()
-            user_prompt = render_user_prompt(title, group, context)
+            user_prompt = render_user_prompt(title, group, context, language)
             prompt_tokens = prompt_tokens_of(tokenizer, user_prompt)
         chunks.append(Chunk(f"c{number:03d}", thread.id, title, group, context, user_prompt, prompt_tokens))
     return chunks

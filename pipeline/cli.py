@@ -25,7 +25,7 @@ from .batch_state import config_from_state, load_state, state_path
 from .chunk import check_budget
 from .cost import cost_usd, estimate_run, load_prices
 from .errors import ConfigError, OutputError, ThreadbriefError
-from .evaluate import evaluate, load_gold, report_table
+from .evaluate import evaluate, evaluate_stance, gold_format, load_gold, load_stance_labels, report_table, stance_table
 from .export import (
     CLAIM_FIELDS,
     RELATION_FIELDS,
@@ -255,6 +255,13 @@ def _model_and_cost_options(command: Callable[..., None]) -> Callable[..., None]
     "it; json_object = from the first request (llama.cpp and other servers without json_schema).",
 )
 @click.option(
+    "--language",
+    metavar="CODE",
+    default=None,
+    help="ISO 639-1 code (en, de, ja, ...) of the language the LLM writes paraphrases and the overview in; "
+    "quotes stay in the original [default: each thread's own language].",
+)
+@click.option(
     "--cache-dir",
     type=click.Path(path_type=Path),
     default=None,
@@ -290,6 +297,7 @@ def run_command(
     timeout: float,
     deadline: float,
     response_format: str,
+    language: str | None,
     cache_dir: Path | None,
     no_cache: bool,
     use_batch: bool,
@@ -324,6 +332,7 @@ def run_command(
         request_timeout=timeout,
         request_deadline=deadline,
         response_format=response_format,
+        language=language,
     )
     if wait and not use_batch:
         _err("threadbrief: error: --wait goes with --batch: add --batch, or drop --wait")
@@ -470,8 +479,19 @@ def validate_command(paths: tuple[Path, ...]) -> None:
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Also print the scores as JSON on stdout.")
 def eval_command(gold: Path, out: Path, as_json: bool) -> None:
-    """Score the briefs in OUT against GOLD annotations (gold.jsonl, `threadbrief schema gold`), beside two
-    trivial baselines on the same threads. The table goes to stderr."""
+    """Score the briefs in OUT against GOLD: argument-unit annotations (gold.jsonl, `threadbrief schema
+    gold`: claims, attack edges and post pairs beside two trivial baselines), or stance labels (one reply
+    a line, `threadbrief schema stance-gold`: how often replies that do not rebut their parent are marked
+    as rebuttals). The kind of gold is read from the file. The table goes to stderr."""
+    if gold_format(gold) == "stance":
+        stance = evaluate_stance(load_stance_labels(gold), out)
+        if stance.threads == 0:
+            _err(f"threadbrief: error: no brief in {out} matches a thread of {gold}: run `threadbrief run` first")
+            sys.exit(2)
+        _err(stance_table(stance))
+        if as_json:
+            click.echo(json.dumps(stance.as_dict(), indent=2))
+        return
     report = evaluate(load_gold(gold), out)
     if report.threads == 0:
         _err(f"threadbrief: error: no brief in {out} matches a thread of {gold}: run `threadbrief run` first")

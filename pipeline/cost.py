@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .chunk import chunk_thread
+from .chunk import ANY_LANGUAGE, chunk_thread
 from .errors import ConfigError
 from .models import Thread
 from .normalize import normalize_thread
@@ -91,7 +91,8 @@ def estimate_run(
     summary_fixed = tokenizer.count(prompt_text("summarize_system")) + 16
     chunks = calls = prompt_tokens = 0
     for thread in threads:
-        thread_chunks = chunk_thread(normalize_thread(thread), tokenizer, max_chunk_tokens)
+        # A run asks each thread's paraphrases in its language: the prompt carries that line for any language.
+        thread_chunks = chunk_thread(normalize_thread(thread), tokenizer, max_chunk_tokens, ANY_LANGUAGE)
         chunks += len(thread_chunks)
         prompt_tokens += sum(c.prompt_tokens for c in thread_chunks)
         if thread_chunks:  # the overview, written from at most the chunks' outputs

@@ -56,6 +56,11 @@ class Extractor(Protocol):
         return None
 
     @property
+    def languages(self) -> frozenset[str] | None:
+        """The languages (ISO 639-1) whose threads the backend reads; None: every language (an LLM)."""
+        return None
+
+    @property
     def base_url(self) -> str | None:
         """The endpoint, for run.json (written through ``settings.public_url``)."""
         return None

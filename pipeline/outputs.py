@@ -1,10 +1,10 @@
 """Outputs: the one module that knows the layout of OUT, for live and batch runs alike.
 
 Layout: ``OUT/<thread_id>/brief.json`` and ``brief.md`` per thread with a brief; ``OUT/run.json`` (the
-manifest: backend, model, prompt and schema hashes, per-thread status and failures, calls, tokens, cost,
-seconds; written once per run or batch step); ``OUT/claims.jsonl`` and ``OUT/relations.jsonl`` (one row
+manifest: backend, model, prompt and schema hashes, per-thread status, language and failures, calls, tokens,
+cost, seconds; written once per run or batch step); ``OUT/claims.jsonl`` and ``OUT/relations.jsonl`` (one row
 per claim or relation of this run, for tools); ``OUT/batch/`` (the batch state and request files).
-Input: briefs, thread results and run facts. Output: those files, each written atomically (temp file +
+Input: briefs, thread results and the run's header. Output: those files, each written atomically (temp file +
 rename: a killed run never leaves a half-written file; its temp files are removed by the next run).
 Failure modes: ``OutputError`` (exit 2) when OUT cannot be written, before any thread runs.
 """
@@ -15,11 +15,10 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
-from .brief_types import Brief, PromptHash
+from .brief_types import Brief, BriefLanguage, PromptHash
 from .errors import InputError, OutputError
 from .export import to_jsonl
 from .importers.base import Note
@@ -90,6 +89,7 @@ class ThreadEntry(TypedDict):
     renamed_from: str | None
     input_path: str
     status: ThreadStatus
+    language: BriefLanguage | None  # as in its brief; None when it has none
     brief: str | None
     markdown: str | None
     claims: int
@@ -120,11 +120,9 @@ class Totals(TypedDict):
     rate_limited: int
 
 
-class _ManifestExtras(TypedDict, total=False):
-    batch: dict[str, Any]  # batch runs: the batches and their requests (batch.batch_section)
+class RunHeader(TypedDict):
+    """What run.json says of the run as a whole, before its threads."""
 
-
-class Manifest(_ManifestExtras):
     threadbrief_version: str
     started_at: str
     finished_at: str
@@ -135,29 +133,19 @@ class Manifest(_ManifestExtras):
     settings: dict[str, Any]
     prompts: list[PromptHash]
     schemas: dict[str, str]
+
+
+class _ManifestExtras(TypedDict, total=False):
+    batch: dict[str, Any]  # batch runs: the batches and their requests (batch.batch_section)
+
+
+class Manifest(RunHeader, _ManifestExtras):
     threads: list[ThreadEntry]
     input_errors: list[dict[str, Any]]
     input_notes: list[dict[str, str | None]]
     earlier_thread_folders: list[str]
     totals: Totals
     exit_code: int
-
-
-@dataclass(frozen=True)
-class RunFacts:
-    """What the manifest says of the run as a whole, besides its threads."""
-
-    version: str
-    started_at: str
-    finished_at: str
-    seconds: float
-    backend: str
-    model: str | None
-    base_url: str | None
-    settings: dict[str, Any]
-    prompts: list[PromptHash]
-    schemas: dict[str, str]
-    rate_limited: int
 
 
 def thread_entry(result: ThreadResult, renamed_from: str | None) -> ThreadEntry:
@@ -167,6 +155,7 @@ def thread_entry(result: ThreadResult, renamed_from: str | None) -> ThreadEntry:
         "renamed_from": renamed_from,
         "input_path": result.input_path,
         "status": result.status,
+        "language": result.language,
         "brief": as_json if result.brief_written else None,
         "markdown": as_markdown if result.brief_written else None,
         "claims": result.claims,
@@ -183,12 +172,13 @@ def thread_entry(result: ThreadResult, renamed_from: str | None) -> ThreadEntry:
 
 
 def manifest(
-    facts: RunFacts,
+    header: RunHeader,
     threads: list[ThreadEntry],
     input_errors: list[InputError],
     notes: list[Note],
     earlier: list[str],
     price: Callable[[Usage], float | None],
+    rate_limited: int,
 ) -> Manifest:
     total = Usage(
         calls=sum(t["calls"] for t in threads),
@@ -197,17 +187,9 @@ def manifest(
         tokens_out=sum(t["tokens_out"] for t in threads),
     )
     statuses = [t["status"] for t in threads]
+    # mypy asks a ** item to name the optional "batch" key too; a live run has none (batch.py adds it).
     return {
-        "threadbrief_version": facts.version,
-        "started_at": facts.started_at,
-        "finished_at": facts.finished_at,
-        "seconds": facts.seconds,
-        "backend": facts.backend,
-        "model": facts.model,
-        "base_url": facts.base_url,
-        "settings": facts.settings,
-        "prompts": facts.prompts,
-        "schemas": facts.schemas,
+        **header,  # type: ignore[typeddict-item]
         "threads": threads,
         "input_errors": [{"input": e.path, "line": e.line, "stage": "load", "reason": e.reason} for e in input_errors],
         # What the importers and the loader repaired or left out; the threads named still ran.
@@ -227,7 +209,7 @@ def manifest(
             "tokens_in": total.tokens_in,
             "tokens_out": total.tokens_out,
             "cost_usd": price(total),
-            "rate_limited": facts.rate_limited,
+            "rate_limited": rate_limited,
         },
         "exit_code": 0 if all(s == "complete" for s in statuses) and not input_errors else 1,
     }

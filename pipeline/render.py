@@ -1,14 +1,15 @@
 """Render: a thread's results → the brief as JSON (the checked form) and Markdown (generated from it).
 
-Input: the normalized thread, merged claims and relations, summary, rejections, failures, provenance
-and stats. Output: ``build_brief`` returns the ``Brief`` (valid against ``schemas/brief.schema.json``);
-``brief_markdown`` renders that dict, so the Markdown can never say more than the checked JSON.
-Failure modes: none raised here; the thread stage (``thread.brief_thread``) checks the brief before it is written.
+Input: the normalized thread, its detected language (and whether the backend reads it), merged claims and
+relations, summary, rejections, failures, provenance and stats. Output: ``build_brief`` returns the
+``Brief`` (valid against ``schemas/brief.schema.json``); ``brief_markdown`` renders that dict, so the
+Markdown can never say more than the checked JSON. Failure modes: none raised here; the thread stage
+(``thread.brief_thread``) checks the brief before it is written.
 """
 
 from __future__ import annotations
 
-from .brief_types import Brief, BriefClaim, BriefStats, Provenance
+from .brief_types import Brief, BriefClaim, BriefLanguage, BriefStats, Provenance
 from .models import BriefStatus, Claim, Failure, Rejection, Relation, RelationType, Thread
 
 SCHEMA_VERSION = "1.0"
@@ -18,6 +19,7 @@ def build_brief(
     *,
     thread: Thread,
     status: BriefStatus,
+    language: BriefLanguage,
     tokens: int,
     chunks: int,
     claims: list[Claim],
@@ -44,6 +46,7 @@ def build_brief(
                 "chunks": chunks,
             },
         },
+        "language": language,
         # Built field by field: dataclasses.asdict deep-copies, and this runs for every post of every thread.
         "posts": [
             {
@@ -160,6 +163,14 @@ def brief_markdown(brief: Brief) -> str:
             f"> **Status: {status}.** Some stages failed; see *Failures* below. What is here is grounded.",
             "",
         ]
+    language = brief["language"]
+    if language["read_by_backend"] is False:
+        lines += [
+            f"> **Language: {language['code']}.** The {brief['provenance']['backend']} extractor does not read "
+            f"{language['code']}, so this brief misses or misreads what the thread argues; the openai backend reads "
+            "it (`--backend openai`).",
+            "",
+        ]
     lines += [
         f"*{counts['posts']} posts ({counts['duplicates_removed']} duplicates removed), {len(claims)} claims, "
         f"{len(brief['relations'])} relations · source: `{thread['input_path']}`*",
@@ -235,7 +246,16 @@ def _accounting(brief: Brief) -> list[str]:
         f"{' · model ' + prov['model'] if prov['model'] else ''} · "
         + " · ".join(f"{p['name']} {p['sha256'][:12]}" for p in prov["prompts"])
         + f" · {stats['calls']} calls ({stats['cached_calls']} cached)"
-        + f", {stats['tokens_in']}+{stats['tokens_out']} tokens</sub>",
+        + f", {stats['tokens_in']}+{stats['tokens_out']} tokens · {_language_note(brief['language'])}</sub>",
         "",
     ]
     return lines
+
+
+def _language_note(language: BriefLanguage) -> str:
+    detected = (
+        f"language {language['code']} (p {language['confidence']:.2f})"
+        if language["confidence"] is not None
+        else "language undetermined"
+    )
+    return detected + (f", --language {language['requested']}" if language["requested"] else "")

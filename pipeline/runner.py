@@ -27,7 +27,7 @@ from .extract import Extractor
 from .extract_openai import EXTRACT_PROMPTS, SUMMARY_PROMPTS
 from .load import Loaded, load_inputs
 from .models import Failure, Thread, Usage
-from .outputs import Manifest, RunFacts
+from .outputs import Manifest, RunHeader
 from .progress import Log, NoProgress, ProgressReporter, no_log
 from .render import SCHEMA_VERSION
 from .resources import prompt_sha256, schema_sha256
@@ -56,7 +56,7 @@ def _prompt_list(extractor: Extractor) -> list[PromptHash]:
     names = (
         EXTRACT_PROMPTS + SUMMARY_PROMPTS
         if extractor.name == "openai"
-        else ("extract_system", "extract_user", "extract_context")
+        else ("extract_system", "extract_user", "extract_context", "extract_language")
     )
     return [{"name": name, "sha256": prompt_sha256(name)} for name in names]
 
@@ -98,6 +98,8 @@ class Runner:
             },
             price=self.price,
             debug=config.debug,
+            language=config.language,
+            languages=extractor.languages,
         )
 
     def price(self, usage: Usage) -> float | None:
@@ -207,34 +209,44 @@ class Runner:
         outputs.prepare(self.config.out)
         loaded = self._load()
         threads = loaded.threads
+        if self.config.language and self.extractor.name == "offline":
+            self.log(
+                "NOTE",
+                f"--language {self.config.language}: the offline extractor writes no paraphrase or overview of "
+                "its own (it quotes the posts), so its briefs stay in each thread's language; "
+                "--backend openai writes in it",
+            )
         check_budget([t.title or t.id for t in threads], self.tokenizer, self.config.max_chunk_tokens)
         if self.config.max_cost is not None:
             self.refuse_over_budget(threads, self.config.max_cost)
         results = await self._run_all(threads)
         renamed = {t.id: t.renamed_from for t in threads}
         earlier = self._note_earlier_folders(threads)
-        facts = RunFacts(
-            version=__version__,
-            started_at=started_at,
-            finished_at=_now(),
-            seconds=round(time.monotonic() - started, 3),
-            backend=self.extractor.name,
-            model=self.extractor.model,
-            base_url=public_url(self.extractor.base_url),
-            settings={
+        header: RunHeader = {
+            "threadbrief_version": __version__,
+            "started_at": started_at,
+            "finished_at": _now(),
+            "seconds": round(time.monotonic() - started, 3),
+            "backend": self.extractor.name,
+            "model": self.extractor.model,
+            "base_url": public_url(self.extractor.base_url),
+            "settings": {
                 "max_chunk_tokens": self.config.max_chunk_tokens,
                 "concurrency": self.config.concurrency,
                 "cache": str(self.cache.path) if self.cache else None,
                 # What the endpoint ended up getting (openai backend): json_schema, or json_object when it
                 # rejected or ignored json_schema, or --response-format json_object.
                 "response_format": self.extractor.response_mode,
+                # --language: what paraphrases and overviews are asked in; None: each thread's own language.
+                "language": self.config.language,
             },
-            prompts=self.prompts,
-            schemas=self.schemas,
-            rate_limited=self.extractor.rate_limited,
-        )
+            "prompts": self.prompts,
+            "schemas": self.schemas,
+        }
         entries = [outputs.thread_entry(r, renamed.get(r.thread_id)) for r in results]
-        manifest = outputs.manifest(facts, entries, loaded.errors, loaded.notes, earlier, self.price)
+        manifest = outputs.manifest(
+            header, entries, loaded.errors, loaded.notes, earlier, self.price, self.extractor.rate_limited
+        )
         return RunReport(manifest["exit_code"], manifest, results)
 
 

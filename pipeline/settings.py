@@ -3,7 +3,8 @@ the model, the backend (and its extractor), the cache directory, a base URL safe
 
 Input: the command line's options and the environment (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``,
 ``THREADBRIEF_MODEL``, ``XDG_CACHE_HOME``). Output: a ``RunConfig`` and an ``Extractor``. Failure modes:
-``ConfigError`` (exit 2) for an unknown backend or an openai backend with neither key nor base URL.
+``ConfigError`` (exit 2) for an unknown backend, an openai backend with neither key nor base URL, or a
+``language`` that is not an ISO 639-1 code.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .extract import Extractor
 from .extract_offline import OfflineExtractor
 from .extract_openai import DEFAULT_OUTPUT_BUDGET, NO_KEY, OpenAIExtractor
 from .importers.base import ImportOptions
+from .language import is_language_code
 from .limiter import RateLimiter
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -50,6 +52,17 @@ class RunConfig:
     price_factor: float = 1.0  # of the price table, for --max-cost: the Batch API bills half
     input_format: str | None = None  # --format: skip detection
     columns: dict[str, str] | None = None  # --columns: CSV field → column name
+    language: str | None = None  # --language: what paraphrases and overviews are written in; None: the thread's own
+
+    def __post_init__(self) -> None:
+        if self.language is not None:
+            code = self.language.strip().lower()
+            if not is_language_code(code):
+                raise ConfigError(
+                    f"--language {self.language!r} is not an ISO 639-1 code: give two letters, such as en, de, ja "
+                    "or zh, or drop --language to keep each thread's own language"
+                )
+            self.language = code
 
     @property
     def import_options(self) -> ImportOptions:

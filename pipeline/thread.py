@@ -4,9 +4,11 @@ Input: a ``Thread``, an ``AnswerSource`` (cache, live extractor or batch queue),
 ``ThreadSettings`` (the chunk budget, the provenance stamped into the brief, the price of a usage).
 Output: a ``ThreadResult`` (status, counts, failures, usage, cost, the brief's flat rows) and the brief,
 or no brief when the thread is ``pending`` (an answer it needs has not come back from a batch).
-Chain: normalize → chunk → extract (every chunk at once) → check → ground → merge → overview → build the
-brief → check the brief. Failure modes: a chunk or the overview that cannot be answered is recorded as a
-``Failure`` and the thread is ``partial`` (``failed`` when no chunk was extracted); an unexpected error in
+Chain: normalize → detect the language → chunk → extract (every chunk at once) → check → ground → merge →
+overview → build the brief → check the brief. Failure modes: a chunk or the overview that cannot be answered
+is recorded as a ``Failure`` and the thread is ``partial`` (``failed`` when no chunk was extracted); so is a
+thread in a language the backend does not read (``Extractor.languages``; offline: English): it is still
+extracted (its quotes may hold claims), but never a silent, empty "complete"; an unexpected error in
 one chunk is an ``internal`` failure of that chunk (re-raised with ``debug``). A brief that breaks its
 own contract (``validate.brief_problems``) raises ``RuntimeError``: that is a bug, never the model's fault,
 and no such brief is written.
@@ -22,12 +24,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .answers import AnswerSource, Summary, Waiting
-from .brief_types import Brief, ProvenanceBase
+from .brief_types import Brief, BriefLanguage, ProvenanceBase
 from .chunk import chunk_thread
 from .errors import ExtractionError
 from .export import claim_rows, relation_rows
 from .extract import check_extraction
 from .ground import ground_claims
+from .language import Detected, detect, reads, unread_reason, write_in
 from .merge import merge_claims
 from .models import (
     BriefStatus,
@@ -57,6 +60,9 @@ class ThreadSettings:
     provenance: ProvenanceBase  # backend, model, prompt and schema hashes, versions: every brief carries them
     price: Callable[[Usage], float | None]  # the cost of a usage, None when the model's price is unknown
     debug: bool = False  # re-raise an unexpected error instead of recording it
+    # --language: the language paraphrases and the overview are asked in (ISO 639-1); None: the thread's own.
+    language: str | None = None
+    languages: frozenset[str] | None = None  # what the backend reads (Extractor.languages); None: every language
 
 
 @dataclass
@@ -76,6 +82,7 @@ class ThreadResult:
     claim_rows: list[dict[str, Any]] = field(default_factory=list)
     relation_rows: list[dict[str, Any]] = field(default_factory=list)
     pending: int = 0  # batch mode: answers this thread still waits for
+    language: BriefLanguage | None = None  # None when the thread has no brief (pending, or an internal failure)
 
 
 @dataclass
@@ -100,7 +107,8 @@ async def brief_thread(
     started = time.monotonic()
     progress = progress or NoProgress()
     thread = normalize_thread(thread)
-    chunks = chunk_thread(thread, tokenizer, settings.max_chunk_tokens)
+    detected = detect(thread)
+    chunks = chunk_thread(thread, tokenizer, settings.max_chunk_tokens, write_in(settings.language, detected))
     progress.chunks_found(len(chunks))
     outcomes = await asyncio.gather(
         *(_extraction(answers, thread.id, c, progress) for c in chunks), return_exceptions=True
@@ -109,6 +117,10 @@ async def brief_thread(
     if len(answered) < len(outcomes):
         return _pending(thread, len(outcomes) - len(answered), started, progress), None
     found = _read_extractions(thread, chunks, answered, settings.debug)
+    language = _language(detected, settings)
+    if language["read_by_backend"] is False:  # first: the runner's line on stderr shows the first failure
+        reason = unread_reason(settings.provenance["backend"], settings.languages or frozenset(), detected)
+        found.failures.insert(0, Failure("extract", None, reason))
     claims, relations, unlinked = merge_claims(thread, found.grounded, found.proposed)
     found.rejected += unlinked
     summary, summary_usage = "", Usage()
@@ -121,10 +133,24 @@ async def brief_thread(
         else:
             summary = overview
         found.usage.add(summary_usage)
+    elif found.extracted and language["read_by_backend"] is False:
+        summary = (
+            f"No claims were found: this thread is in {detected.code}, which the "
+            f"{settings.provenance['backend']} extractor does not read."
+        )
     elif found.extracted:
         summary = "No claims were found in this thread."
     progress.thread_done(summary_usage)
-    return _finish(thread, chunks, claims, relations, summary, found, settings, started)
+    return _finish(thread, chunks, claims, relations, summary, found, language, settings, started)
+
+
+def _language(detected: Detected, settings: ThreadSettings) -> BriefLanguage:
+    return {
+        "code": detected.code,
+        "confidence": detected.confidence,
+        "read_by_backend": reads(settings.languages, detected),
+        "requested": settings.language,
+    }
 
 
 def _finish(
@@ -134,6 +160,7 @@ def _finish(
     relations: list[Relation],
     summary: str,
     found: Findings,
+    language: BriefLanguage,
     settings: ThreadSettings,
     started: float,
 ) -> tuple[ThreadResult, Brief]:
@@ -145,6 +172,7 @@ def _finish(
     brief = build_brief(
         thread=thread,
         status=status,
+        language=language,
         tokens=sum(c.prompt_tokens for c in chunks),
         chunks=len(chunks),
         claims=claims,
@@ -179,6 +207,7 @@ def _finish(
         seconds,
         list(claim_rows([brief])),
         list(relation_rows([brief])),
+        language=language,
     )
     return result, brief
 

@@ -24,7 +24,7 @@ from conftest import FAKE_BASE_URL, SleepRecorder, completion, grounded_everywhe
 from pipeline import batch as batch_module
 from pipeline.batch import BatchJob
 from pipeline.batch_api import BatchAPI
-from pipeline.batch_state import MAX_ATTEMPTS
+from pipeline.batch_state import MAX_ATTEMPTS, config_from_state, new_state
 from pipeline.cli import cli
 from pipeline.fakeserver import FakeBatches, FakeOpenAIServer, FakeServerConfig, LineFault, answer_for
 from pipeline.fakeserver import Fault as FakeFault
@@ -429,3 +429,25 @@ def test_quiet_batch_runs_print_the_summary_and_problems_only(tmp_path: Path) ->
     assert not [line for line in lines if line.lstrip().startswith(("ok ", "PENDING ", "BATCH "))]
     assert any(line.lstrip().startswith("PARTIAL") and " b:" in line and "HTTP 500" in line for line in lines)
     assert lines[-1].startswith("threadbrief: 2 thread(s): 1 complete, 1 partial")
+
+
+def test_the_state_keeps_every_run_setting_a_collect_needs(tmp_path: Path) -> None:
+    config = RunConfig(
+        inputs=[tmp_path / "in"],
+        out=tmp_path / "out",
+        backend="openai",
+        model="gpt-4o-mini",
+        base_url="http://user:pw@127.0.0.1:9/v1?token=x",
+        max_chunk_tokens=900,
+        output_budget=333,
+        cache_dir=tmp_path / "cache",
+        response_format="json_object",
+        input_format="reddit",
+        columns={"text": "body"},
+        language="de",
+    )
+    again = config_from_state(json.loads(json.dumps(new_state(config, "fp"))))
+    for name in ("model", "max_chunk_tokens", "output_budget", "response_format", "input_format", "columns"):
+        assert getattr(again, name) == getattr(config, name), name
+    assert again.language == "de" and again.inputs == [(tmp_path / "in").resolve()]
+    assert again.base_url == "http://127.0.0.1:9/v1"  # no password or token written down
