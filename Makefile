@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint quality halves fit-claims edge-oracle edge-alternatives bench schema-speed longthread imports \
-	fault-report clean
+.PHONY: run test lint quality halves fit-claims crossval edge-oracle edge-alternatives bench schema-speed longthread imports \
+	fault-report output-cost clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -44,9 +44,13 @@ quality: $(VENV)/.installed
 halves: $(VENV)/.installed
 	$(BIN)/python bench/halves.py
 
-# Refit the offline claim model on ../shared/eval/cmv-dev: cross-validated scores, and the fit beside CLAIM_WEIGHTS.
+# Refit the offline extractor's tuned parts on ../shared/eval/cmv-dev and write pipeline/data/offline_model.json.
 fit-claims: $(VENV)/.installed
-	$(BIN)/python bench/fit_claims.py
+	$(BIN)/python bench/fit_claims.py --write
+
+# The offline extractor cross-validated by thread (8 folds, every tuned part refitted per fold): the headline figures.
+crossval: $(VENV)/.installed
+	$(BIN)/python bench/crossval.py
 
 # How much of the offline attack-edge error is the source clause, how much the target clause.
 edge-oracle: $(VENV)/.installed
@@ -59,6 +63,10 @@ edge-alternatives: $(VENV)/.installed
 # The compiled schema check (fastjsonschema) against jsonschema on valid model answers and briefs of seeds/.
 schema-speed: $(VENV)/.installed
 	$(BIN)/python bench/schema_speed.py
+
+# Output tokens per claim and per thread, and USD per 1,000 threads, of realistic answers before/after the compact schema.
+output-cost: $(VENV)/.installed
+	$(BIN)/python bench/output_cost.py
 
 # The fault-injection table, docs/fault-report.md, from the fault tests' results (the suite writes no file).
 fault-report: $(VENV)/.installed-test

@@ -34,11 +34,11 @@ from tenacity.wait import wait_random_exponential
 from .errors import ExtractionError
 from .extract import parse_json_reply
 from .limiter import RateLimiter
-from .models import Chunk, ChunkExtraction, Claim, Relation, Usage
+from .models import TITLE_POST_ID, Chunk, ChunkExtraction, Claim, Relation, Usage
 from .resources import prompt_sha256, prompt_text, render_prompt, response_schema, schema_errors, schema_sha256
 from .tokenizer import MESSAGE_TOKENS, Tokenizer, get_tokenizer
 
-EXTRACT_PROMPTS = ("extract_system", "extract_user", "extract_context", "json_object", "reask")
+EXTRACT_PROMPTS = ("extract_system", "extract_user", "extract_context", "extract_language", "json_object", "reask")
 SUMMARY_PROMPTS = ("summarize_system", "summarize_user", "summarize_parts_system", "summarize_parts_user")
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 # Local servers (Ollama, llama.cpp) need no key, but the SDK's client insists on one.
@@ -127,10 +127,46 @@ def extraction_messages(chunk: Chunk) -> list[dict[str, str]]:
     ]
 
 
+def _speaker(claim: Claim | None) -> str:
+    return (claim.speaker if claim is not None else None) or "an unnamed speaker"
+
+
+def _speakers_line(claims: list[Claim]) -> str:
+    """Each speaker once, in the order of their first claim, with their count of claims; the title's author
+    is named as the one who opened the thread (the title post is theirs), which a reader needs to know."""
+    counts: dict[str, int] = {}
+    opened: set[str] = set()
+    for claim in claims:
+        name = _speaker(claim)
+        counts[name] = counts.get(name, 0) + 1
+        if claim.post_id == TITLE_POST_ID:
+            opened.add(name)
+    return "; ".join(
+        f"{name} ({'opened the thread, ' if name in opened else ''}{count} claim{'s' if count != 1 else ''})"
+        for name, count in counts.items()
+    )
+
+
 def summary_messages(title: str, claims: list[Claim], relations: list[Relation]) -> list[dict[str, str]]:
-    claim_lines = "\n".join(f"{c.id} ({c.speaker or 'unknown'}, {c.kind}): {c.text}" for c in claims)
-    relation_lines = "\n".join(f"{r.source} {r.type} {r.target}" for r in relations) or "(none)"
-    user = render_prompt("summarize_user", title=title, claims=claim_lines or "(none)", relations=relation_lines)
+    """The overview's prompt: every claim with its speaker, what it says and, when the claim's text is a
+    paraphrase, the words it quotes (an overview written from paraphrases alone lost who said what);
+    every relation with the speakers of both ends."""
+    by_id = {c.id: c for c in claims}
+    claim_lines = "\n".join(
+        f"{c.id} {_speaker(c)}, {c.kind}: {c.text}" + ("" if c.text == c.quote else f" | words: “{c.quote}”")
+        for c in claims
+    )
+    relation_lines = "\n".join(
+        f"{r.source} ({_speaker(by_id.get(r.source))}) {r.type} {r.target} ({_speaker(by_id.get(r.target))})"
+        for r in relations
+    )
+    user = render_prompt(
+        "summarize_user",
+        title=title,
+        speakers=_speakers_line(claims) or "(none)",
+        claims=claim_lines or "(none)",
+        relations=relation_lines or "(none)",
+    )
     return [{"role": "system", "content": prompt_text("summarize_system")}, {"role": "user", "content": user}]
 
 
@@ -370,6 +406,10 @@ class OpenAIExtractor:
     @property
     def rate_limited(self) -> int:
         return self.limiter.throttles
+
+    @property
+    def languages(self) -> None:  # a model reads every language its threads are in
+        return None
 
     def summary_tokens(self, title: str, claims: list[Claim], relations: list[Relation]) -> int:
         return self.prompt_tokens(summary_messages(title, claims, relations))

@@ -115,7 +115,11 @@ def answer_for(body: dict[str, Any]) -> dict[str, Any]:
     response_format = body.get("response_format", {})
     name = response_format.get("json_schema", {}).get("name") if isinstance(response_format, dict) else None
     user = _first_user_message(body)
-    if name == "thread_summary" or "Claims:" in user or "Overviews of its parts" in user:
+    if (
+        name == "thread_summary"
+        or user.startswith("Thread: ")
+        and ("\nClaims (" in user or "Overviews of its parts" in user)
+    ):
         return {"overview": "The thread debates its title; the claims and rebuttals are listed below."}
     context, _, shown = user.rpartition("</context>")
     context_first = {post_id: _first_sentence(text) for post_id, _attrs, text in _POST.findall(context)}
@@ -126,7 +130,8 @@ def answer_for(body: dict[str, Any]) -> dict[str, Any]:
     def add_claim(post_id: str, quote: str) -> str:
         claim_id = f"k{len(claims) + 1}"
         local[post_id] = claim_id
-        claims.append({"id": claim_id, "post_id": post_id, "kind": "claim", "text": quote[:80], "quote": quote})
+        # A first sentence states its claim plainly: the text is empty, "the same as the quote".
+        claims.append({"id": claim_id, "post_id": post_id, "kind": "claim", "quote": quote, "text": ""})
         return claim_id
 
     for post_id, attrs, text in _POST.findall(shown):
