@@ -1,25 +1,30 @@
-"""Fit the offline claim model on annotated threads, and measure it on threads it was not fitted on.
+"""Fit the offline extractor's tuned parts on annotated threads, and write them where the extractor reads them.
 
-The offline extractor decides claim against premise with a logistic model over named 0/1 language
-features (``extract_offline.claim_features``, weights in ``CLAIM_WEIGHTS``). This script:
-- labels every candidate segment of the annotated threads (../shared/eval/cmv-dev by default): 1 when it
-  overlaps a gold ``claim``/``main_claim`` unit of its post by half of each (the eval's rule), else 0;
-  questions and the thread title are left out, since no weight decides them;
-- fits the weights by L2-regularised logistic regression (Newton's method; a few dozen features) and
-  picks the claim threshold that maximises segment-level F1 on the same rows;
-- k-fold cross-validation by thread: fits on the other folds, runs the whole offline pipeline on the
-  held-out threads with those weights, and scores the briefs with ``threadbrief eval``, pooled over folds;
-- prints that beside the shipped weights' scores on all threads (in-sample: they were set on these threads);
-- the cross-validated claim F1 again for every combination of --sweep-l2 and --sweep-folds, and its range;
-- the weights and threshold fitted on all threads beside the shipped ``CLAIM_WEIGHTS`` and ``CLAIM_THRESHOLD``
-  (the shipped ones are not this fit, though they were set on the same threads; the table shows how far apart).
-Only the claim weights and threshold are refitted per fold; every other rule of the offline extractor was
-tuned on all of these threads, so even the cross-validated figures are not held-out figures for the rules.
-Usage: python bench/fit_claims.py [CMV_DIR] [--folds K] [--l2 L] [--sweep-l2 0.1,1,10] [--sweep-folds 4,8]
+The offline extractor's rules are general word classes (see pipeline/extract_offline.py); what is fitted to
+data is written to ``pipeline/data/offline_model.json`` by this script and by nothing else:
+- ``claim_weights``: a logistic model over the named 0/1 features ``extract_offline.claim_features`` computes,
+  fitted by L2-regularised logistic regression (Newton's method; the bias is not penalised) on every candidate
+  segment of the training threads, labelled 1 when it overlaps a gold ``claim``/``main_claim`` unit of its
+  post by half of each (the eval's rule), else 0 (questions are left out: no weight decides them);
+- ``claim_threshold``: the score cut that maximises segment-level claim F1 on those rows;
+- ``default_parent_score`` and ``default_reply_score``: how claim-like the answered thesis and the reply's
+  strongest statement must be for the argumentative-exchange default (``extract_offline.argued_reply``): the
+  ``DEFAULT_QUANTILE`` quantile of the claim scores of the training segments labelled claims, i.e. "at least as
+  claim-like as three annotated claims in four" (the quantile was chosen with the non-debate dev set in view,
+  see DEFAULT_QUANTILE; the score it gives is fitted on the training threads only);
+- ``sources_per_reply`` (1, 2 or 3) and ``evidence_edges`` (no/yes): how a rebutting reply's edges are drawn,
+  picked by running the whole offline pipeline on the training threads with each choice and keeping the one
+  with the best attack-edge F1 under ``threadbrief eval``'s rules (a tie keeps the earlier, simpler choice).
+With --write, the fit on all threads of CMV_DIR (../shared/eval/cmv-dev by default) is written to the model
+file; without it, the script prints the fit beside the shipped file and says whether they are the same bytes.
+The fit is deterministic: the same threads give the same file. ``make crossval`` (bench/crossval.py) scores
+this same fitting procedure on threads it was not fitted on.
+Usage: python bench/fit_claims.py [CMV_DIR] [--l2 1.0] [--write]
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,12 +37,20 @@ from cmv import argument_parser, data_paths, logistic_fit, offline_briefs
 from pipeline import extract_offline
 from pipeline.chunk import chunk_thread
 from pipeline.evaluate import GOLD_CLAIM_LABELS, SystemScores, evaluate, load_gold, locate_units, units_match
-from pipeline.extract_offline import CLAIM_WEIGHTS, claim_features, segments
-from pipeline.load import TITLE_POST_ID, load_inputs
+from pipeline.extract_offline import CLAIM_FEATURES, claim_features, segments
+from pipeline.load import load_inputs
 from pipeline.normalize import normalize_thread
 from pipeline.tokenizer import get_tokenizer
 
-NAMES = list(CLAIM_WEIGHTS)
+MODEL_PATH = Path(__file__).resolve().parents[1] / "pipeline" / extract_offline.MODEL_FILE
+L2 = 1.0  # fixed before fitting, not searched
+# The default holds between turns at least as claim-like as this share of the annotated claims fall below.
+# Chosen by looking at eval/nondebate (a dev set): the median (0.5) marked 7.5% of its non-rebutting replies
+# as rebuttals, the upper quartile 3.2%; on cmv-dev the attack-edge F1 barely moves between them (0.146 vs
+# 0.142 in-sample). Maximising cmv-dev's attack-edge F1 alone would open the default to every reply (about
+# 13% false rebuttals on the non-debate set), since three ChangeMyView replies in four attack their parent.
+DEFAULT_QUANTILE = 0.75
+EDGE_CHOICES = [(sources, evidence) for evidence in (False, True) for sources in (1, 2, 3)]
 
 
 @dataclass
@@ -48,10 +61,10 @@ class Row:
 
 
 def labelled_rows(threads_dir: Path, gold: dict[str, dict[str, Any]]) -> list[Row]:
+    """One row per candidate, non-question segment of every annotated thread (the title included)."""
     tokenizer = get_tokenizer(None)
     rows: list[Row] = []
-    threads = load_inputs([threads_dir]).threads
-    for thread in threads:
+    for thread in load_inputs([threads_dir]).threads:
         if thread.id not in gold:
             continue
         thread = normalize_thread(thread)
@@ -62,8 +75,6 @@ def labelled_rows(threads_dir: Path, gold: dict[str, dict[str, Any]]) -> list[Ro
         adus = gold[thread.id]["adus"]
         claims = [u for a in adus if a["label"] in GOLD_CLAIM_LABELS and (u := units[a["id"]]) is not None]
         for cp in chunk.posts:
-            if cp.post.id == TITLE_POST_ID:
-                continue
             found = segments(cp)
             for segment in found:
                 if not segment.candidate or segment.kind == "question":
@@ -75,18 +86,15 @@ def labelled_rows(threads_dir: Path, gold: dict[str, dict[str, Any]]) -> list[Ro
     return rows
 
 
-def fit(rows: list[Row], l2: float) -> dict[str, float]:
-    """L2-regularised logistic regression by Newton's method; the bias is not penalised. A feature no
-    training row shows keeps its shipped weight (there is nothing to fit it on)."""
-    seen = [name for name in NAMES if any(name in row.features for row in rows)]
+def fit_weights(rows: list[Row], l2: float) -> dict[str, float]:
+    """Logistic regression on the rows; a feature no row shows gets weight 0 (there is nothing to fit it on)."""
+    seen = [name for name in CLAIM_FEATURES if any(name in row.features for row in rows)]
     weights = logistic_fit(((row.features, row.label) for row in rows), seen, l2, iterations=25)
-    fitted = dict(CLAIM_WEIGHTS)
-    fitted.update(weights)
-    return fitted
+    return {name: round(weights.get(name, 0.0), 4) + 0.0 for name in CLAIM_FEATURES}  # + 0.0: no "-0.0"
 
 
 def best_threshold(rows: list[Row], weights: dict[str, float]) -> float:
-    """The score cut that maximises segment-level claim F1 on these rows."""
+    """The score cut that maximises segment-level claim F1 on these rows (midway to the next score down)."""
     scored = sorted(((sum(weights[f] for f in row.features), row.label) for row in rows), reverse=True)
     positives = sum(label for _, label in scored)
     best, cut, tp = 0.0, 0.0, 0
@@ -94,69 +102,94 @@ def best_threshold(rows: list[Row], weights: dict[str, float]) -> float:
         tp += label
         f1 = 2 * tp / (k + positives)
         if f1 > best:
-            best, cut = f1, score
-    return cut
+            following = scored[k][0] if k < len(scored) else score - 1.0
+            best, cut = f1, (score + following) / 2
+    return round(cut, 4) + 0.0
+
+
+def default_score(rows: list[Row], weights: dict[str, float]) -> float:
+    """The ``DEFAULT_QUANTILE`` quantile of the claim scores of the rows labelled claims."""
+    scores = sorted(sum(weights[f] for f in row.features) for row in rows if row.label)
+    if not scores:
+        return 0.0
+    return round(scores[min(len(scores) - 1, int(DEFAULT_QUANTILE * len(scores)))], 4) + 0.0
 
 
 @contextmanager
-def claim_model(weights: dict[str, float], threshold: float) -> Iterator[None]:
-    saved, saved_threshold = dict(CLAIM_WEIGHTS), extract_offline.CLAIM_THRESHOLD
-    CLAIM_WEIGHTS.update(weights)
-    extract_offline.CLAIM_THRESHOLD = threshold
+def offline_model(model: dict[str, Any]) -> Iterator[None]:
+    """The offline extractor runs with ``model`` instead of the shipped file while the block lasts."""
+    names = ("CLAIM_THRESHOLD", "SOURCES_PER_REPLY", "EVIDENCE_EDGES", "DEFAULT_PARENT_SCORE", "DEFAULT_REPLY_SCORE")
+    saved = dict(extract_offline.CLAIM_WEIGHTS), {name: getattr(extract_offline, name) for name in names}
+    extract_offline.CLAIM_WEIGHTS.update(model["claim_weights"])
+    extract_offline.CLAIM_THRESHOLD = model["claim_threshold"]
+    extract_offline.SOURCES_PER_REPLY = model["sources_per_reply"]
+    extract_offline.EVIDENCE_EDGES = model["evidence_edges"]
+    extract_offline.DEFAULT_PARENT_SCORE = model["default_parent_score"]
+    extract_offline.DEFAULT_REPLY_SCORE = model["default_reply_score"]
     try:
         yield
     finally:
-        CLAIM_WEIGHTS.update(saved)
-        extract_offline.CLAIM_THRESHOLD = saved_threshold
+        extract_offline.CLAIM_WEIGHTS.update(saved[0])
+        for name, value in saved[1].items():
+            setattr(extract_offline, name, value)
 
 
 def scores_on(threads_dir: Path, gold: dict[str, dict[str, Any]], thread_ids: list[str]) -> SystemScores:
+    """The offline pipeline (as the module is set now) on these threads, scored by ``threadbrief eval``."""
     with offline_briefs([threads_dir / f"{thread_id}.json" for thread_id in thread_ids], "tb-fit-") as out:
         return evaluate({t: gold[t] for t in thread_ids}, out).systems["threadbrief"]
 
 
-def pooled(parts: list[SystemScores]) -> SystemScores:
-    total = SystemScores()
-    for part in parts:
-        for name in ("claims", "attack_edges", "post_pairs"):
-            score = getattr(part, name)
-            getattr(total, name).add(score.tp, score.fp, score.fn)
-    return total
+def fit_model(
+    threads_dir: Path, gold: dict[str, dict[str, Any]], thread_ids: list[str], rows: list[Row], l2: float = L2
+) -> dict[str, Any]:
+    """Every tuned part, fitted on ``thread_ids`` only (their rows and their pipeline runs)."""
+    chosen = set(thread_ids)
+    train = [row for row in rows if row.thread in chosen]
+    weights = fit_weights(train, l2)
+    model: dict[str, Any] = {
+        "claim_weights": weights,
+        "claim_threshold": best_threshold(train, weights),
+        "default_parent_score": default_score(train, weights),
+        "default_reply_score": default_score(train, weights),
+        "sources_per_reply": 0,
+        "evidence_edges": False,
+    }
+    best = -1.0
+    for sources, evidence in EDGE_CHOICES:
+        candidate = {**model, "sources_per_reply": sources, "evidence_edges": evidence}
+        with offline_model(candidate):
+            f1 = scores_on(threads_dir, gold, sorted(thread_ids)).attack_edges.f1
+        if f1 > best:
+            best, model = f1, candidate
+    return model
 
 
-def line(label: str, s: SystemScores) -> str:
-    c, e, p = s.claims, s.attack_edges, s.post_pairs
+def model_text(model: dict[str, Any], about: str) -> str:
+    """The model file's bytes: fixed key order, weights in ``CLAIM_FEATURES`` order, one trailing newline."""
+    document = {
+        "about": about,
+        "claim_threshold": model["claim_threshold"],
+        "default_parent_score": model["default_parent_score"],
+        "default_reply_score": model["default_reply_score"],
+        "sources_per_reply": model["sources_per_reply"],
+        "evidence_edges": model["evidence_edges"],
+        "claim_weights": {name: model["claim_weights"][name] for name in CLAIM_FEATURES},
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def about_text(threads: int, rows: list[Row], l2: float) -> str:
     return (
-        f"{label:<56} claim P {c.precision:.3f} R {c.recall:.3f} F1 {c.f1:.3f}   attack-edge F1 {e.f1:.3f}   "
-        f"post-pair F1 {p.f1:.3f}"
+        f"Written by bench/fit_claims.py --write (do not edit by hand): fitted on {threads} annotated "
+        f"ChangeMyView threads (cmv-dev), {len(rows)} candidate segments, L2 {l2:g}."
     )
-
-
-def cross_validated(
-    threads_dir: Path, gold: dict[str, dict[str, Any]], rows: list[Row], folds: int, l2: float
-) -> SystemScores:
-    """Fit on all folds but one, run the whole pipeline on the held-out one; counts pooled over folds."""
-    ids = sorted(gold)
-    parts = []
-    for fold in range(folds):
-        held_out = ids[fold::folds]  # a fixed split: every k-th thread by id
-        train = [r for r in rows if r.thread not in set(held_out)]
-        weights = fit(train, l2)
-        with claim_model(weights, best_threshold(train, weights)):
-            parts.append(scores_on(threads_dir, gold, held_out))
-    return pooled(parts)
-
-
-def numbers(text: str, kind: type[float] | type[int]) -> list[Any]:
-    return [kind(value) for value in text.split(",") if value.strip()]
 
 
 def main() -> int:
     parser = argument_parser(__doc__)
-    parser.add_argument("--folds", type=int, default=4)
-    parser.add_argument("--l2", type=float, default=1.0)
-    parser.add_argument("--sweep-l2", default="0.1,1,10", help="comma-separated L2 strengths to cross-validate")
-    parser.add_argument("--sweep-folds", default="4,8", help="comma-separated fold counts to cross-validate")
+    parser.add_argument("--l2", type=float, default=L2)
+    parser.add_argument("--write", action="store_true", help=f"write the fit to {MODEL_PATH}")
     args = parser.parse_args()
     paths = data_paths(args.cmv_dir)
     if paths is None:
@@ -166,41 +199,39 @@ def main() -> int:
     ids = sorted(gold)
     rows = labelled_rows(threads_dir, gold)
     print(f"{len(rows)} candidate segments of {len(ids)} threads, {sum(r.label for r in rows)} of them claims")
-
-    shipped = scores_on(threads_dir, gold, ids)
-    print(line("shipped weights, all threads (in-sample)", shipped))
-    validated = cross_validated(threads_dir, gold, rows, args.folds, args.l2)
-    print(line(f"refitted per fold (l2 {args.l2:g}), {args.folds}-fold cross-validated", validated))
-    weights = fit(rows, args.l2)
-    threshold = best_threshold(rows, weights)
-    with claim_model(weights, threshold):
-        print(line(f"refitted on all threads (l2 {args.l2:g}, in-sample)", scores_on(threads_dir, gold, ids)))
-
-    sweep = []
-    print("\ncross-validated claim F1 (claim weights and threshold refitted per fold, folds by thread id):")
-    for folds in numbers(args.sweep_folds, int):
-        for l2 in numbers(args.sweep_l2, float):
-            claims = cross_validated(threads_dir, gold, rows, folds, l2).claims
-            sweep.append(claims.f1)
-            print(f"    {folds} folds, l2 {l2:<5g} claim F1 {claims.f1:.3f}")
-    print(f"    range: {min(sweep):.3f}-{max(sweep):.3f}")
-
-    print(f"\nclaim model fitted on all threads (l2 {args.l2:g}) beside the shipped one (CLAIM_WEIGHTS):")
-    print(f"    {'feature':<22} {'fitted':>7} {'shipped':>8} {'shipped - fitted':>17}")
-    unseen = {name for name in NAMES if not any(name in row.features for row in rows)}
-    for name in NAMES:
-        gap = round(CLAIM_WEIGHTS[name] - weights[name], 2) + 0.0  # + 0.0: no "-0.00"
-        note = "   not fitted: no candidate segment has it" if name in unseen else ""
-        print(f"    {name:<22} {weights[name]:>7.2f} {CLAIM_WEIGHTS[name]:>8.2f} {gap:>17.2f}{note}")
-    shipped_threshold = extract_offline.CLAIM_THRESHOLD
-    gap = round(shipped_threshold - threshold, 2) + 0.0
-    print(f"    {'threshold':<22} {threshold:>7.2f} {shipped_threshold:>8.2f} {gap:>17.2f}")
-    gaps = [abs(CLAIM_WEIGHTS[name] - weights[name]) for name in NAMES if name not in unseen]
-    print(
-        f"    {sum(g >= 0.05 for g in gaps)} of the {len(gaps)} fitted weights differ by 0.05 or more "
-        f"(largest {max(gaps):.2f}): the shipped weights are not this fit"
-    )
+    model = fit_model(threads_dir, gold, ids, rows, args.l2)
+    text = model_text(model, about_text(len(ids), rows, args.l2))
+    shipped = MODEL_PATH.read_text(encoding="utf-8") if MODEL_PATH.is_file() else ""
+    if args.write:
+        MODEL_PATH.write_text(text, encoding="utf-8")
+        print(f"wrote {MODEL_PATH}")
+    else:
+        same = "the same bytes as" if text == shipped else "DIFFERENT from"
+        print(f"the fit on all threads is {same} {MODEL_PATH} (--write to replace it)")
+    shipped_model = json.loads(shipped) if shipped else None
+    print(f"    {'feature':<22} {'fitted':>8} {'shipped':>8}")
+    for name in CLAIM_FEATURES:
+        old = f"{shipped_model['claim_weights'].get(name, float('nan')):>8.4f}" if shipped_model else ""
+        print(f"    {name:<22} {model['claim_weights'][name]:>8.4f} {old}")
+    for key in (
+        "claim_threshold",
+        "default_parent_score",
+        "default_reply_score",
+        "sources_per_reply",
+        "evidence_edges",
+    ):
+        print(f"    {key:<22} {model[key]!s:>8} {shipped_model[key] if shipped_model else ''!s:>8}")
+    with offline_model(model):
+        print(f"in-sample on all {len(ids)} threads: {line(scores_on(threads_dir, gold, ids))}")
     return 0
+
+
+def line(s: SystemScores) -> str:
+    c, e, p = s.claims, s.attack_edges, s.post_pairs
+    return (
+        f"claim P {c.precision:.3f} R {c.recall:.3f} F1 {c.f1:.3f}   attack-edge P {e.precision:.3f} "
+        f"R {e.recall:.3f} F1 {e.f1:.3f}   post-pair F1 {p.f1:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,33 +1,44 @@
 """The offline backend: deterministic claim and rebuttal extraction with no network and no model.
 
 Input: a ``Chunk``. Output: the same payload an LLM returns (claims citing shown posts, relations
-between them), built from general signals only, never from thread-specific rules:
+between them), built from general word classes of the literature cited beside each list (discourse-marker
+and stance lexicons, argument indicators), never from phrases of particular threads:
 - segments: each post's sentences, split into clauses at "; ", ": " and contrast connectives
-  ("..., but ..."), since an argument's units are often clauses, though never inside a parenthesis or
-  a quotation, which would leave half of it in each quote; quoted text (``Post.quoted``),
-  fragments, title lines inside a post, edits and thanks are never the author's claims;
-- claims: segments scored as log-odds of being a claim rather than a premise or an aside, from
-  stance verbs, modals, evaluation, hedges, copulas (positive) and links, examples, questions,
-  conditions, causal openings, quotation marks, first-person plural, narration (negative), length and
-  position (a one-segment post is its point; a post's opening states it). A post that argues makes at
-  least one claim. The thread title (post ``title``) is its opening author's thesis. The weights were
-  fitted as a logistic model on annotated debates (see README, "Evaluation"); premises directly after
-  a claim in the same sentence support it;
-- replies: the parent (``parent_id``; with no reply structure, one of the few posts before) is what a
-  reply answers. A quote-reply answers the quoted words: the segment after the quote responds to the
-  parent segment the quote repeats. Otherwise the reply's strongest claim and its opening respond to
-  the parent's thesis (the title, for a reply to the opening post), or in plain text to the earlier
-  segment sharing most words. The stance comes from the post's first two sentences, fragments included
-  (a bare "Interesting." or "Exactly." is no claim but says where the reply stands): agreement → agrees, agreement
-  limited by a condition → qualifies, agreement followed by "but" (a concession) → rebuts; anything
-  else rebuts, except a short reply with no sign of disagreement (an aside), and in plain text, where
+  ("..., but ..."), never inside a parenthesis or a quotation; quoted text (``Post.quoted``), fenced code
+  blocks, fragments, edit notes, greetings and placeholders ("[deleted]") are never the author's claims;
+- claims: segments scored as log-odds of being a claim rather than a premise or an aside, by a logistic model
+  over named 0/1 features (stance verbs, modals, evaluation, hedges, copulas, negation, links, examples,
+  opening connectives, narration, length, position, the thread title). The weights, the threshold, the
+  default's two score cuts and the two edge choices are loaded from ``pipeline/data/offline_model.json``,
+  which bench/fit_claims.py writes (bench/crossval.py scores that fit on held-out threads). A post that argues
+  makes at least one claim; premises directly after a claim in the same sentence support it;
+- replies: the parent (``parent_id``; with no reply structure, one of the few posts before) is what a reply
+  answers. A reply gets a stance relation only on textual evidence (``reply_stance``): an agreement in its
+  opening agrees (limited by a condition: qualifies; turned by a following "but"/"however": rebuts); an
+  acknowledgement turned by a contrast ("That may be true, but ...") rebuts; so do an explicit disagreement
+  ("I disagree", "that's not true"), a denying or contrasting opener after a statement ("No, ...", "Actually,
+  ..."), a clause contradicting an answered clause (most of its content words shared, opposite polarity), and
+  a challenge question ("Why would ...?", "Isn't that ...?"). In an argumentative exchange the default is an
+  attack (``argued_reply``): a reply showing none of these, whose strongest statement takes a position
+  (claim-like by the fitted scores, a stance or assertion marker, no question, no first-person narration)
+  against a post that takes one (its thesis, or the title for a reply to the opening post; the post asks for
+  no help or information), and which opens with no thanks, praise, condolence, "same here", question or story,
+  rebuts. Anything else -- thanks, consolation, anecdotes, jokes, information questions, announcements -- gets
+  no stance relation (the reply link stays in the post structure), and neither does a reply to the author's
+  own post. A quote-reply answers the quoted words: the reply's words after the quote take that stance toward
+  the parent segment the quote repeats. Otherwise the reply's strongest claim, its opening and its next claims
+  (``sources_per_reply`` in all) answer the parent's thesis (the title, for a reply to the opening post),
+  plus, with ``evidence_edges``, the contradicting clause against the one it contradicts. In plain text, where
   consecutive posts may be one author going on, only an explicit disagreement marker makes a rebuttal.
-Failure modes: none; a post with no claim-like segment yields no claim.
+Failure modes: none at extraction (a post with no claim-like segment yields no claim); importing the module
+raises if the model file is missing or names other features than ``CLAIM_FEATURES``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,15 +48,16 @@ from .extract import Extractor
 from .models import TITLE_POST_ID, Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 from .text import PUNCTUATION_TABLE, sentence_spans
 
-RULES_VERSION = "offline-8"
-CLAIM_THRESHOLD = -0.8  # claim log-odds above which a segment is a claim (else a premise)
+RULES_VERSION = "offline-10"
 MIN_WORDS = 4  # shorter segments are fragments, unless they state a stance ("I completely disagree.")
 MIN_CLAUSE_WORDS = 4  # a clause break needs this many words on both sides
 PLAIN_TEXT_REPLY_WINDOW = 4  # posts back a reply may answer when the input has no reply structure
 QUOTE_MATCH_MIN_SIMILARITY = 0.3  # word overlap between a quoted line and the parent segment it quotes
-SOURCES_PER_REPLY = 2  # a reply's strongest claim and its opening
-SHORT_REPLY_WORDS = 15  # below this, a reply with no sign of disagreement is an aside
-OPENING_SENTENCES = 2  # a reply's stance is read from its first sentences (clauses split a concession's "but")
+OPENING_SENTENCES = 2  # agreement and concession are read from a reply's first sentences
+# Two clauses are taken to speak of the same thing when they share this many content words (not one: a
+# condolence "I can't imagine losing a wife" shares only "wife" with "My wife passed away").
+SHARED_WORDS_FOR_CONTRADICTION = 2
+ALIGNED_SHARE = 3  # ... and at least a third of the reply clause's content words
 
 _WORD = re.compile(r"[a-z0-9']+")
 _STOPWORDS = frozenset(
@@ -55,46 +67,115 @@ _STOPWORDS = frozenset(
     "what which who whom when where why how all any some such only own same too s t don't i'm it's "
     "think believe agree disagree feel guess point really just like".split()
 )
-# A clause boundary: "; " and ": " are dropped; a contrast connective starts the new clause.
+# A clause boundary: "; " and ": " are dropped; a contrast connective starts the new clause (PDTB 2.0
+# Comparison.Contrast/Concession connectives, Prasad et al. 2008).
 _CLAUSE_MARKS = (";", ":", "ut", "hough", "hereas")  # substrings every clause break contains (any case)
 _CLAUSE_BREAK = re.compile(r"\s*[;:]\s+|\s*,?\s+(?=(?:but|though|although|whereas)\b)", re.IGNORECASE)
 # Segment patterns are lower case and searched in a segment's lowered text: every segment meets them, and a
 # case-insensitive search takes about twice as long.
+# Self-mention with a stance verb, and the stance phrases built on "opinion"/"view": Hyland's (2005)
+# self-mentions + hedging/boosting verbs, the "thesis indicators" of Stab & Gurevych (2017).
 _STANCE_VERB = re.compile(
     r"\b(?:i (?:really |honestly |personally |still |also |just )?(?:think|believe|feel|argue|guess|suspect|doubt|"
     r"agree|disagree|would argue|maintain|contend)|in my (?:opinion|view)|imo|imho|my (?:view|point|opinion) is)\b"
 )
-_EXAMPLE = re.compile(r"\b(?:for example|for instance|e\.g\.|such as)\b")
+# Exemplification markers (Hyland's 2005 code glosses; Stab & Gurevych's 2017 backward indicators).
+_EXAMPLE = re.compile(r"\b(?:for example|for instance|e\.g|such as)\b")
+# Meta-discourse a post opens with that is not its argument: edit notes, greetings, thanks, source lists, a
+# summary line, and Reddit's delta award (∆, also HTML-escaped in exports).
 _META = re.compile(r"^(?:edit|update|thanks|thank you|cheers|hi|hello|source|sources|tl;?dr)\b|∆|&amp;#8710;")
+
+# --- stance lexicons -----------------------------------------------------------------------------------------
+# Each is a general class from the literature on (dis)agreement in online dialogue, never phrases collected
+# from evaluation threads: Abbott et al. 2011 ("How can you say such things?!?", the IAC cue words: "really",
+# "actually", "no", "but", "yes", "so", "oh"); Misra & Walker 2013 (topic-independent (dis)agreement cues);
+# Hyland 2005 (stance and engagement markers); Biber et al. 1999 (stance adverbials); the PDTB 2.0 connectives
+# (Prasad et al. 2008); Stab & Gurevych 2017 (argument indicators, rebuttal indicators); de Marneffe et al.
+# 2008 (contradiction as a polarity difference between aligned statements).
+#
+# Agreement: explicit agreement phrases and the affirmative response tokens a turn opens with ("yes", "yeah",
+# "right", "true", "exactly", "sure", "indeed": Misra & Walker's agreement cues). Gratitude is not agreement.
 _AGREE = re.compile(
-    r"\b(?<!n't )(?<!not )(i (?:\w+ ){0,2}agree|great point|good point|fair point|interesting point|makes sense|"
-    r"you(?:'re| are) (?:right|correct)|exactly right|that's (?:true|fair)|that may be true|fair enough|"
-    r"i see your point|thanks for|thank you|∆|&amp;#8710;)"
-    r"|^(?:(?:well|oh|ah)\W+)?(?:sure|okay|ok|yeah|yes|true|right|exactly|indeed|interesting|i suppose|hm+)\b",
+    r"(?<!n't )(?<!not )\b(?:i (?:(?!not\b|never\b|\w+n't\b)\w+ ){0,2}agree|good point|fair point|great point|"
+    r"makes sense|sounds (?:good|right|reasonable)|"
+    r"you(?:'re| are) (?:absolutely |completely |quite )?(?:right|correct)|that's (?:true|fair|right)|"
+    r"that is (?:true|fair|right)|fair enough|i see your point|point taken|you(?:'ve)? changed my (?:view|mind))\b"
+    r"|∆|&amp;#8710;",
     re.IGNORECASE,
 )
-# Any sign of disagreement: a short reply without one is an aside.
-_DISAGREE = re.compile(
-    r"\b(?:disagree|not|never|no|nope|wrong|doubt|\w+n't|but|however|actually|why|how)\b|\?", re.IGNORECASE
+# Response tokens at a turn's start (Schegloff 2007; Misra & Walker 2013): after a statement they agree or
+# deny; after a question they only answer it, so they are read only when what they answer asks nothing.
+_AFFIRMING_OPENER = re.compile(
+    r"^(?:sure|okay|ok|yeah|yes|yep|true|right|exactly|indeed|agreed|absolutely|definitely|granted)\b", re.IGNORECASE
 )
-# Without reply structure (plain text), consecutive posts may be one author going on: only an explicit
-# marker makes a post a response to the ones before it.
-_EXPLICIT_DISAGREE = re.compile(
-    r"\b(?:i (?:\w+ )?disagree|i don't (?:think|agree|buy|believe)|i do not (?:think|agree|believe)|not true|"
-    r"that's (?:not|wrong)|this (?:proves too much|is wrong|seems wrong)|wrong|i doubt(?! (?:that )?i\b)|"
-    r"(?:find|is) (?:it |this )?unlikely|i'm (?:not sure|skeptical|strongly against)|on the contrary|"
-    r"doesn't follow|not convinced)\b",
+# A turn that opens with a contrastive connective or adverbial contrasts with the turn it answers ("But ...",
+# "Actually, ...", "In fact ...": turn-initial "actually" and "but" are among the strongest disagreement cues of
+# Abbott et al. 2011; PDTB Comparison connectives; Biber's actuality stance adverbials).
+_CONTRASTING_OPENER = re.compile(
+    r"^(?:but|however|actually|in fact|except|on the contrary|then again|rather|still|yet)\b", re.IGNORECASE
+)
+_DENYING_OPENER = re.compile(
+    r"^(?:no|nope|not really|not necessarily|not quite)\b(?!\s+(?:problem|worries|worry|idea|doubt)\b)", re.IGNORECASE
+)
+# Acknowledging the other side without agreeing ("I understand ...", "Granted, ...", "That may be ...",
+# "Admittedly"): a concession when a contrast follows (Stab & Gurevych's 2017 rebuttal indicators; Hyland's
+# concessive hedges), else no stance (understanding is not agreement).
+_CONCEDE = re.compile(
+    r"\b(?:i (?:can )?(?:understand|get|see) (?:that|it|this|what|where|why|how|your)|i know|admittedly|granted|"
+    r"of course|to be fair|(?:that|this) (?:may|might|could) (?:well )?be (?:true|so|right|the case|fair)|"
+    r"it's true that|it is true that|(?:while|although|though) (?:it's|it is|that's|that is) true)\b"
+    r"|^(?:maybe|perhaps|possibly)\b",
     re.IGNORECASE,
 )
-# An agreement limited by a condition qualifies; an agreement followed by "but" rebuts (a concession).
+# An agreement limited by a condition qualifies (PDTB Contingency.Condition and Expansion.Exception
+# connectives) ...
 _CONDITION = re.compile(r"\b(?:only if|as long as|unless|except|provided that|depends on)\b", re.IGNORECASE)
-_CONTRAST = re.compile(r"\b(?:but|however|although|though|that said)\b", re.IGNORECASE)
-# How a sentence ends; a closing bracket only after one of these ("(... Sonnet.)"), since a title may end in
-# a parenthesis ("Task decomposition (AGISF Distillation)"); a trailing emoticon is no ending.
-_TERMINAL = re.compile(r"[.!?:;\"”’]\)?$")
-_EMOTICON = re.compile(r"\s+[:;]-?[()DPp]$")
-# Title case leaves these small words in lower case.
-_TITLE_SMALL_WORDS = frozenset("a an the and or but nor for of in on at to by with from as vs via per".split())
+# ... one followed by a concessive or contrastive connective turns against it (PDTB Comparison.Concession and
+# Contrast; Stab & Gurevych's rebuttal indicators).
+_CONTRAST = re.compile(
+    r"\b(?:but|however|although|though|yet|nevertheless|nonetheless|even so|that said|on the other hand)\b",
+    re.IGNORECASE,
+)
+# Explicit disagreement: a speaker saying they disagree, or that what was said is false (Misra & Walker's
+# disagreement cues; Hyland's engagement markers aimed at the reader's claim; naming a fallacy).
+_EXPLICIT_DISAGREE = re.compile(
+    r"\b(?:i (?:\w+ )?disagree|i (?:don't|do not|can't|cannot) (?:agree|accept|buy)|i don't think so|"
+    r"(?:that's|that is|this is|it's|it is) (?:\w+ )?(?:untrue|false|incorrect|wrong|nonsense|flawed|misleading|"
+    r"irrelevant|absurd|a fallacy|a myth)|(?:not|isn't|aren't|wasn't) (?:\w+ )?(?:true|correct|accurate|the case)|"
+    r"(?:your|this|that|the) (?:argument|logic|reasoning|premise|analogy|comparison|claim) (?:is|seems|sounds) "
+    r"(?:\w+ )?(?:flawed|wrong|weak|invalid|irrelevant|misleading|absurd|false|incorrect|faulty)|"
+    r"(?:you're|you are) (?:wrong|mistaken|incorrect)|not true|i (?:seriously |highly |really )?doubt (?:it|that|this|"
+    r"whether|if)|(?:you're|you are) (?:ignoring|overlooking|conflating|misunderstanding|misreading|misrepresenting)|"
+    r"on the contrary|quite the opposite|i beg to differ|i'm not convinced|i am not convinced|not convinced that|"
+    r"(?:doesn't|does not) follow|(?:straw ?man|false (?:dichotomy|equivalence)|slippery slope)|"
+    r"i'm (?:skeptical|sceptical)|agree to disagree|(?:i'm |i am )?not sure (?:that|about that|you|where you|how you|"
+    r"why you|what you))\b",
+    re.IGNORECASE,
+)
+# A challenging question: a negative interrogative ("Isn't that ...?", "Wouldn't it ...?") or a question that
+# asks the other side to justify a position ("Why would ...?", "How can you ...?", "What about ...?", "So you're
+# saying ...?"): rhetorical and challenge questions are disagreement cues (Abbott et al. 2011; Misra & Walker
+# 2013); a question that asks for information ("How do I ...?", "Does anyone know ...?") is not one.
+_JUSTIFY_QUESTION = re.compile(
+    r"^(?:but |and |so |then |well,? )?(?:so what|why (?:would|should|do you|does that|is that|must)|"
+    r"how (?:can|could|would) you|what makes you|how do you know|(?:so )?(?:are you|you're) (?:saying|suggesting|"
+    r"claiming)|do you (?:really|honestly|seriously)|is (?:that|it|this) really|then why)\b",
+    re.IGNORECASE,
+)
+_CHALLENGE_QUESTION = re.compile(
+    r"^(?:but |and |so |then |well,? )?(?:(?:isn't|aren't|wasn't|weren't|doesn't|don't|didn't|wouldn't|shouldn't|"
+    r"couldn't|won't|can't|haven't|hasn't)\b|why (?:not|is|are|can't|wouldn't|shouldn't)\b|how (?:does|is) "
+    r"(?:that|this|it)\b|what about\b|what if\b)",
+    re.IGNORECASE,
+)
+# Negators and denial predicates: what flips a statement's polarity (de Marneffe et al. 2008; Biber's
+# negation and Hyland's "wrong/false"-type attitude markers).
+_FIRST_PERSON = frozenset("i my me we our us".split())
+# Irregular past tenses among the most frequent English verbs (regular ones end in "-ed").
+_NARRATION = frozenset("was were did had went said saw got told found made came took gave knew thought felt".split())
+_LINK_OR_CODE = re.compile(r"\S*://\S*|`[^`]*`?|\S+\.(?:com|org|net|io|xyz)\S*")
+_NEGATORS = frozenset("not no never nothing nobody none neither nor without".split())
+_DENIALS = frozenset("wrong false untrue incorrect mistaken myth doubt unlikely".split())
 
 
 @dataclass(slots=True)
@@ -145,17 +226,6 @@ def similarity(a: set[str], b: set[str]) -> float:
 _EDITORIAL_NOTE = re.compile(r"\[(?:[^\[\].!?\s]+\s?){1,8}\]")
 
 
-def _looks_like_title(text: str) -> bool:
-    text = _EMOTICON.sub("", text)
-    words = text.split()
-    if _TERMINAL.search(text) or len(words) > 14:
-        return False
-    # Words that title case would capitalise; numbers ("100X") say nothing either way.
-    cased = [w for w in (w.strip("([\"“‘'") for w in words) if w.lower() not in _TITLE_SMALL_WORDS and w[:1].isalpha()]
-    capitalised = sum(1 for w in cased if w[:1].isupper())
-    return bool(cased) and capitalised * 2 >= len(cased)
-
-
 def _open_enclosure(text: str) -> bool:
     """Whether text leaves a parenthesis, bracket or quotation open: a break there would cut it in two."""
     return (
@@ -190,41 +260,72 @@ def _words(text: str) -> frozenset[str]:
 
 # The claim model: a logistic model whose features are signals of a claim (a position taken) against a
 # premise (evidence, example, condition) or an aside; only general language features, each readable on its
-# own, and each 0 or 1. bench/fit_claims.py fits these weights on annotated threads and reports the claim
-# F1 they reach on threads they were not fitted on.
-CLAIM_WEIGHTS: dict[str, float] = {
-    "bias": -0.8,
-    "obligation": 0.6,
-    "evaluation": 0.55,
-    "copula": 0.55,
-    "modal": 0.35,
-    "hedge": 0.65,
-    "negation": 0.25,
-    "contracted_negation": 0.25,  # "isn't" with no "not", "never" or "no" beside it
-    "second_person": 0.25,
-    "comparison": 0.15,
-    "first_person_plural": -0.35,
-    "narration": -0.15,
-    "generalization": -0.3,
-    "opens_with_reference": 0.3,
-    "opens_with_conclusion": 0.15,
-    "opens_with_cause": -0.75,
-    "opens_with_condition": -0.4,
-    "stance_verb": 1.5,
-    "need_to": 0.6,
-    "example": -0.75,
-    "link": -1.75,
-    "quotation": -0.6,
-    "exclamation": -0.25,
-    "question": -0.8,
-    "under_6_words": -0.75,
-    "under_9_words": -0.15,  # 6 to 8
-    "over_29_words": -0.75,
-    "only_segment": 0.6,  # a one-segment post is its point
-    "first_segment": 0.3,  # a post's opening states it more often than what follows
-    "first_sentence": 0.5,
-    "in_opening_post": -0.4,  # an opening post spends more of its words on background than a reply does
-}
+# own, and each 0 or 1. The word classes: deontic and epistemic modals, hedges and attitude markers (Hyland
+# 2005; Biber et al. 1999), negation, person deixis, narrative past tense, and the opening connectives of
+# the PDTB 2.0 (Prasad et al. 2008) that mark a conclusion, a cause or a condition (Stab & Gurevych's 2017
+# forward/backward indicators). The weights and the threshold are not set by hand: bench/fit_claims.py fits
+# them (L2 logistic regression; the threshold that maximises claim F1 on the training threads) and writes
+# pipeline/data/claim_weights.json, which is loaded here; `make crossval` scores that fit on held-out threads.
+CLAIM_FEATURES: tuple[str, ...] = (
+    "bias",
+    "obligation",
+    "evaluation",
+    "copula",
+    "modal",
+    "hedge",
+    "negation",
+    "contracted_negation",  # "isn't" with no "not", "never" or "no" beside it
+    "second_person",
+    "comparison",
+    "first_person_plural",
+    "narration",
+    "generalization",
+    "opens_with_reference",
+    "opens_with_conclusion",
+    "opens_with_cause",
+    "opens_with_condition",
+    "stance_verb",
+    "need_to",
+    "example",
+    "link",
+    "quotation",
+    "exclamation",
+    "under_6_words",
+    "under_9_words",  # 6 to 8
+    "over_29_words",
+    "only_segment",  # a one-segment post is its point
+    "first_segment",  # a post's opening states it more often than what follows
+    "first_sentence",
+    "in_opening_post",  # an opening post spends more of its words on background than a reply does
+    "in_title",  # the thread's title line
+)
+MODEL_FILE = "data/offline_model.json"
+
+
+def load_model() -> dict[str, Any]:
+    """The fitted parts of the offline extractor, from pipeline/data/offline_model.json (bench/fit_claims.py
+    writes it): ``claim_weights`` (one per ``CLAIM_FEATURES``), ``claim_threshold``, ``default_parent_score`` and
+    ``default_reply_score`` (the argumentative-exchange default's cuts), ``sources_per_reply`` and
+    ``evidence_edges``.
+
+    Failure modes: a missing or unreadable file, or one whose features are not exactly ``CLAIM_FEATURES``,
+    raises (``OSError``, ``ValueError``, ``KeyError``): the package is broken, and a silent default would hide
+    it."""
+    model: dict[str, Any] = json.loads(importlib.resources.files("pipeline").joinpath(MODEL_FILE).read_text("utf-8"))
+    if set(model["claim_weights"]) != set(CLAIM_FEATURES):
+        raise ValueError(f"{MODEL_FILE}: features {sorted(model['claim_weights'])} are not {sorted(CLAIM_FEATURES)}")
+    return model
+
+
+_MODEL = load_model()
+CLAIM_WEIGHTS: dict[str, float] = {name: float(_MODEL["claim_weights"][name]) for name in CLAIM_FEATURES}
+CLAIM_THRESHOLD = float(_MODEL["claim_threshold"])  # claim log-odds above which a segment is a claim
+SOURCES_PER_REPLY = int(_MODEL["sources_per_reply"])  # a rebutting reply's strongest claim, then its opening
+EVIDENCE_EDGES = bool(_MODEL["evidence_edges"])  # also the contradicting clause against the one it contradicts
+# The argumentative-exchange default (``argued_reply``): how claim-like (claim log-odds) the answered thesis and
+# the reply's strongest statement must be; None turns the default off. Fitted by bench/fit_claims.py.
+DEFAULT_PARENT_SCORE: float | None = _MODEL["default_parent_score"]
+DEFAULT_REPLY_SCORE: float | None = _MODEL["default_reply_score"]
 # Word-list signals are set lookups on the segment's words (a regex alternation per signal was most of the
 # offline extractor's time); phrases and anchors stay regexes.
 _WORD_SIGNALS: tuple[tuple[str, frozenset[str]], ...] = (
@@ -281,8 +382,6 @@ def claim_features(segment: Segment, count: int) -> list[str]:
     found += [name for name, gate, regex in _PATTERN_SIGNALS if not gate.isdisjoint(present) and regex.search(lowered)]
     found += [name for name, needles in _TEXT_SIGNALS if any(needle in lowered for needle in needles)]
     text = segment.folded
-    if text.rstrip().endswith("?"):
-        found.append("question")
     length = len(text.split())
     if length < 9:
         found.append("under_6_words" if length < 6 else "under_9_words")
@@ -294,7 +393,9 @@ def claim_features(segment: Segment, count: int) -> list[str]:
         found.append("first_segment")
     if segment.sentence == 0:
         found.append("first_sentence")
-    if segment.post.parent_id is None and segment.post.id != TITLE_POST_ID:
+    if segment.post.id == TITLE_POST_ID:
+        found.append("in_title")
+    elif segment.post.parent_id is None:
         found.append("in_opening_post")
     return found
 
@@ -304,24 +405,28 @@ def claim_score(segment: Segment, count: int) -> float:
     return sum(CLAIM_WEIGHTS[name] for name in claim_features(segment, count))
 
 
+# A fenced code block (Markdown, as the importers keep it), to its closing fence or the end of the text.
+_CODE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+
+
 def segments(cp: ChunkPost) -> list[Segment]:
-    """The post's clauses in order; quoted ones flagged; fragments, titles and asides dropped."""
+    """The post's clauses in order; quoted ones flagged; code blocks left out (commands and program output are
+    nobody's claim)."""
     quoted_ranges = cp.quoted_spans()
+    code_ranges = [m.span() for m in _CODE_BLOCK.finditer(cp.text)] if "```" in cp.text else []
     found: list[Segment] = []
     for number, (sentence_start, sentence_end) in enumerate(sentence_spans(cp.text)):
         for start, end in _clauses(cp.text, sentence_start, sentence_end):
             raw = cp.text[start:end]
             text = raw.strip().rstrip(",")
-            if not text:
+            if not text or any(a <= start < b for a, b in code_ranges):
                 continue
             quoted = any(a <= start + (len(raw) - len(raw.lstrip())) < b for a, b in quoted_ranges)
             found.append(Segment(cp.post, text, len(found), number, quoted))
     for segment in found:
         segment.candidate = is_candidate(segment)
         segment.score = claim_score(segment, len(found))
-        if cp.post.id == TITLE_POST_ID:
-            segment.kind, segment.score = "claim", segment.score + 1.75  # the opening author's thesis
-        elif segment.text.endswith("?"):
+        if segment.text.endswith("?"):
             segment.kind = "question"
         elif segment.score < CLAIM_THRESHOLD:
             segment.kind = "premise"
@@ -337,20 +442,231 @@ def is_candidate(segment: Segment) -> bool:
     return (
         not segment.quoted
         and (len(segment.text.split()) >= MIN_WORDS or bool(_STANCE_VERB.search(segment.lowered)))
-        and not (_looks_like_title(segment.text) and segment.post.id != TITLE_POST_ID)
         and not _META.search(segment.lowered)
         and not _EDITORIAL_NOTE.fullmatch(segment.text)
     )
 
 
-def stance(text: str) -> str:
-    """A reply's stance toward what it answers, from its opening words: agrees | qualifies | rebuts."""
-    folded = _fold(text).strip()
-    if _AGREE.search(folded):
-        if _CONTRAST.search(folded):
-            return "rebuts"
-        return "qualifies" if _CONDITION.search(folded) else "agrees"
-    return "rebuts"
+def _negative(segment: Segment) -> bool:
+    """Whether a clause is negated or denies: its polarity, for the contradiction test."""
+    tokens = segment.tokens
+    return any(t in _NEGATORS or t in _DENIALS or t.endswith("n't") for t in tokens)
+
+
+def _contradicted(segment: Segment, answered: list[Segment], shared: int) -> Segment | None:
+    """The answered clause a statement of the reply contradicts: one that speaks of the same thing (``shared``
+    content words in common) with the opposite polarity, "X is not Y" against "X is Y" (de Marneffe et al.
+    2008); the one sharing most words, or None."""
+    if segment.text.endswith("?") or _reports(segment):
+        return None
+    negative = _negative(segment)
+    stems = _stance_stems(segment)
+    # Most of what the clause speaks of must be in the answered clause: two long clauses share two words
+    # by chance.
+    needed = max(shared, -(-len(stems) // ALIGNED_SHARE))
+    best, most = None, needed - 1
+    for t in answered:
+        common = len(stems & _stance_stems(t))
+        if common > most and _negative(t) != negative and not t.text.endswith("?"):
+            best, most = t, common
+    return best
+
+
+def _reports(segment: Segment) -> bool:
+    """A first-person report of what happened to the speaker (an anecdote): it tells, it does not deny."""
+    present = set(segment.tokens)
+    past = not present.isdisjoint(_NARRATION) or any(len(t) > 4 and t.endswith("ed") for t in present)
+    return past and not present.isdisjoint(_FIRST_PERSON)
+
+
+def _stance_stems(segment: Segment) -> set[str]:
+    """The clause's content-word stems without links and code, whose words say nothing about its stance."""
+    text = segment.lowered
+    if "://" in text or "`" in text:
+        return _stems(content_words(_LINK_OR_CODE.sub(" ", text)))
+    return _stems(segment.words)
+
+
+def _turns(rest: str) -> bool:
+    """Whether what follows an agreement or a concession turns against it: a contrast in the rest of its
+    sentence ("Yes, but ..."), or at the start of the next one ("I agree. However, ...")."""
+    spans = list(sentence_spans(rest))
+    if not spans:
+        return False
+    if _CONTRAST.search(rest, spans[0][0], spans[0][1]):
+        return True
+    return len(spans) > 1 and bool(_CONTRAST.match(rest, spans[1][0]))
+
+
+def _stems(words: set[str]) -> set[str]:
+    """Content words cut to a crude stem (no plural "s", at most six letters): "games" meets "game",
+    "capitalism" meets "capitalist"."""
+    return {w.rstrip("s")[:6] for w in words}
+
+
+def _challenged(segment: Segment, answered: list[Segment]) -> Segment | None:
+    """The answered clause a question challenges: a question asking the other side to justify itself (aimed at
+    the clause sharing most words with it, else the first), or a negative interrogative or "what about ...?"
+    about something the answered post says (one content word in common); or None."""
+    if not segment.text.endswith("?") or not answered:
+        return None
+    stems = _stems(segment.words)
+    common, best = max(((len(stems & _stems(t.words)), -i) for i, t in enumerate(answered)), default=(0, 0))
+    if _JUSTIFY_QUESTION.search(segment.lowered) or (common and _CHALLENGE_QUESTION.search(segment.lowered)):
+        return answered[-best]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Stance:
+    """How a reply stands toward what it answers; for a contradiction or a challenge question, the clauses
+    that show it (the reply's, and the answered one it turns against)."""
+
+    kind: str
+    source: Segment | None = None
+    target: Segment | None = None
+
+
+def reply_stance(
+    reply: list[Segment], answered: list[Segment], shared: int = SHARED_WORDS_FOR_CONTRADICTION
+) -> Stance | None:
+    """A reply's stance toward what it answers (agrees | qualifies | rebuts), or None when its words show none.
+
+    ``reply``: the reply's own (unquoted) segments in order; ``answered``: the segments of what it answers.
+    Agreement is read from the opening sentences: an agreement followed by a concessive or contrastive
+    connective rebuts (a concession), one limited by a condition qualifies. Without agreement, a rebuttal
+    needs evidence: an explicit disagreement, a denying opener after a statement, a concession turned by a
+    contrast, a clause contradicting an answered one, or a challenge question about it. Thanks, consolation,
+    anecdotes, jokes, information questions and announcements show none of these, and get no stance."""
+    if not reply:
+        return None
+    # A response token answers a question when the post answered asks one.
+    asks = any(t.text.endswith("?") for t in answered if t.post is answered[0].post)
+    opening_sentences = sorted({s.sentence for s in reply})[:OPENING_SENTENCES]
+    opening = _fold(" ".join(s.text for s in reply if s.sentence in opening_sentences)).strip()
+    agreement = _AGREE.search(opening) or (None if asks else _AFFIRMING_OPENER.search(opening))
+    if agreement:
+        rest = opening[agreement.end() :]
+        if _turns(rest) or _EXPLICIT_DISAGREE.search(rest):
+            return Stance("rebuts")
+        return Stance("qualifies" if _CONDITION.search(rest) else "agrees")
+    concession = _CONCEDE.search(opening)
+    if concession and _turns(opening[concession.end() :]):
+        return Stance("rebuts")
+    if (
+        _EXPLICIT_DISAGREE.search(_fold(" ".join(s.text for s in reply)))
+        or (not asks and _DENYING_OPENER.search(opening))
+        or _CONTRASTING_OPENER.search(opening)
+    ):
+        return Stance("rebuts")
+    for segment in reply:
+        target = _contradicted(segment, answered, shared) or _challenged(segment, answered)
+        if target is not None:
+            return Stance("rebuts", segment, target)
+    return None
+
+
+# --- the argumentative-exchange default ---------------------------------------------------------------------
+# In a debate, a reply that argues a position against a post that argues one, and shows no agreement, attacks
+# it: about three replies in four attack their parent in ChangeMyView (Hidey et al. 2017, "Analyzing the
+# semantic types of claims and premises in an online persuasive forum"; Tan et al. 2016, "Winning arguments"),
+# and disagreement is the default relation between argumentative turns in online debate (Abbott et al. 2011;
+# Walker et al. 2012, the Internet Argument Corpus: most responses in debate forums disagree). So the default
+# holds only between two argumentative turns, each told by general classes:
+# - a position: a claim-like statement (claim log-odds at least the fitted ``DEFAULT_PARENT_SCORE`` /
+#   ``DEFAULT_REPLY_SCORE``) carrying a stance marker of the claim model: an opinion or stance verb, a modal
+#   of obligation or "need to", evaluative language, a hedge (Hyland 2005 stance markers; Biber et al. 1999
+#   stance adverbials and modals; Stab & Gurevych 2017, claims as stance-bearing statements);
+# - the reply may also argue by structure: a denial (negation), a concluding or causal opening, a counterfactual
+#   modal (Stab & Gurevych's argument indicators);
+# - neither turn is a question, nor a first-person report of what happened (narration, an anecdote);
+# - what is answered does not ask for help or information (information-seeking and action-directive dialogue
+#   acts: Jurafsky et al. 1997, SWBD-DAMSL; Kim et al. 2010, dialogue acts of forum threads);
+# - the reply is not an expressive act: thanking, apologising, condoling, congratulating, greeting or praising
+#   (Searle 1976's expressives; SWBD-DAMSL's thanking, apology and appreciation acts).
+# The claim model's features that mark a position: stance verbs, obligation, "need to", evaluation, hedges,
+# epistemic and counterfactual modals, negation (a denial), a concluding opening, and the predications a thesis
+# is made of: a copula ("X is Y"), a comparison, a generalization over people (Biber et al. 1999; Hyland 2005).
+_POSITION_MARKERS = frozenset(
+    {
+        "stance_verb",
+        "obligation",
+        "need_to",
+        "evaluation",
+        "hedge",
+        "modal",
+        "negation",
+        "contracted_negation",
+        "opens_with_conclusion",
+        "copula",
+        "comparison",
+        "generalization",
+    }
+)
+# First-person narration: "I/we" with a past-tense verb ("I walked", "we went"), the anecdote's clause.
+_NARRATES = re.compile(
+    r"\b(?:i|we)(?: \w+ly| also| just| never| then)? (?:was|were|did|had|went|said|saw|got|told|found|made|came|"
+    r"took|gave|knew|felt|tried|lived|used|bought|ran|met|left|kept|lost|spent|wrote|read|heard|\w+ed)\b"
+)
+_EXPRESSIVE = re.compile(
+    r"^(?:thanks|thank you|thx|many thanks|sorry|i'm sorry|i am sorry|so sorry|my condolences|condolences|"
+    r"congrats|congratulations|welcome|hi|hello|hey|great|awesome|nice|cool|wow|amazing|beautiful|brilliant|"
+    r"lovely|love|well done|good job|good luck|bravo|lol|haha|hah|rip)\b"
+    r"|\b(?:thank you|thanks (?:a lot|so much|for)|sorry for your loss|my condolences|(?:i'm|i am) so sorry|"
+    r"hugs|congratulations)\b"
+    # a shared experience ("same here", "I have the same issue"): an anecdote that sides with the parent
+    r"|\b(?:same here|me too|same (?:issue|problem|thing) here|i (?:have|had|got|get|see|saw|observed|am having) "
+    r"(?:\w+ )?the same)\b",
+    re.IGNORECASE,
+)
+_REQUEST = re.compile(
+    r"\b(?:any (?:idea|ideas|help|suggestions?|advice|pointers)|can (?:someone|anyone|somebody)|could (?:someone|"
+    r"anyone|somebody|you)|does (?:anyone|anybody)|has (?:anyone|anybody)|how (?:do|can|should) i|please help|"
+    r"help (?:me|needed|please)|i need help|what (?:do|should) i do|is there a way|i'm trying to|i am trying to)\b",
+    re.IGNORECASE,
+)
+
+
+def _takes_position(segment: Segment, count: int, minimum: float) -> bool:
+    """Whether a segment states a position: claim-like enough, a stance or argument marker, no question, no
+    first-person narration."""
+    if segment.text.endswith("?") or segment.score < minimum or _NARRATES.search(segment.lowered):
+        return False
+    return not _POSITION_MARKERS.isdisjoint(claim_features(segment, count))
+
+
+def argued_reply(
+    reply: list[Segment], opening: list[Segment], thesis: Segment, answered: list[Segment]
+) -> Segment | None:
+    """The reply's statement that argues against ``thesis`` by default (see above), or None.
+
+    ``reply``: the reply's own candidate segments; ``opening``: its first sentence's unquoted segments (what
+    the reply does first: thank, ask, tell); ``thesis``: the answered position (the parent's strongest claim,
+    or the thread title for a reply to the opening post); ``answered``: the parent post's segments."""
+    if DEFAULT_PARENT_SCORE is None or DEFAULT_REPLY_SCORE is None or not reply or not opening:
+        return None
+    if not _takes_position(thesis, 1, DEFAULT_PARENT_SCORE):
+        return None
+    if any(s.text.endswith("?") for s in answered[-1:]) or _REQUEST.search(" ".join(s.text for s in answered)):
+        return None
+    first = _fold(" ".join(s.text for s in opening))
+    if first.endswith("?") or _EXPRESSIVE.search(first) or _NARRATES.search(first.lower()):
+        return None
+    statements = [s for s in reply if not s.text.endswith("?")]
+    best = max(statements, key=lambda s: (s.score, -s.index), default=None)
+    if best is None or not _takes_position(best, len(reply), DEFAULT_REPLY_SCORE):
+        return None
+    return best
+
+
+def stance(reply: str, answered: str) -> str | None:
+    """The kind of ``reply_stance`` of a reply's text toward the text it answers (each read as one post)."""
+    found = reply_stance(_text_segments(reply), _text_segments(answered))
+    return found.kind if found else None
+
+
+def _text_segments(text: str) -> list[Segment]:
+    return segments(ChunkPost(Post("", None, None, text), text))
 
 
 class _Payload:
@@ -364,14 +680,14 @@ class _Payload:
         if key not in self._ids:
             local = f"k{len(self._ids) + 1}"
             self._ids[key] = local
-            # No model, so no paraphrase: the claim's text is its words, and the brief says them once.
+            # No model, so no paraphrase: an empty text means "the quote says it" (ground fills the quote in).
             self.claims.append(
                 {
                     "id": local,
                     "post_id": segment.post.id,
                     "kind": segment.kind,
-                    "text": segment.text,
                     "quote": segment.text,
+                    "text": "",
                 }
             )
         return self._ids[key]
@@ -410,14 +726,21 @@ def _answered_posts(
 
 
 def _link_quote_replies(payload: _Payload, quoting: list[Segment], own: list[Segment], targets: list[Segment]) -> bool:
-    """Each quoted passage names the segment answered; the reply's next own segment answers it."""
+    """Each quoted passage names the segment answered; the reply's own words up to the next quote answer it,
+    with the stance they show toward it (none: no relation). Whether any quote named a segment answered."""
     linked = False
     for quote in quoting:
-        answer = next((s for s in own if s.index > quote.index), None)
         best = max(targets, key=lambda t: (similarity(quote.words, t.words), -t.index))
-        if answer is not None and similarity(quote.words, best.words) >= QUOTE_MATCH_MIN_SIMILARITY:
-            payload.relate(payload.claim(answer), payload.claim(best), stance(answer.text))
-            linked = True
+        if similarity(quote.words, best.words) < QUOTE_MATCH_MIN_SIMILARITY:
+            continue
+        linked = True
+        following = [s for s in quoting if s.index > quote.index]
+        end = min((s.index for s in following), default=10**9)
+        answer = [s for s in own if quote.index < s.index < end]
+        # The quote already says what is answered: one shared word ties a contradicting clause to it.
+        found = reply_stance(answer, [best], shared=1)
+        if answer and found is not None:
+            payload.relate(payload.claim(answer[0]), payload.claim(best), found.kind)
     return linked
 
 
@@ -443,28 +766,47 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
         first_part = cp.part is None or cp.part[0] == 1
         if cp.post.id == TITLE_POST_ID or not own or not targets or not first_part:
             continue
+        if cp.post.author is not None and all(p.post.author == cp.post.author for p in answered):
+            continue  # an author going on, or answering a reply to themselves: no stance toward their own words
         if _link_quote_replies(payload, [s for s in every[cp.post.id] if s.quoted], own, targets):
             continue
         unquoted = [s for s in every[cp.post.id] if not s.quoted]
-        opening = sorted({s.sentence for s in unquoted})[:OPENING_SENTENCES]
-        kind = stance(" ".join(s.text for s in unquoted if s.sentence in opening))
-        own_text = _fold(" ".join(s.text for s in unquoted))
-        if kind == "rebuts" and not has_reply_structure and not _EXPLICIT_DISAGREE.search(own_text[:400]):
+        found = reply_stance(unquoted, targets)
+        if found is None and has_reply_structure:
+            title = next((s for s in targets if s.post.id == TITLE_POST_ID), None)
+            thesis = title or _thesis(candidates[answered[0].post.id])
+            parent_own = [s for s in every[answered[0].post.id] if s.candidate]
+            opening = [s for s in unquoted if s.sentence == unquoted[0].sentence] if unquoted else []
+            if thesis is not None and argued_reply(own, opening, thesis, parent_own) is not None:
+                found = Stance("rebuts")
+        if found is None:
             continue
-        if kind == "rebuts" and len(own_text.split()) < SHORT_REPLY_WORDS and not _DISAGREE.search(own_text):
-            continue  # a short reply with no sign of disagreement is an aside, not a rebuttal
+        kind = found.kind
+        if kind == "rebuts" and not has_reply_structure:
+            # Consecutive plain-text posts may be one author going on: only an explicit marker says a post
+            # turns against the ones before it.
+            if not _EXPLICIT_DISAGREE.search(_fold(" ".join(s.text for s in unquoted))):
+                continue
         # The reply's strongest claim and its opening answer the parent's thesis (the thread title, for a
         # reply to the opening post); in plain text, where the post answered is a guess, the earlier
         # segment closest to its words.
-        sources = _unique([max(claims or own, key=lambda s: (s.score, -s.index)), own[0]])[:SOURCES_PER_REPLY]
+        strongest = max(claims or own, key=lambda s: (s.score, -s.index))
+        sources = _unique([strongest, own[0], *claims])[:SOURCES_PER_REPLY]
         if has_reply_structure:
             title = next((s for s in targets if s.post.id == TITLE_POST_ID), None)
             target = title or _thesis(candidates[answered[0].post.id]) or targets[0]
         else:
             reply_words = content_words(" ".join(s.text for s in own))
             target = max(targets, key=lambda t: (similarity(reply_words, t.words), t.score))
-        for source in sources:
-            payload.relate(payload.claim(source), payload.claim(target), kind)
+        pairs = [(source, target) for source in sources]
+        if EVIDENCE_EDGES and found.source is not None and found.target is not None:
+            # The clause that contradicts or challenges, against the thesis and the clause it turns against.
+            if found.source.candidate:
+                pairs.append((found.source, target))
+                if found.target.candidate:
+                    pairs.append((found.source, found.target))
+        for source, answered_clause in pairs:
+            payload.relate(payload.claim(source), payload.claim(answered_clause), kind)
     return {"claims": payload.claims, "relations": payload.relations}
 
 
@@ -504,6 +846,7 @@ class OfflineExtractor(Extractor):
 
     name = "offline"
     model: str | None = None
+    languages = frozenset({"en"})  # its cues (discourse markers, hedges, stance words) are English words
     fingerprint = hashlib.sha256(f"offline:{RULES_VERSION}".encode()).hexdigest()
 
     async def extract(self, chunk: Chunk) -> ChunkExtraction:

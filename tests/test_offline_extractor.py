@@ -1,12 +1,23 @@
-"""The offline extractor through the same chunk interface the LLM gets."""
+"""The offline extractor through the same chunk interface the LLM gets, on sentences written for these tests.
+
+Stance honesty: a reply is a rebuttal only on textual evidence of disagreement with what it answers; thanks,
+consolation, anecdotes, jokes, information questions and agreement are not."""
 
 from __future__ import annotations
 
 import asyncio
 
 from pipeline.chunk import chunk_thread
-from pipeline.extract_offline import OfflineExtractor, stance
-from pipeline.models import Post, Thread
+from pipeline.extract_offline import (
+    CLAIM_FEATURES,
+    CLAIM_WEIGHTS,
+    OfflineExtractor,
+    claim_features,
+    load_model,
+    segments,
+    stance,
+)
+from pipeline.models import ChunkPost, Post, Thread
 from pipeline.normalize import normalize_thread
 from pipeline.resources import schema_errors
 from pipeline.tokenizer import get_tokenizer
@@ -32,7 +43,97 @@ def relation_quotes(payload: dict) -> list[tuple[str, str, str]]:
     return [(quote[r["source"]], r["type"], quote[r["target"]]) for r in payload["relations"]]
 
 
-def test_a_quote_reply_links_the_answer_to_the_quoted_sentence_and_never_claims_the_quote() -> None:
+OP = "City parks should stay open all night because night walks are safe for everyone."
+
+
+def stances_of(reply: str, parent: str = OP) -> list[str]:
+    """The stance relations a reply to ``parent`` gets (supports inside the reply left out)."""
+    payload = extract([Post("op", "ann", None, parent), Post("r", "bob", "op", reply)])
+    return [t for _, t, _ in relation_quotes(payload) if t != "supports"]
+
+
+# --- no rebuttal without evidence -------------------------------------------------------------------------
+
+
+def test_thanks_is_no_rebuttal() -> None:
+    assert stances_of("Thanks a lot for writing this up, it was a pleasure to read on my lunch break.") == []
+
+
+def test_a_condolence_is_no_rebuttal() -> None:
+    parent = "My grandmother died last week and I never got to say goodbye to her."
+    reply = "I am so sorry for your loss. Sending you and your family all my love, take care of yourself."
+    assert stances_of(reply, parent) == []
+
+
+def test_an_anecdote_is_no_rebuttal() -> None:
+    reply = "When I lived in Lisbon I walked through the big park every night and never saw anyone else there."
+    assert stances_of(reply) == []
+
+
+def test_a_question_asking_for_information_is_no_rebuttal() -> None:
+    assert stances_of("Which cities already keep their parks open after midnight, and how do they light them?") == []
+
+
+def test_a_joke_is_no_rebuttal() -> None:
+    assert stances_of("The ducks will finally get some peace and quiet during the day, ha.") == []
+
+
+def test_an_announcement_is_no_rebuttal() -> None:
+    assert stances_of("We are hosting a picnic in the rose garden this Saturday, everyone is welcome to join.") == []
+
+
+def test_an_agreement_agrees() -> None:
+    assert stances_of("I agree, the parks are the calmest places in town after dark.") == ["agrees"] * 1
+
+
+def test_an_answer_to_a_question_with_no_is_no_rebuttal() -> None:
+    parent = "Has anyone managed to install the printer driver on the new laptop?"
+    assert stances_of("No, the installer stopped halfway through for me as well.", parent) == []
+
+
+def test_replying_to_oneself_is_no_rebuttal() -> None:
+    payload = extract(
+        [
+            Post("a", "ann", None, "The release should ship on Friday because the tests pass."),
+            Post("b", "ann", "a", "I disagree with my earlier estimate: the release is not ready for Friday."),
+        ]
+    )
+    assert [t for _, t, _ in relation_quotes(payload) if t != "supports"] == []
+
+
+def test_a_code_block_is_no_claim_and_no_statement_to_contradict() -> None:
+    parent = "Running the build prints this:\n\n```\nerror: the build directory does not exist\n```\n\nAny idea?"
+    payload = extract(
+        [Post("op", "ann", None, parent), Post("r", "bob", "op", "The build directory exists on my machine.")]
+    )
+    assert all("error:" not in quote for quote in quotes_by_post(payload).get("op", []))
+    assert [t for _, t, _ in relation_quotes(payload) if t != "supports"] == []
+
+
+# --- rebuttals with evidence ------------------------------------------------------------------------------
+
+
+def test_an_explicit_disagreement_rebuts() -> None:
+    assert set(stances_of("I disagree. Lighting a whole park all night costs far more than it gives back.")) == {
+        "rebuts"
+    }
+
+
+def test_a_contradiction_of_the_parent_rebuts() -> None:
+    assert set(stances_of("Night walks are not safe for everyone in a dark park.")) == {"rebuts"}
+
+
+def test_a_concession_then_but_rebuts() -> None:
+    reply = "Sure, some people like walking late, but most city budgets cannot pay the guards a park needs."
+    assert set(stances_of(reply)) == {"rebuts"}
+    assert stance("I agree. However, the cost of the guards would be enormous.", OP) == "rebuts"
+
+
+def test_a_challenging_question_rebuts() -> None:
+    assert set(stances_of("Why would anyone want to walk through a park at three in the morning?")) == {"rebuts"}
+
+
+def test_a_quote_and_counter_rebuts_the_quoted_words() -> None:
     payload = extract(
         [
             Post(
@@ -43,17 +144,61 @@ def test_a_quote_reply_links_the_answer_to_the_quoted_sentence_and_never_claims_
                 "bob",
                 "op",
                 "&gt; Public services are clearly overfunded today.\n\n"
-                "The budget data shows the opposite: schools have lost funding for a decade.",
+                "Public services are not overfunded: schools have lost funding for a decade.",
             ),
         ]
     )
     assert all(not q.startswith(("&gt;", ">")) for q in quotes_by_post(payload)["r1"])
-    assert "Public services are clearly overfunded today." not in quotes_by_post(payload)["r1"]
-    # The answer is the clause after the quote; the clause after the colon is its evidence.
-    assert relation_quotes(payload) == [
-        ("schools have lost funding for a decade.", "supports", "The budget data shows the opposite"),
-        ("The budget data shows the opposite", "rebuts", "Public services are clearly overfunded today."),
+    assert ("Public services are not overfunded", "rebuts", "Public services are clearly overfunded today.") in (
+        relation_quotes(payload)
+    )
+
+
+def test_stance_reads_agreement_condition_and_concession() -> None:
+    assert stance("Great point. I agree and should have said that.", OP) == "agrees"
+    assert stance("I agree, as long as the budget allows it.", OP) == "qualifies"
+    assert stance("That may be true, but the parks would need far more lighting.", OP) == "rebuts"
+    assert stance("I don't agree with any of this.", OP) == "rebuts"
+    assert stance("Thank you for the link.", OP) is None
+    # an affirmative word answers a question; it agrees only with a statement
+    assert stance("Yes, it opens at nine.", "Does the library open on Sundays?") is None
+    # a word of agreement after a negation is none ("I don't agree")
+    assert stance("I do not agree that parks are safe at night.", OP) == "rebuts"
+
+
+# --- the argumentative-exchange default ---------------------------------------------------------------------
+
+ARGUING_REPLY = "Keeping parks open all night is a bad idea. The city should spend that money on street lighting."
+
+
+def nested_stances(parent: str, reply: str = ARGUING_REPLY) -> list[str]:
+    """The stance relations of ``reply`` answering ``parent``, itself a reply to an opening post."""
+    posts = [
+        Post("op", "ann", None, "Cities should cut the bus budget."),
+        Post("a", "bob", "op", parent),
+        Post("b", "cy", "a", reply),
     ]
+    return [t for _, t, _ in relation_quotes(extract(posts)) if t != "supports"]
+
+
+def test_an_argumentative_reply_to_an_argumentative_post_without_agreement_rebuts() -> None:
+    assert set(stances_of(ARGUING_REPLY)) == {"rebuts"}
+    assert set(nested_stances(OP)) == {"rebuts"}
+
+
+def test_the_same_reply_to_a_question_a_help_request_or_a_story_is_no_rebuttal() -> None:
+    assert nested_stances("Does anyone know which parks in Lisbon stay open all night?") == []
+    assert nested_stances("I am trying to find a park that stays open all night, can someone help me find one?") == []
+    assert nested_stances("We opened the new rose garden in the park last weekend.") == []
+
+
+def test_an_argumentative_reply_that_thanks_agrees_or_tells_a_story_is_no_rebuttal() -> None:
+    assert nested_stances(OP, "Thanks for this! " + ARGUING_REPLY) == []
+    assert set(nested_stances(OP, "I agree with you. " + ARGUING_REPLY)) == {"agrees"}
+    assert nested_stances(OP, "I walked through the park at night last year. " + ARGUING_REPLY) == []
+
+
+# --- segments and claims ------------------------------------------------------------------------------------
 
 
 def test_no_clause_break_inside_a_parenthesis_or_a_quotation() -> None:
@@ -63,122 +208,15 @@ def test_no_clause_break_inside_a_parenthesis_or_a_quotation() -> None:
                 "a",
                 "ann",
                 None,
-                "Yes, the pause is my secondary goal (edit: conditional on no significant alignment progress). "
-                "The lab patches the problem with some “reduces but does not eliminate” technique. "
-                "Interpretability research is useful, but it should not be the main bet of the field.",
+                "The bridge needs new paint before winter (edit: at least on the north side, where rust shows). "
+                "The council bought some “cheap but durable” coating last year. "
+                "Painting is useful maintenance, but it should not replace a structural survey of the bridge.",
             )
         ]
     )
     quotes = [c["quote"] for c in payload["claims"]]
     assert all(q.count("(") == q.count(")") and q.count("“") == q.count("”") for q in quotes), quotes
-    assert "but it should not be the main bet of the field." in quotes  # outside them, "but" still breaks
-
-
-def test_stance_from_the_opening_words() -> None:
-    assert stance("Great point. I agree and should have said that.") == "agrees"
-    assert stance("I agree, as long as the budget allows it.") == "qualifies"
-    assert stance("Fair enough, though I still feel swimming is the best exercise.") == "rebuts"  # a concession
-    assert stance("I don't agree with any of this.") == "rebuts"
-    assert stance("I disagree. Writing code is not being productive.") == "rebuts"
-    assert stance("Exactly. That is what the data shows.") == "agrees"
-    assert stance("Well... yeah. My comment was a silly way to point out a flaw.") == "agrees"  # an interjection first
-    assert stance("Oh, sure, but nobody reads the terms.") == "rebuts"
-    # "exactly" agrees as an answer ("Exactly.", "exactly right"), not inside an argument
-    assert stance("Both choices cut demand by exactly the same amount, one person.") == "rebuts"
-
-
-def test_a_reply_opening_with_a_word_of_agreement_agrees_though_the_word_is_no_claim() -> None:
-    payload = extract(
-        [
-            Post("a", "ann", None, "Chickens were first domesticated in Southeast Asia eight thousand years ago."),
-            Post("b", "bob", "a", "Interesting. I did not know that history of the farm birds at all."),
-        ]
-    )
-    assert "Interesting." not in quotes_by_post(payload).get("b", [])
-    assert [t for _, t, _ in relation_quotes(payload)] == ["agrees"]
-
-
-def test_thanks_then_but_in_the_next_sentence_is_a_concession_that_rebuts() -> None:
-    payload = extract(
-        [
-            Post("a", "ann", None, "The Marines are the best branch for someone who wants to travel the world."),
-            Post(
-                "b",
-                "bob",
-                "a",
-                "Okay, thanks so much for the info! I still have a lot to read, but my main reason against the "
-                "Marines was that they are very homogeneous.",
-            ),
-        ]
-    )
-    assert {t for _, t, _ in relation_quotes(payload) if t != "supports"} == {"rebuts"}
-
-
-def test_a_reply_agreeing_with_a_condition_qualifies_its_parent() -> None:
-    payload = extract(
-        [
-            Post("a", "ann", None, "Remote work makes teams more productive because meetings shrink."),
-            Post("b", "bob", "a", "I agree that remote work is productive, as long as juniors still get mentoring."),
-        ]
-    )
-    assert [t for _, t, _ in relation_quotes(payload)] == ["qualifies"]
-
-
-def test_a_short_reply_with_no_sign_of_disagreement_is_not_a_rebuttal() -> None:
-    payload = extract(
-        [
-            Post("a", "ann", None, "Remote work makes teams more productive because meetings shrink."),
-            Post("b", "bob", "a", "Here is a related article I found."),
-            Post("c", "cat", "a", "Remote work is not productive for juniors, who lose mentoring and feedback."),
-        ]
-    )
-    assert {q for q, t, _ in relation_quotes(payload) if t == "rebuts"} == {
-        "Remote work is not productive for juniors, who lose mentoring and feedback."
-    }
-
-
-def test_a_reply_to_the_opening_post_answers_the_title() -> None:
-    payload = extract(
-        [
-            Post("title", "ann", None, "CMV: Remote work should be the default for office jobs"),
-            Post("op", "ann", None, "Commuting wastes hours. Offices are noisy."),
-            Post("r", "bob", "op", "Mentoring suffers badly when nobody shares an office, so it should not be."),
-        ]
-    )
-    assert relation_quotes(payload) == [
-        (
-            "Mentoring suffers badly when nobody shares an office, so it should not be.",
-            "rebuts",
-            "CMV: Remote work should be the default for office jobs",
-        )
-    ]
-
-
-def test_titles_and_name_lines_are_not_claims_and_plain_text_needs_an_explicit_marker() -> None:
-    payload = extract(
-        [
-            Post("p1", None, None, "Charbel-Raphael Segerie"),
-            Post("p2", None, None, "Against Almost Every Theory of Impact of Interpretability"),
-            Post("p3", None, None, "Interpretability is not the only way to make progress on alignment."),
-            Post("p4", None, None, "I disagree. Interpretability gives us the feedback loops that other agendas lack."),
-            Post("p5", None, None, "Feedback loops matter most for empirical agendas like this one."),
-        ]
-    )
-    assert set(quotes_by_post(payload)) == {"p3", "p4", "p5"}
-    assert [(t, target) for _, t, target in relation_quotes(payload)] == [
-        ("rebuts", "Interpretability is not the only way to make progress on alignment.")
-    ]
-
-
-def test_post_titles_in_a_feed_are_not_claims_though_they_end_in_a_bracket_or_a_smiley() -> None:
-    titles = [
-        "Preparing for the 100X Economy",
-        "Task decomposition for scalable oversight (AGISF Distillation)",
-        "Open Problems and Fundamental Limitations of Reinforcement Learning from Human Feedback :)",
-    ]
-    sentence = "(Anecdotally, I suspect I am already being uplifted a bit as a researcher by using Sonnet.)"
-    payload = extract([Post(f"p{i}", None, None, text) for i, text in enumerate([*titles, sentence])])
-    assert [c["quote"] for c in payload["claims"]] == [sentence]
+    assert "but it should not replace a structural survey of the bridge." in quotes  # outside them, "but" breaks
 
 
 def test_a_bracketed_placeholder_is_no_claim_but_a_bracketed_sentence_is() -> None:
@@ -190,23 +228,54 @@ def test_a_bracketed_placeholder_is_no_claim_but_a_bracketed_sentence_is() -> No
     assert [c["quote"] for c in payload["claims"] if c["post_id"] != "op"] == [sentence]
 
 
-def test_in_plain_text_doubting_oneself_is_no_disagreement() -> None:
+def test_in_plain_text_only_an_explicit_marker_makes_a_rebuttal() -> None:
     payload = extract(
         [
-            Post("p1", None, None, "I agree that I have not argued the positive case for governance work yet."),
-            Post(
-                "p2",
-                None,
-                None,
-                "I hope to write a more constructive post on that, although I doubt that I am the best person to "
-                "write it.",
-            ),
-            Post("p3", None, None, "I doubt governance work can move fast enough to matter before the deadline."),
+            Post("p1", None, None, "Remote work is not the best choice for every team."),
+            Post("p2", None, None, "Remote work is the best choice for small teams that write a lot."),
+            Post("p3", None, None, "I disagree. Remote work makes mentoring juniors much harder than it should be."),
         ]
     )
-    assert {source for source, t, _ in relation_quotes(payload) if t == "rebuts"} == {
-        "I doubt governance work can move fast enough to matter before the deadline."
+    assert {source for source, t, _ in relation_quotes(payload) if t == "rebuts"} <= {
+        "I disagree.",
+        "Remote work makes mentoring juniors much harder than it should be.",
     }
+    assert any(t == "rebuts" for _, t, _ in relation_quotes(payload))
+    assert not any(source.startswith("Remote work is the best") for source, _, _ in relation_quotes(payload))
+
+
+# --- the fitted model -------------------------------------------------------------------------------------
+
+
+def test_the_shipped_model_names_exactly_the_features_the_extractor_computes() -> None:
+    model = load_model()
+    assert list(model["claim_weights"]) == list(CLAIM_FEATURES)
+    assert set(CLAIM_WEIGHTS) == set(CLAIM_FEATURES)
+    assert isinstance(model["claim_threshold"], float)
+    assert model["sources_per_reply"] in (1, 2, 3) and isinstance(model["evidence_edges"], bool)
+    # every feature a segment can show has a weight, and every weight is a feature some segment can show
+    texts = [
+        "I think we should probably not do this, since it was bad!",
+        'If you compare them, e.g. at https://example.org, people said "more" than we did.',
+        "So this needs to be fixed because everyone is wrong and it isn't fair.",
+        "Because it would be.",
+        "When they went there they could see it, and they did, and they told us all about it, over and over "
+        "again for many long years, until nobody wanted to hear about it any more at all.",
+        "Therefore it is.",
+        "It is wrong for example.",
+        "It seems they are all quite fine.",
+    ]
+    shown: set[str] = set()
+    for post_id, parent in (("title", None), ("op", None), ("r", "op")):
+        for text in texts:
+            cp = ChunkPost(Post(post_id, "ann", parent, text), text)
+            found = segments(cp)
+            for segment in found:
+                shown.update(claim_features(segment, len(found)))
+            found = segments(ChunkPost(Post(post_id, "ann", parent, text + " " + text), text + " " + text))
+            for segment in found:
+                shown.update(claim_features(segment, len(found)))
+    assert shown == set(CLAIM_FEATURES)
 
 
 def test_the_same_chunk_gives_the_same_payload() -> None:
