@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .PHONY: run test lint quality halves fit-claims crossval edge-oracle edge-alternatives bench schema-speed longthread imports \
-	fault-report output-cost clean
+	fault-report output-cost stance-tradeoff clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -51,6 +51,10 @@ fit-claims: $(VENV)/.installed
 # The offline extractor cross-validated by thread (8 folds, every tuned part refitted per fold): the headline figures.
 crossval: $(VENV)/.installed
 	$(BIN)/python bench/crossval.py
+
+# The argued-reply default's cut: CMV attack edges against false rebuttals on eval/nondebate.
+stance-tradeoff: $(VENV)/.installed
+	$(BIN)/python bench/stance_tradeoff.py
 
 # How much of the offline attack-edge error is the source clause, how much the target clause.
 edge-oracle: $(VENV)/.installed

@@ -45,10 +45,12 @@ from pipeline.tokenizer import get_tokenizer
 MODEL_PATH = Path(__file__).resolve().parents[1] / "pipeline" / extract_offline.MODEL_FILE
 L2 = 1.0  # fixed before fitting, not searched
 # The default holds between turns at least as claim-like as this share of the annotated claims fall below.
-# Chosen by looking at eval/nondebate (a dev set): the median (0.5) marked 7.5% of its non-rebutting replies
-# as rebuttals, the upper quartile 3.2%; on cmv-dev the attack-edge F1 barely moves between them (0.146 vs
-# 0.142 in-sample). Maximising cmv-dev's attack-edge F1 alone would open the default to every reply (about
-# 13% false rebuttals on the non-debate set), since three ChangeMyView replies in four attack their parent.
+# Chosen by looking at eval/nondebate (a dev set), with `make stance-tradeoff` (bench/stance_tradeoff.py), which
+# prints for several quantiles the cmv-dev attack-edge F1 (in-sample) and the non-debate false-rebuttal rate:
+# the median (0.5) marked 8.6% of the non-rebutting replies as rebuttals, the upper quartile 3.2%, while
+# cmv-dev's attack-edge F1 barely moves between them (0.144 vs 0.142). Maximising cmv-dev's attack-edge F1
+# alone would open the default to every reply (0.154, and 13.6% false rebuttals on the non-debate set), since
+# three ChangeMyView replies in four attack their parent.
 DEFAULT_QUANTILE = 0.75
 EDGE_CHOICES = [(sources, evidence) for evidence in (False, True) for sources in (1, 2, 3)]
 
@@ -109,10 +111,15 @@ def best_threshold(rows: list[Row], weights: dict[str, float]) -> float:
 
 def default_score(rows: list[Row], weights: dict[str, float]) -> float:
     """The ``DEFAULT_QUANTILE`` quantile of the claim scores of the rows labelled claims."""
+    return score_quantile(rows, weights, DEFAULT_QUANTILE)
+
+
+def score_quantile(rows: list[Row], weights: dict[str, float], quantile: float) -> float:
+    """The ``quantile`` quantile of the claim scores of the rows labelled claims (0.0 when there are none)."""
     scores = sorted(sum(weights[f] for f in row.features) for row in rows if row.label)
     if not scores:
         return 0.0
-    return round(scores[min(len(scores) - 1, int(DEFAULT_QUANTILE * len(scores)))], 4) + 0.0
+    return round(scores[min(len(scores) - 1, int(quantile * len(scores)))], 4) + 0.0
 
 
 @contextmanager
