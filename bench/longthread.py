@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -27,6 +28,7 @@ from typing import Any
 from pipeline.chunk import chunk_thread
 from pipeline.extract_openai import OpenAIExtractor
 from pipeline.fakeserver import FakeOpenAIServer, FakeServerConfig
+from pipeline.language import detect, write_in
 from pipeline.load import TITLE_POST_ID, load_inputs
 from pipeline.normalize import normalize_thread
 from pipeline.runner import RunConfig, run
@@ -70,7 +72,8 @@ def main() -> int:
     generate(work / "in" / "long.json", args.posts)
     threads = load_inputs([work / "in"]).threads
     thread = normalize_thread(threads[0])
-    chunks = chunk_thread(thread, get_tokenizer(None), args.max_chunk_tokens)
+    # The chunks the run makes: the prompt names the language paraphrases are written in, which counts.
+    chunks = chunk_thread(thread, get_tokenizer(None), args.max_chunk_tokens, write_in(None, detect(thread)))
     chunk_of = {cp.post.id: c.id for c in chunks for cp in c.posts}
     shown_as_context = {(c.id, cp.post.id) for c in chunks for cp in c.context}
     crossing_replies = [p for p in thread.posts if p.parent_id and chunk_of[p.parent_id] != chunk_of[p.id]]
@@ -131,6 +134,7 @@ def main() -> int:
     print(
         f"brief: {len(brief['claims'])} claims, {len(brief['relations'])} relations, {len(brief['rejected'])} rejected"
     )
+    shutil.rmtree(work, ignore_errors=True)
     return exit_code
 
 
