@@ -2,8 +2,8 @@
 
 Runs the offline backend over ../shared/eval/cmv-dev/threads, then prints:
 - the `threadbrief eval` table (claims, attack edges, post pairs, grounding) beside the two baselines: in-sample,
-  since the offline extractor's rules and weights were tuned on these threads (`make fit-claims` for the
-  cross-validated claim model);
+  since the offline extractor's rules and weights were tuned on these threads (`make crossval`
+  cross-validates every tuned part by thread);
 - throughput: MB of post text per second over N runs in this one process (the pipeline is one thread: the
   offline backend runs on one core), with the tokenizer already loaded, for the offline extractor alone
   (chunks → payloads) and for the whole run (load → briefs written, which adds normalizing, token counting,
@@ -78,7 +78,7 @@ def main() -> int:
 
     report = evaluate(load_gold(gold_path), outputs[0])
     print(report_table(report))
-    print("(in-sample: the offline extractor was tuned on these threads; `make fit-claims` cross-validates)")
+    print("(in-sample: the offline extractor was tuned on these threads; `make crossval` cross-validates it by thread)")
     megabytes = text_bytes / 1e6
     print(f"\nthroughput over {megabytes:.3f} MB of post text, {len(seconds)} runs each, in one process:")
     for label, times in (("offline extractor (chunks → payloads)", extract_seconds), ("whole run", seconds)):

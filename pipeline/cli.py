@@ -550,7 +550,8 @@ def report_command(out: Path, site: Path | None) -> None:
 @cli.command("schema")
 @click.argument("name", type=click.Choice(schema_names()))
 def schema_command(name: str) -> None:
-    """Print a JSON Schema (thread: input, extraction: model output, summary, brief: output, gold: eval)."""
+    """Print a JSON Schema (thread: input, extraction: model output, summary, brief: output, gold and stance-gold:
+    the two kinds of annotations `eval` reads)."""
     click.echo(schema_path(name).read_text(encoding="utf-8"), nl=False)
 
 
