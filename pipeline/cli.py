@@ -40,7 +40,7 @@ from .extract_openai import DEFAULT_OUTPUT_BUDGET, NO_KEY, RESPONSE_FORMATS
 from .importers import FORMATS, format_names
 from .importers.base import ImportOptions
 from .load import Loaded, load_inputs, thread_json
-from .outputs import atomic_write
+from .outputs import Totals, atomic_write
 from .progress import PROGRESS_KINDS, Log, RichProgress, log_line
 from .report import write_report
 from .resources import schema_names, schema_path
@@ -351,9 +351,14 @@ def run_command(
         progress = RichProgress(lambda u: cost_usd(table, extractor.name, extractor.model, u.tokens_in, u.tokens_out))
         log = progress.log_line
     exit_code, manifest = run(config, extractor, log=log, progress=progress)
-    totals = manifest["totals"]
+    _err(_closing_line(manifest["totals"], out))
+    sys.exit(exit_code)
+
+
+def _closing_line(totals: Totals, out: Path) -> str:
+    """The one line a run ends with on stderr: what became of the threads, calls, tokens, and where it went."""
     cost = totals["cost_usd"]
-    _err(
+    return (
         f"threadbrief: {totals['threads']} thread(s): {totals['complete']} complete, {totals['partial']} partial, "
         f"{totals['failed']} failed, {totals['input_errors']} input error(s), {totals['input_notes']} input note(s); "
         f"{totals['calls']} calls "
@@ -361,7 +366,6 @@ def run_command(
         f"{totals['tokens_in']}+{totals['tokens_out']} tokens{f', ${cost:.4f}' if cost else ''}; "
         f"briefs in {out}/, manifest {out / 'run.json'}"
     )
-    sys.exit(exit_code)
 
 
 def _batch_run(config: RunConfig, *, quiet: bool, wait: bool, start: bool, poll: float) -> NoReturn:
