@@ -91,7 +91,9 @@ _META = re.compile(r"^(?:edit|update|thanks|thank you|cheers|hi|hello|source|sou
 # "actually", "no", "but", "yes", "so", "oh"); Misra & Walker 2013 (topic-independent (dis)agreement cues);
 # Hyland 2005 (stance and engagement markers); Biber et al. 1999 (stance adverbials); the PDTB 2.0 connectives
 # (Prasad et al. 2008); Stab & Gurevych 2017 (argument indicators, rebuttal indicators); de Marneffe et al.
-# 2008 (contradiction as a polarity difference between aligned statements).
+# 2008 (contradiction as a polarity difference between aligned statements). The lists were written for this
+# module after the classes these works describe, not copied from them; the references here and below are cited
+# from memory and were not rechecked against the papers.
 #
 # Agreement: explicit agreement phrases and the affirmative response tokens a turn opens with ("yes", "yeah",
 # "right", "true", "exactly", "sure", "indeed": Misra & Walker's agreement cues). Gratitude is not agreement.
@@ -568,11 +570,10 @@ def reply_stance(
 
 # --- the argumentative-exchange default ---------------------------------------------------------------------
 # In a debate, a reply that argues a position against a post that argues one, and shows no agreement, attacks
-# it: about three replies in four attack their parent in ChangeMyView (Hidey et al. 2017, "Analyzing the
-# semantic types of claims and premises in an online persuasive forum"; Tan et al. 2016, "Winning arguments"),
-# and disagreement is the default relation between argumentative turns in online debate (Abbott et al. 2011;
-# Walker et al. 2012, the Internet Argument Corpus: most responses in debate forums disagree). So the default
-# holds only between two argumentative turns, each told by general classes:
+# it: in the annotated ChangeMyView threads of cmv-dev, 146 of 197 replies attack their parent (74%), and
+# disagreement is the usual relation between argumentative turns in online debate forums (the Internet Argument
+# Corpus: Walker et al. 2012; Abbott et al. 2011). So the default holds only between two argumentative turns,
+# each told by general classes:
 # - a position: a claim-like statement (claim log-odds at least the fitted ``DEFAULT_PARENT_SCORE`` /
 #   ``DEFAULT_REPLY_SCORE``) carrying a stance marker of the claim model: an opinion or stance verb, a modal
 #   of obligation or "need to", evaluative language, a hedge (Hyland 2005 stance markers; Biber et al. 1999
