@@ -267,7 +267,7 @@ def _words(text: str) -> frozenset[str]:
 # the PDTB 2.0 (Prasad et al. 2008) that mark a conclusion, a cause or a condition (Stab & Gurevych's 2017
 # forward/backward indicators). The weights and the threshold are not set by hand: bench/fit_claims.py fits
 # them (L2 logistic regression; the threshold that maximises claim F1 on the training threads) and writes
-# pipeline/data/claim_weights.json, which is loaded here; `make crossval` scores that fit on held-out threads.
+# pipeline/data/offline_model.json, which is loaded here; `make crossval` scores that fit on held-out threads.
 CLAIM_FEATURES: tuple[str, ...] = (
     "bias",
     "obligation",
