@@ -11,7 +11,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from pipeline.evaluate import load_gold
 from pipeline.extract_offline import OfflineExtractor
 from pipeline.runner import run
 from pipeline.settings import RunConfig
@@ -33,6 +35,12 @@ def data_paths(cmv_dir: Path) -> tuple[Path, Path] | None:
         print(f"no annotated threads at {cmv_dir} (threads/ and gold.jsonl): pass its path", file=sys.stderr)
         return None
     return threads_dir, gold_path
+
+
+def annotated(cmv_dir: Path) -> tuple[Path, dict[str, dict[str, Any]]] | None:
+    """(threads folder, gold annotations by thread id), or None once stderr has said they are not there."""
+    paths = data_paths(cmv_dir)
+    return None if paths is None else (paths[0], load_gold(paths[1]))
 
 
 @contextmanager

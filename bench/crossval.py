@@ -17,10 +17,10 @@ from __future__ import annotations
 import sys
 from statistics import mean
 
-from cmv import argument_parser, data_paths
+from cmv import annotated, argument_parser
 from fit_claims import fit_model, labelled_rows, line, offline_model, scores_on
 
-from pipeline.evaluate import SystemScores, load_gold
+from pipeline.evaluate import SystemScores
 
 METRICS = (("claim", "claims"), ("attack-edge", "attack_edges"), ("post-pair", "post_pairs"))
 
@@ -38,11 +38,10 @@ def main() -> int:
     parser = argument_parser(__doc__)
     parser.add_argument("--folds", type=int, default=8)
     args = parser.parse_args()
-    paths = data_paths(args.cmv_dir)
-    if paths is None:
+    data = annotated(args.cmv_dir)
+    if data is None:
         return 2
-    threads_dir, gold_path = paths
-    gold = load_gold(gold_path)
+    threads_dir, gold = data
     ids = sorted(gold)
     rows = labelled_rows(threads_dir, gold)
     print(f"{len(ids)} threads, {args.folds} folds by thread; every tuned part refitted on the training folds")

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cmv import argument_parser, data_paths, logistic_fit, offline_briefs
+from cmv import annotated, argument_parser, logistic_fit, offline_briefs
 
 from pipeline.chunk import chunk_thread
-from pipeline.evaluate import ATTACK_LABELS, Edge, Score, brief_prediction, load_gold, locate_units, match_edges
+from pipeline.evaluate import ATTACK_LABELS, Edge, Score, brief_prediction, locate_units, match_edges
 from pipeline.extract_offline import Segment, content_words, segments, similarity
 from pipeline.load import TITLE_POST_ID, load_inputs
 from pipeline.normalize import normalize_thread
@@ -214,11 +214,10 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--l2", type=float, default=1.0)
     args = parser.parse_args()
-    paths = data_paths(args.cmv_dir)
-    if paths is None:
+    data = annotated(args.cmv_dir)
+    if data is None:
         return 2
-    threads_dir, gold_path = paths
-    gold = load_gold(gold_path)
+    threads_dir, gold = data
     with offline_briefs([threads_dir], "tb-alternatives-") as out:
         data = load_threads(threads_dir, gold, out)
     pairs = sum(len(t.pairs) for t in data)

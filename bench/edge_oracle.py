@@ -16,7 +16,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from cmv import argument_parser, data_paths, offline_briefs
+from cmv import annotated, argument_parser, offline_briefs
 
 from pipeline.evaluate import (
     ATTACK_LABELS,
@@ -24,7 +24,6 @@ from pipeline.evaluate import (
     Score,
     brief_prediction,
     edges_match,
-    load_gold,
     locate_units,
     match_edges,
     units_match,
@@ -41,11 +40,10 @@ def any_source_clause(predicted: Edge, gold: Edge) -> bool:
 
 def main() -> int:
     args = argument_parser(__doc__).parse_args()
-    paths = data_paths(args.cmv_dir)
-    if paths is None:
+    data = annotated(args.cmv_dir)
+    if data is None:
         return 2
-    threads_dir, gold_path = paths
-    gold = load_gold(gold_path)
+    threads_dir, gold = data
     rules: dict[str, Callable[[Edge, Edge], bool]] = {
         "as evaluated": edges_match,
         "oracle target (any clause of the right post)": any_target_clause,
@@ -53,11 +51,11 @@ def main() -> int:
     }
     scores = {name: Score() for name in rules}
     with offline_briefs([threads_dir], "tb-edges-") as out:
-        for thread_id, annotated in sorted(gold.items()):
+        for thread_id, thread_gold in sorted(gold.items()):
             brief_path = out / thread_id / "brief.json"
             brief = json.loads(brief_path.read_text(encoding="utf-8"))
-            units = locate_units(annotated, brief)
-            attacks = [r for r in annotated["relations"] if r.get("is_attack", r["label"] in ATTACK_LABELS)]
+            units = locate_units(thread_gold, brief)
+            attacks = [r for r in thread_gold["relations"] if r.get("is_attack", r["label"] in ATTACK_LABELS)]
             gold_edges = [(units.get(r["source"]), units.get(r["target"])) for r in attacks]
             predicted = brief_prediction(brief).edges
             for name, rule in rules.items():

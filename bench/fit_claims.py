@@ -35,11 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cmv import argument_parser, data_paths, logistic_fit, offline_briefs
+from cmv import annotated, argument_parser, logistic_fit, offline_briefs
 
 from pipeline import extract_offline
 from pipeline.chunk import chunk_thread
-from pipeline.evaluate import GOLD_CLAIM_LABELS, SystemScores, evaluate, load_gold, locate_units, units_match
+from pipeline.evaluate import GOLD_CLAIM_LABELS, SystemScores, evaluate, locate_units, units_match
 from pipeline.extract_offline import CLAIM_FEATURES, claim_features, segments
 from pipeline.load import load_inputs
 from pipeline.normalize import normalize_thread
@@ -223,11 +223,10 @@ def main() -> int:
     parser.add_argument("--l2", type=float, default=L2)
     parser.add_argument("--write", action="store_true", help=f"write the fit to {MODEL_PATH}")
     args = parser.parse_args()
-    paths = data_paths(args.cmv_dir)
-    if paths is None:
+    data = annotated(args.cmv_dir)
+    if data is None:
         return 2
-    threads_dir, gold_path = paths
-    gold = load_gold(gold_path)
+    threads_dir, gold = data
     ids = sorted(gold)
     rows = labelled_rows(threads_dir, gold)
     print(f"{len(rows)} candidate segments of {len(ids)} threads, {sum(r.label for r in rows)} of them claims")

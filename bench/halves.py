@@ -13,9 +13,9 @@ from __future__ import annotations
 import random
 import sys
 
-from cmv import argument_parser, data_paths, offline_briefs
+from cmv import annotated, argument_parser, offline_briefs
 
-from pipeline.evaluate import Score, SystemScores, evaluate, load_gold
+from pipeline.evaluate import Score, SystemScores, evaluate
 
 METRICS = {"claim F1": "claims", "attack-edge F1": "attack_edges", "post-pair F1": "post_pairs"}
 
@@ -39,11 +39,10 @@ def main() -> int:
     parser.add_argument("--draws", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=14)
     args = parser.parse_args()
-    paths = data_paths(args.cmv_dir)
-    if paths is None:
+    data = annotated(args.cmv_dir)
+    if data is None:
         return 2
-    threads_dir, gold_path = paths
-    gold = load_gold(gold_path)
+    threads_dir, gold = data
     with offline_briefs([threads_dir], "tb-halves-") as out:
         per_thread = {tid: evaluate({tid: gold[tid]}, out).systems["threadbrief"] for tid in sorted(gold)}
     ids = sorted(per_thread)

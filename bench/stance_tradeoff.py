@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 import fit_claims
-from cmv import argument_parser, data_paths, offline_briefs
+from cmv import annotated, argument_parser, offline_briefs
 
-from pipeline.evaluate import evaluate, evaluate_stance, load_gold, load_stance_labels
+from pipeline.evaluate import evaluate, evaluate_stance, load_stance_labels
 
 NONDEBATE_DIR = Path(__file__).resolve().parents[1] / "eval" / "nondebate"
 QUANTILES = (0.9, 0.75, 0.5, 0.25, 0.0)
@@ -29,11 +29,10 @@ def main() -> int:
     parser = argument_parser(__doc__)
     parser.add_argument("--nondebate", type=Path, default=NONDEBATE_DIR, help="threads/ and labels.jsonl")
     args = parser.parse_args()
-    paths = data_paths(args.cmv_dir)
-    if paths is None:
+    data = annotated(args.cmv_dir)
+    if data is None:
         return 2
-    threads_dir, gold_path = paths
-    gold = load_gold(gold_path)
+    threads_dir, gold = data
     labels = load_stance_labels(args.nondebate / "labels.jsonl")
     rows = fit_claims.labelled_rows(threads_dir, gold)
     fitted = fit_claims.fit_model(threads_dir, gold, sorted(gold), rows)

@@ -25,7 +25,17 @@ from .batch_state import config_from_state, load_state, state_path
 from .chunk import check_budget
 from .cost import cost_usd, estimate_run, load_prices
 from .errors import ConfigError, OutputError, ThreadbriefError
-from .evaluate import evaluate, evaluate_stance, gold_format, load_gold, load_stance_labels, report_table, stance_table
+from .evaluate import (
+    Report,
+    StanceReport,
+    evaluate,
+    evaluate_stance,
+    gold_format,
+    load_gold,
+    load_stance_labels,
+    report_table,
+    stance_table,
+)
 from .export import (
     CLAIM_FIELDS,
     RELATION_FIELDS,
@@ -487,22 +497,19 @@ def eval_command(gold: Path, out: Path, as_json: bool) -> None:
     gold`: claims, attack edges and post pairs beside two trivial baselines), or stance labels (one reply
     a line, `threadbrief schema stance-gold`: how often replies that do not rebut their parent are marked
     as rebuttals). The kind of gold is read from the file. The table goes to stderr."""
+    scores: StanceReport | Report
     if gold_format(gold) == "stance":
-        stance = evaluate_stance(load_stance_labels(gold), out)
-        if stance.threads == 0:
-            _err(f"threadbrief: error: no brief in {out} matches a thread of {gold}: run `threadbrief run` first")
-            sys.exit(2)
-        _err(stance_table(stance))
-        if as_json:
-            click.echo(json.dumps(stance.as_dict(), indent=2))
-        return
-    report = evaluate(load_gold(gold), out)
-    if report.threads == 0:
+        scores = evaluate_stance(load_stance_labels(gold), out)
+        table = stance_table(scores)
+    else:
+        scores = evaluate(load_gold(gold), out)
+        table = report_table(scores)
+    if scores.threads == 0:
         _err(f"threadbrief: error: no brief in {out} matches a thread of {gold}: run `threadbrief run` first")
         sys.exit(2)
-    _err(report_table(report))
+    _err(table)
     if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2))
+        click.echo(json.dumps(scores.as_dict(), indent=2))
 
 
 def _note_earlier_folders(out: Path) -> None:
