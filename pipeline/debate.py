@@ -33,6 +33,7 @@ class Core:
     components: list[list[str]]  # claim ids, each component in reading order
     in_chains: int  # claims in any rebuttal chain
     chains: int  # rebuttal components of two claims or more
+    rebuttals: bool = True  # False: the thread has no rebuttal, and these are chains of other relations
 
     @property
     def claim_ids(self) -> list[str]:
@@ -40,11 +41,12 @@ class Core:
 
     def left_out_note(self, total_claims: int) -> str:
         shown = len(self.claim_ids)
-        parts = [f"{shown} claims in {len(self.components)} of the {self.chains} rebuttal chains"]
+        kind = "rebuttal chains" if self.rebuttals else "chains of relations (the thread has no rebuttal)"
+        parts = [f"{shown} claims in {len(self.components)} of the {self.chains} {kind}"]
         if shown < self.in_chains:
-            parts.append(f"{self.in_chains - shown} more claims in rebuttal chains left out (smallest chains first)")
+            parts.append(f"{self.in_chains - shown} more claims in chains left out (smallest chains first)")
         if total_claims > self.in_chains:
-            parts.append(f"{total_claims - self.in_chains} claims in no rebuttal chain left out")
+            parts.append(f"{total_claims - self.in_chains} claims in no chain left out")
         return "; ".join(parts)
 
 
@@ -74,12 +76,23 @@ class Relations:
 
     def __init__(self, brief: Brief) -> None:
         self.claims: dict[str, BriefClaim] = {c["id"]: c for c in brief["claims"]}
+        self.by_post: dict[str, list[str]] = {}
+        for claim in brief["claims"]:
+            self.by_post.setdefault(claim["post_id"], []).append(claim["id"])
         self.into: dict[str, list[BriefRelation]] = {}
         self.out_of: dict[str, list[BriefRelation]] = {}
         for rel in brief["relations"]:
             if rel["source"] in self.claims and rel["target"] in self.claims:
                 self.out_of.setdefault(rel["source"], []).append(rel)
                 self.into.setdefault(rel["target"], []).append(rel)
+        # Chains are rebuttals; a thread with none is mapped by its other relations rather than not at all.
+        self.rebuttal_chains = any(r["type"] == "rebuts" for rels in self.out_of.values() for r in rels)
+
+    def linked(self, claim_id: str) -> list[str]:
+        """The claims one chain step away: rebutting or rebutted (any relation when the thread has no rebuttal)."""
+        if self.rebuttal_chains:
+            return self.rebutters(claim_id) + self.rebutted(claim_id)
+        return [r["source"] for r in self.into.get(claim_id, [])] + [r["target"] for r in self.out_of.get(claim_id, [])]
 
     def rebutters(self, claim_id: str) -> list[str]:
         return [r["source"] for r in self.into.get(claim_id, []) if r["type"] == "rebuts"]
@@ -102,7 +115,7 @@ def _bfs(rels: Relations, start: str, limit: int | None = None) -> list[str]:
     members, seen, queue = [start], {start}, deque([start])
     while queue and (limit is None or len(members) < limit):
         current = queue.popleft()
-        for other in sorted(rels.rebutters(current) + rels.rebutted(current), key=_order):
+        for other in sorted(rels.linked(current), key=_order):
             if other not in seen and (limit is None or len(members) < limit):
                 seen.add(other)
                 members.append(other)
@@ -115,7 +128,7 @@ def rebuttal_components(rels: Relations) -> list[list[str]]:
     seen: set[str] = set()
     found: list[list[str]] = []
     for start in sorted(rels.claims, key=_order):
-        if start in seen or not (rels.rebutters(start) or rels.rebutted(start)):
+        if start in seen or not rels.linked(start):
             continue
         members = _bfs(rels, start)
         seen.update(members)
@@ -141,7 +154,7 @@ def debate_core(rels: Relations, cap: int) -> Core:
         elif not kept:  # the largest chain alone overflows: its most contested claim's neighbourhood
             kept.append(sorted(_bfs(rels, most_rebutted(rels, members), room), key=_order))
             room = 0
-    return Core(kept, sum(len(m) for m in components), len(components))
+    return Core(kept, sum(len(m) for m in components), len(components), rels.rebuttal_chains)
 
 
 def positions(rels: Relations, components: list[list[str]], limit: int) -> list[Position]:
