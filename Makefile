@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .PHONY: run test lint quality halves fit-claims crossval edge-oracle edge-alternatives bench schema-speed longthread imports \
-	fault-report output-cost stance-tradeoff clean
+	fault-report output-cost stance-tradeoff report-sizes clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -79,6 +79,10 @@ fault-report: $(VENV)/.installed-test
 # What the importers keep of each real export in tests/fixtures/: threads, posts, authors, reply links, notes.
 imports: $(VENV)/.installed
 	$(BIN)/python bench/imports.py
+
+# Bytes of brief.md and of the report's thread page for generated debates of 200, 2,000 and 20,000 posts.
+report-sizes: $(VENV)/.installed
+	$(BIN)/python bench/report_sizes.py
 
 clean:
 	rm -rf $(VENV) outputs/*/ outputs/run.json

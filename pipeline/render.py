@@ -10,6 +10,7 @@ Markdown can never say more than the checked JSON. Failure modes: none raised he
 from __future__ import annotations
 
 from .brief_types import Brief, BriefClaim, BriefLanguage, BriefStats, Provenance
+from .debate import Relations, debate_core, key_exchanges, positions
 from .models import BriefStatus, Claim, Failure, Rejection, Relation, RelationType, Thread
 
 SCHEMA_VERSION = "1.0"
@@ -99,8 +100,12 @@ _MERMAID_ESCAPES = str.maketrans(
     {'"': "#quot;", "[": "#91;", "]": "#93;", "|": "#124;", "<": "#lt;", ">": "#gt;", ";": "#59;", "#": "#35;"}
 )
 # GitHub scales a Mermaid map down to the width of the page, so every claim more makes every label smaller.
-# (report.SVG_MAP_MAX_CLAIMS is higher: that map is drawn at full size and the page scrolls.)
+# (report.SVG_MAP_MAX_CLAIMS is higher: that map is drawn at full size in a box that scrolls.)
 MERMAID_MAP_MAX_CLAIMS = 40
+# "At a glance": how many positions, contested claims, rebuttals of each and replies to each it names.
+GLANCE_POSITIONS, GLANCE_EXCHANGES, GLANCE_REBUTTALS, GLANCE_REPLIES, GLANCE_WORDS = 3, 5, 2, 1, 24
+# brief.md stays under ~1 MB whatever the thread's length: the lists stop here and say where the rest is.
+MARKDOWN_BUDGET = 900_000
 MAP_LABEL_WORDS = 8
 _EDGE_STYLE: dict[RelationType, str] = {
     "rebuts": "-- rebuts -->",
@@ -116,24 +121,17 @@ def _map_label(claim: BriefClaim) -> str:
     return f'{claim["id"]}["{claim["id"]}: {label.translate(_MERMAID_ESCAPES)}"]'
 
 
-def argument_map(brief: Brief) -> list[str]:
-    """A Mermaid flowchart (renders on GitHub): claims grouped by speaker, typed edges.
-
-    Large threads keep the MERMAID_MAP_MAX_CLAIMS most connected claims and say how many were left out."""
-    degree: dict[str, int] = {}
-    for rel in brief["relations"]:
-        for end in (rel["source"], rel["target"]):
-            degree[end] = degree.get(end, 0) + 1
-    # The most connected claims first, then the rest in reading order, up to the cap.
-    ranked = sorted(degree, key=lambda cid: (-degree[cid], int(cid[1:])))
-    ranked += [c["id"] for c in brief["claims"] if c["id"] not in degree]
-    shown = ranked[:MERMAID_MAP_MAX_CLAIMS]
-    kept = set(shown)
-    claims = [c for c in brief["claims"] if c["id"] in kept]
+def argument_map(brief: Brief, rels: Relations) -> list[str]:
+    """A Mermaid flowchart (renders on GitHub) of the debate's core: the largest rebuttal chains, whole (so the
+    map is connected, with every edge among its claims), up to MERMAID_MAP_MAX_CLAIMS; says what it leaves out."""
+    core = debate_core(rels, MERMAID_MAP_MAX_CLAIMS)
+    if not core.components:
+        return ["_No rebuttal chain to map: every claim is in the lists below._"]
+    kept = set(core.claim_ids)
     lines = ["```mermaid", "flowchart LR"]
     by_speaker: dict[str, list[BriefClaim]] = {}
-    for claim in claims:
-        by_speaker.setdefault(_speaker_label(claim), []).append(claim)
+    for cid in sorted(kept, key=lambda c: int(c[1:]) if c[1:].isdigit() else 0):
+        by_speaker.setdefault(rels.speaker(cid), []).append(rels.claims[cid])
     for number, (speaker, members) in enumerate(by_speaker.items(), 1):
         title = speaker.translate(_MERMAID_ESCAPES)
         lines.append(f'  subgraph S{number}["{title}"]')
@@ -143,19 +141,97 @@ def argument_map(brief: Brief) -> list[str]:
         if rel["source"] in kept and rel["target"] in kept:
             lines.append(f"  {rel['source']} {_EDGE_STYLE[rel['type']]} {rel['target']}")
     lines.append("```")
-    left_out = len(brief["claims"]) - len(shown)
-    if left_out:
-        lines.append(
-            f"_The map shows {len(shown)} of the {len(brief['claims'])} claims, the most connected first; "
-            "all are in the lists below._"
-        )
+    lines.append(f"_The map shows {core.left_out_note(len(rels.claims))}; all claims are in the lists below._")
     return lines
+
+
+def _short(text: str) -> str:
+    words = text.split()
+    return _md_inline(" ".join(words[:GLANCE_WORDS]) + (" …" if len(words) > GLANCE_WORDS else ""))
+
+
+def at_a_glance(brief: Brief, rels: Relations) -> list[str]:
+    """What is debated, the main positions and who holds them, the key exchanges: capped, one line each."""
+    thread = brief["thread"]
+    summary = _md_inline(brief["summary"]) if brief["summary"] else "_No overview (the summary stage failed)._"
+    lines = ["## At a glance", "", f"**Debated:** {_md_inline(thread['title'] or thread['id'])}. {summary}", ""]
+    core = debate_core(rels, MERMAID_MAP_MAX_CLAIMS)
+    found = positions(rels, core.components, GLANCE_POSITIONS)
+    if found:
+        lines += ["**Main positions**", ""]
+        for pos in found:
+            lines.append(
+                f"- **{pos.root}** “{_short(rels.claims[pos.root]['text'])}” — held by "
+                f"{_md_inline(', '.join(pos.holders[:5]))}; opposed by "
+                f"{_md_inline(', '.join(pos.opponents[:5]) or 'no one')} ({pos.rebuttals} rebuttals)"
+            )
+        lines.append("")
+    exchanges = key_exchanges(rels, GLANCE_EXCHANGES, GLANCE_REBUTTALS, GLANCE_REPLIES)
+    if exchanges:
+        lines += ["**Key exchanges**", ""]
+        for ex in exchanges:
+            who = _md_inline(rels.speaker(ex.claim))
+            lines.append(
+                f"- **{ex.claim}** {who}: “{_short(rels.claims[ex.claim]['text'])}” (rebutted {ex.total_rebuttals}×)"
+            )
+            for rebuttal, replies in ex.rebuttals:
+                lines.append(
+                    f"  - **{rebuttal}** {_md_inline(rels.speaker(rebuttal))} rebuts: "
+                    f"“{_short(rels.claims[rebuttal]['text'])}”"
+                )
+                lines += [
+                    f"    - **{r}** {_md_inline(rels.speaker(r))} replies: “{_short(rels.claims[r]['text'])}”"
+                    for r in replies
+                ]
+        lines.append("")
+    elif brief["claims"]:
+        lines += ["_No claim is rebutted in this thread._", ""]
+    return lines
+
+
+def _capped(entries: list[list[str]], budget: list[int], what: str) -> list[str]:
+    """The entries while the shared character ``budget`` lasts, then one line saying where the rest are."""
+    lines: list[str] = []
+    for number, entry in enumerate(entries):
+        size = sum(len(line) + 1 for line in entry)
+        if size > budget[0]:
+            lines.append(
+                f"- _{len(entries) - number} more {what} are not in this file, to keep it small: "
+                "see brief.json (and OUT/claims.jsonl, OUT/relations.jsonl)._"
+            )
+            budget[0] = 0
+            break
+        budget[0] -= size
+        lines += entry
+    return lines
+
+
+def _claims_by_speaker(brief: Brief, budget: list[int]) -> list[str]:
+    if not brief["claims"]:
+        return ["_No grounded claims._", ""]
+    speakers: dict[str, list[BriefClaim]] = {}
+    for claim in brief["claims"]:
+        speakers.setdefault(_speaker_label(claim), []).append(claim)
+    entries: list[list[str]] = []
+    for speaker, items in speakers.items():
+        for number, claim in enumerate(items):
+            # The offline extractor's paraphrase is often the quote itself: say it once.
+            paraphrase = "" if claim["text"] == claim["quote"] else " " + _md_inline(claim["text"])
+            entries.append(
+                ([f"### {_md_inline(speaker)}", ""] if number == 0 else [])
+                + [
+                    f"- **{claim['id']}** ({claim['kind']}, post {_md_inline(claim['post_id'])}){paraphrase}",
+                    f"  > “{_md_inline(claim['quote'])}”",
+                ]
+                + ([""] if number == len(items) - 1 else [])
+            )
+    return _capped(entries, budget, "claims")
 
 
 def brief_markdown(brief: Brief) -> str:
     thread = brief["thread"]
     counts = thread["counts"]
-    claims = {c["id"]: c for c in brief["claims"]}
+    rels = Relations(brief)
     lines = [f"# {_md_inline(thread['title'] or thread['id'])}", ""]
     status = brief["status"]
     if status != "complete":
@@ -171,52 +247,43 @@ def brief_markdown(brief: Brief) -> str:
             "it (`--backend openai`).",
             "",
         ]
+    speakers = len({p["author"] for p in brief["posts"]})
     lines += [
-        f"*{counts['posts']} posts ({counts['duplicates_removed']} duplicates removed), {len(claims)} claims, "
-        f"{len(brief['relations'])} relations · source: `{thread['input_path']}`*",
+        f"*{counts['posts']} posts ({counts['duplicates_removed']} duplicates removed), {speakers} speakers, "
+        f"{len(rels.claims)} claims, {len(brief['relations'])} relations · source: `{thread['input_path']}`*",
         "",
-        "## Overview",
-        "",
-        _md_inline(brief["summary"]) if brief["summary"] else "_No overview (the summary stage failed)._",
-        "",
+        *at_a_glance(brief, rels),
     ]
     if brief["claims"]:
-        lines += ["## Argument map", "", *argument_map(brief), ""]
-    lines += ["## Claims by speaker", ""]
-    if not claims:
-        lines += ["_No grounded claims._", ""]
-    speakers: dict[str, list[BriefClaim]] = {}
-    for claim in brief["claims"]:
-        speakers.setdefault(_speaker_label(claim), []).append(claim)
-    for speaker, items in speakers.items():
-        lines += [f"### {_md_inline(speaker)}", ""]
-        for claim in items:
-            # The offline extractor's paraphrase is often the quote itself: say it once.
-            paraphrase = "" if claim["text"] == claim["quote"] else " " + _md_inline(claim["text"])
-            lines.append(f"- **{claim['id']}** ({claim['kind']}, post {_md_inline(claim['post_id'])}){paraphrase}")
-            lines.append(f"  > “{_md_inline(claim['quote'])}”")
-        lines.append("")
+        lines += ["## Argument map", "", *argument_map(brief, rels), ""]
+    budget = [MARKDOWN_BUDGET - sum(len(line) + 1 for line in lines)]
+    lines += ["## Claims by speaker", "", *_claims_by_speaker(brief, budget)]
     rebuttals = [r for r in brief["relations"] if r["type"] == "rebuts"]
     lines += ["## Rebuttals", ""]
     if not rebuttals:
         lines += ["_None found._", ""]
+    entries = []
     for rel in rebuttals:
-        source, target = claims[rel["source"]], claims[rel["target"]]
-        lines += [
-            f"- **{source['id']}** ({_md_inline(_speaker_label(source))}) rebuts **{target['id']}** "
-            f"({_md_inline(_speaker_label(target))})",
-            f"  - {target['id']}: “{_md_inline(target['quote'])}”",
-            f"  - {source['id']}: “{_md_inline(source['quote'])}”",
-        ]
+        source, target = rels.claims[rel["source"]], rels.claims[rel["target"]]
+        entries.append(
+            [
+                f"- **{source['id']}** ({_md_inline(_speaker_label(source))}) rebuts **{target['id']}** "
+                f"({_md_inline(_speaker_label(target))})",
+                f"  - {target['id']}: “{_md_inline(target['quote'])}”",
+                f"  - {source['id']}: “{_md_inline(source['quote'])}”",
+            ]
+        )
+    lines += _capped(entries, budget, "rebuttals")
     others = [r for r in brief["relations"] if r["type"] != "rebuts"]
     if others:
         lines += ["", "## Other relations", ""]
-        lines += [f"- **{r['source']}** {r['type']} **{r['target']}**" for r in others]
+        entries = [[f"- **{r['source']}** {r['type']} **{r['target']}**"] for r in others]
+        lines += _capped(entries, budget, "relations")
     lines.append("")
-    return "\n".join(lines + _accounting(brief))
+    return "\n".join(lines + _accounting(brief, budget))
 
 
-def _accounting(brief: Brief) -> list[str]:
+def _accounting(brief: Brief, budget: list[int]) -> list[str]:
     """What was not kept (rejections, failures) and what the brief came from (provenance, calls, tokens)."""
     lines: list[str] = []
     if brief["rejected"]:
@@ -226,10 +293,12 @@ def _accounting(brief: Brief) -> list[str]:
             "Proposed by the extractor but not kept, so nothing is dropped silently:",
             "",
         ]
+        entries = []
         for item in brief["rejected"]:
             proposed = item["item"].get("quote") or f"{item['item'].get('source')} → {item['item'].get('target')}"
             reason = _md_inline(item["reason"])
-            lines.append(f"- {item['stage']}, chunk {item['chunk']}: {reason} — “{_md_inline(str(proposed))}”")
+            entries.append([f"- {item['stage']}, chunk {item['chunk']}: {reason} — “{_md_inline(str(proposed))}”"])
+        lines += _capped(entries, budget, "rejections")
         lines.append("")
     if brief["failures"]:
         lines += ["## Failures", ""]

@@ -1,40 +1,48 @@
-"""Report: briefs in OUT → a static, self-contained HTML site (no script, no network; opens from file://).
+"""Report: briefs in OUT → a static, self-contained HTML site (opens from file://, fetches nothing).
 
-Input: the briefs of an output directory. Output: ``index.html`` (every thread with its status, claim and
-rebuttal counts) and ``threads/<id>.html`` per thread: the overview, the argument map as an SVG drawn
-here (claims in columns by speaker, typed arrows, each node a link), claims by speaker with the claims
-they answer and the ones answering them (the rebuttal chain, navigable), and every post's full text with
-each quote highlighted where it stands. Failure modes: ``InputError`` for an unreadable brief.
+Input: the briefs of an output directory, one at a time, and its run.json. Output: ``index.html`` (every
+thread with its status, posts, speakers, claims and rebuttals, sortable, searchable across claims, and the
+input files that failed with their errors) and ``threads/<id>.html`` per thread: "at a glance" (what is
+debated, the main positions and who holds them, the key exchanges by name, capped), the debate map (the
+core's rebuttal chains laid out by ``debate_map``, with filters by relation type and speaker and a focus on
+one claim, a few lines of inline script), and the thread as a reply tree (``report_tree``) with each claim
+highlighted in its post. The index is built from one small ``ThreadRow`` per brief, so no more than one
+brief is held at a time. A page stays under ~5 MB whatever the thread's length: past ``TREE_BUDGET``
+characters the tree stops and the page says where the rest is (brief.json, claims.jsonl).
+Failure modes: ``InputError`` for an unreadable brief; a missing or unreadable run.json lists no failed input.
 """
 
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
+from typing import Any, TypedDict
 
-from .brief_types import Brief, BriefClaim, BriefRelation
+from .brief_types import Brief
+from .debate import Core, Relations, debate_core, key_exchanges, positions
+from .debate_map import EDGE_COLOURS, map_svg
 from .export import briefs_in
-from .models import RelationType
+from .report_tree import post_tree
 
-EDGE_COLOURS: dict[RelationType, str] = {
-    "rebuts": "#c0392b",
-    "supports": "#2e86c1",
-    "agrees": "#27ae60",
-    "qualifies": "#b9770e",
-}
-# The SVG map is drawn here at full size (fixed node width, the page scrolls), so it holds more claims than
-# brief.md's Mermaid map (render.MERMAID_MAP_MAX_CLAIMS), which is scaled down to fit the page; this cap only
-# keeps a huge thread's page to a few screens.
-SVG_MAP_MAX_CLAIMS = 60
-NODE_WIDTH, NODE_HEIGHT, COLUMN_GAP, ROW_GAP = 220, 34, 60, 14
+# The map lays out at most this many claims (the largest rebuttal chains); each is a readable 176 px box.
+SVG_MAP_MAX_CLAIMS = 80
+POSITIONS, EXCHANGES, REBUTTALS_EACH, REPLIES_EACH = 3, 5, 2, 1
+SUMMARY_WORDS = 24
+TREE_BUDGET = 3_500_000  # characters of reply tree per page; with the rest of the page, well under 5 MB
+INDEX_SEARCH_CHARS = 20_000  # claim text per thread the index searches
 STYLE = """
 body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 a{color:#1a5fb4}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3em .5em;
-text-align:left}.status-complete{color:#1e8449}.status-partial{color:#b9770e}.status-failed{color:#c0392b}
-.claim{margin:.6em 0;padding:.4em .6em;border-left:3px solid #aaa;background:#fafafa}.claim:target{background:#fff6d5}
-blockquote{margin:.3em 0;color:#444}.post{margin:1em 0;padding:.6em;border:1px solid #eee;white-space:pre-wrap}
-mark{background:#fff3b0}mark:target{background:#ffd54f}.dup{color:#888}.rel{font-size:.9em;color:#555}
-svg text{font:12px system-ui,sans-serif}
+text-align:left}th[data-sort]{cursor:pointer}.status-complete{color:#1e8449}.status-partial{color:#b9770e}
+.status-failed{color:#c0392b}.glance li{margin:.2em 0}.map{overflow-x:auto;border:1px solid #eee}
+.debate-map rect{fill:#fff;stroke:#888}.debate-map .node:target rect{fill:#fff6d5}
+.debate-map text{font:12px system-ui,sans-serif;fill:#222}.off{display:none}
+.post{margin:.4em 0 .4em 1.1em;padding:.2em .5em;border-left:2px solid #ddd}.post.flat{margin-left:0}
+details.post>summary{cursor:pointer;color:#444}.text{white-space:pre-wrap;overflow-wrap:anywhere}
+blockquote.quoted{margin:.2em 0;padding-left:.6em;border-left:3px solid #ccc;color:#666}
+.claims{margin:.2em 0;padding-left:1.2em;font-size:.92em}.claim:target{background:#fff6d5}.rel{color:#555}
+mark{background:#fff3b0}mark:target{background:#ffd54f}.dup{color:#888}.note{color:#555;font-style:italic}
 """
 
 
@@ -61,146 +69,122 @@ def _page(title: str, body: list[str]) -> str:
     )
 
 
-def _speaker(claim: BriefClaim) -> str:
-    return claim["speaker"] or "Unattributed"
+# The map's filters: relation types, a speaker, one claim's neighbourhood. Read from the form and, on load,
+# from the page's query (?hide=supports,agrees&speaker=alice&focus=C3), so a filtered view can be linked.
+MAP_SCRIPT = """(function(){var f=document.getElementById('map-filters');if(!f)return;
+var q=new URLSearchParams(location.search);
+var sel=f.elements.namedItem('speaker'),foc=f.elements.namedItem('around');
+(q.get('hide')||'').split(',').forEach(function(t){var c=f.querySelector('input[value="'+t+'"]');
+if(c)c.checked=false;});if(q.get('speaker'))sel.value=q.get('speaker');if(q.get('focus'))foc.value=q.get('focus');
+function apply(){var types={},keep={},who={},shown=0,sp=sel.value,fo=foc.value;
+f.querySelectorAll('input[name=type]').forEach(function(c){types[c.value]=c.checked;});
+var nodes=document.querySelectorAll('.debate-map .node');
+nodes.forEach(function(n){who[n.dataset.id]=n.dataset.speaker;});
+document.querySelectorAll('.debate-map .edge').forEach(function(e){var s=e.dataset.source,t=e.dataset.target,
+on=types[e.dataset.type]&&(!sp||who[s]===sp||who[t]===sp)&&(!fo||s===fo||t===fo);
+e.classList.toggle('off',!on);if(on){keep[s]=1;keep[t]=1;}});
+nodes.forEach(function(n){var on=!!keep[n.dataset.id]||n.dataset.id===fo;n.classList.toggle('off',!on);if(on)shown++;});
+document.getElementById('map-count').textContent=shown+' of '+nodes.length+' claims shown';}
+f.addEventListener('change',apply);apply();})();"""
+# The index: sort by a column (click its header), filter rows by words in their title or claims.
+INDEX_SCRIPT = """(function(){var t=document.getElementById('threads'),s=document.getElementById('search');
+s.addEventListener('input',function(){var words=s.value.toLowerCase().split(/\\s+/).filter(Boolean);
+t.querySelectorAll('tbody tr').forEach(function(r){var h=r.dataset.search;
+r.classList.toggle('off',!words.every(function(w){return h.indexOf(w)>=0;}));});});
+t.querySelectorAll('th[data-sort]').forEach(function(th,i){th.addEventListener('click',function(){
+var body=t.tBodies[0],rows=Array.from(body.rows),num=th.dataset.sort==='num',dir=th.dataset.dir==='asc'?-1:1;
+th.dataset.dir=dir===1?'asc':'desc';rows.sort(function(a,b){var x=a.cells[i].dataset.v,y=b.cells[i].dataset.v;
+return dir*(num?(+x)-(+y):x.localeCompare(y));});rows.forEach(function(r){body.appendChild(r);});});});})();"""
 
 
-def argument_svg(brief: Brief) -> str:
-    """Claims that take part in a relation, one column per speaker, arrows coloured by relation type."""
-    degree: dict[str, int] = {}
-    for rel in brief["relations"]:
-        for end in (rel["source"], rel["target"]):
-            degree[end] = degree.get(end, 0) + 1
-    kept = set(sorted(degree, key=lambda cid: (-degree[cid], int(cid[1:])))[:SVG_MAP_MAX_CLAIMS])
-    claims = [c for c in brief["claims"] if c["id"] in kept]
-    if not claims:
-        return ""
-    columns: dict[str, int] = {}
-    rows: dict[str, int] = {}
-    place: dict[str, tuple[int, int]] = {}
-    for claim in claims:
-        column = columns.setdefault(_speaker(claim), len(columns))
-        row = rows.get(_speaker(claim), 0)
-        rows[_speaker(claim)] = row + 1
-        place[claim["id"]] = (column * (NODE_WIDTH + COLUMN_GAP) + 10, row * (NODE_HEIGHT + ROW_GAP) + 40)
-    width = len(columns) * (NODE_WIDTH + COLUMN_GAP) + 20
-    height = max(rows.values()) * (NODE_HEIGHT + ROW_GAP) + 60
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="argument map">',
-        "<defs>",
+def _short(text: str, words: int = SUMMARY_WORDS) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
+
+
+def _ref(rels: Relations, cid: str, shown: set[str]) -> str:
+    label = f"{_e(cid)} ({_e(rels.speaker(cid))})"
+    return f'<a href="#{_e(cid)}">{label}</a>' if cid in shown else label
+
+
+def _glance(brief: Brief, rels: Relations, core: Core, shown: set[str]) -> list[str]:
+    """What is debated, the main positions and who holds them, the key exchanges: capped, one line each."""
+    title = brief["thread"]["title"] or brief["thread"]["id"]
+    body = [
+        '<section class="glance"><h2>At a glance</h2>',
+        f"<p><b>Debated:</b> {_e(title)}. {_e(brief['summary'] or 'No overview (the summary stage failed).')}</p>",
     ]
-    for kind, colour in EDGE_COLOURS.items():
-        parts.append(
-            f'<marker id="arrow-{kind}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
-            f'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>'
-        )
-    parts.append("</defs>")
-    for speaker, column in columns.items():
-        parts.append(
-            f'<text x="{column * (NODE_WIDTH + COLUMN_GAP) + 10}" y="22" font-weight="bold">{_e(speaker)}</text>'
-        )
-    for rel in brief["relations"]:
-        if rel["source"] in place and rel["target"] in place:
-            (x1, y1), (x2, y2) = place[rel["source"]], place[rel["target"]]
-            sx, tx = (x1, x2 + NODE_WIDTH) if x1 > x2 else (x1 + NODE_WIDTH, x2) if x1 < x2 else (x1, x2)
-            parts.append(
-                f'<line x1="{sx}" y1="{y1 + NODE_HEIGHT // 2}" x2="{tx}" y2="{y2 + NODE_HEIGHT // 2}" '
-                f'stroke="{EDGE_COLOURS[rel["type"]]}" stroke-width="1.5" '
-                f'marker-end="url(#arrow-{rel["type"]})"><title>{_e(rel["source"])} {_e(rel["type"])} '
-                f"{_e(rel['target'])}</title></line>"
+    found = positions(rels, core.components, POSITIONS)
+    if found:
+        body.append("<h3>Main positions</h3><ul>")
+        for pos in found:
+            body.append(
+                f"<li>{_ref(rels, pos.root, shown)}: “{_e(_short(rels.claims[pos.root]['text']))}” — held by "
+                f"{_e(', '.join(pos.holders[:5]))}; opposed by {_e(', '.join(pos.opponents[:5]) or 'no one')} "
+                f"({pos.rebuttals} rebuttals)</li>"
             )
-    for claim in claims:
-        x, y = place[claim["id"]]
-        label = claim["text"] if len(claim["text"]) <= 26 else claim["text"][:25] + "…"
-        parts.append(
-            f'<a href="#{_e(claim["id"])}"><rect x="{x}" y="{y}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" '
-            f'rx="5" fill="#fff" stroke="#888"/><text x="{x + 6}" y="{y + 21}">{_e(claim["id"])}: '
-            f"{_e(label)}</text><title>{_e(claim['quote'])}</title></a>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+        body.append("</ul>")
+    exchanges = key_exchanges(rels, EXCHANGES, REBUTTALS_EACH, REPLIES_EACH)
+    if exchanges:
+        body.append("<h3>Key exchanges</h3><ul>")
+        for ex in exchanges:
+            lines = [
+                f"<li>{_ref(rels, ex.claim, shown)}: “{_e(_short(rels.claims[ex.claim]['text']))}” "
+                f"(rebutted {ex.total_rebuttals}×)<ul>"
+            ]
+            for rebuttal, replies in ex.rebuttals:
+                lines.append(f"<li>{_ref(rels, rebuttal, shown)} rebuts: “{_e(_short(rels.claims[rebuttal]['text']))}”")
+                lines += [
+                    f"<ul><li>{_ref(rels, r, shown)} replies: “{_e(_short(rels.claims[r]['text']))}”</li></ul>"
+                    for r in replies
+                ]
+                lines.append("</li>")
+            body.append("".join(lines) + "</ul></li>")
+        body.append("</ul>")
+    elif brief["claims"]:
+        body.append("<p>No claim is rebutted in this thread.</p>")
+    return body + ["</section>"]
 
 
-def _highlighted(text: str, marks: list[tuple[int, int, str]], marked: set[str]) -> str:
-    """The post text with each claim's span in a <mark id="q-C…">; where spans overlap the earlier wins,
-    and only the claims added to ``marked`` got a mark of their own."""
-    out: list[str] = []
-    cursor = 0
-    for start, end, claim_id in sorted(marks):
-        if start < cursor:
-            continue
-        out += [_e(text[cursor:start]), f'<mark id="q-{_e(claim_id)}">{_e(text[start:end])}</mark>']
-        marked.add(claim_id)
-        cursor = end
-    out.append(_e(text[cursor:]))
-    return "".join(out)
+def _map_section(rels: Relations, core: Core, shown: set[str]) -> list[str]:
+    svg, _, _ = map_svg(rels, core, shown)
+    if not svg:
+        return []
+    kinds = sorted({r["type"] for cid in core.claim_ids for r in rels.out_of.get(cid, [])})
+    speakers = sorted({rels.speaker(cid) for cid in core.claim_ids})
+    checks = "".join(
+        f'<label style="color:{EDGE_COLOURS[k]}"><input type="checkbox" name="type" value="{k}" checked> {k}</label> '
+        for k in kinds
+    )
+    return [
+        "<h2>Debate map</h2>",
+        f'<p class="note">Arrows point from a claim to the claim it answers. Shown: '
+        f"{_e(core.left_out_note(len(rels.claims)))}. Every claim is in the thread below.</p>",
+        f'<form id="map-filters">{checks}<label>speaker <select name="speaker"><option value="">all</option>'
+        + "".join(f'<option value="{_e(s)}">{_e(s)}</option>' for s in speakers)
+        + '</select></label> <label>focus <select name="around"><option value="">none</option>'
+        + "".join(f'<option value="{_e(c)}">{_e(c)}</option>' for c in core.claim_ids)
+        + '</select></label> <span id="map-count"></span></form>',
+        f'<div class="map">{svg}</div>',
+        f"<script>{MAP_SCRIPT}</script>",
+    ]
 
 
 def thread_page(brief: Brief) -> str:
     thread = brief["thread"]
     title = thread["title"] or thread["id"]
-    claims = {c["id"]: c for c in brief["claims"]}
-    answers: dict[str, list[BriefRelation]] = {}
-    answered_by: dict[str, list[BriefRelation]] = {}
-    for rel in brief["relations"]:
-        answers.setdefault(rel["source"], []).append(rel)
-        answered_by.setdefault(rel["target"], []).append(rel)
+    rels = Relations(brief)
+    core = debate_core(rels, SVG_MAP_MAX_CLAIMS)
+    tree, shown, left_out = post_tree(brief, rels, TREE_BUDGET)
     body = [
         '<p><a href="../index.html">All threads</a></p>',
         f"<h1>{_e(title)}</h1>",
         f'<p class="status-{_e(brief["status"])}">Status: {_e(brief["status"])} · {len(brief["posts"])} posts, '
-        f"{len(claims)} claims, {len(brief['relations'])} relations</p>",
-        "<h2>Overview</h2>",
-        f"<p>{_e(brief['summary'] or 'No overview (the summary stage failed).')}</p>",
+        f"{len({p['author'] for p in brief['posts']})} speakers, {len(rels.claims)} claims, "
+        f"{len(brief['relations'])} relations</p>",
+        *_glance(brief, rels, core, shown),
+        *_map_section(rels, core, shown),
     ]
-    svg = argument_svg(brief)
-    if svg:
-        body += ["<h2>Argument map</h2>", svg]
-    # The posts are drawn first so a claim links to its own mark, or to its post when a longer overlapping
-    # quote took the place.
-    marks: dict[str, list[tuple[int, int, str]]] = {}
-    for claim in brief["claims"]:
-        marks.setdefault(claim["post_id"], []).append((claim["span"][0], claim["span"][1], claim["id"]))
-    marked: set[str] = set()
-    posts_html: list[str] = []
-    for post in brief["posts"]:
-        who = _e(post["author"] or "unattributed")
-        if post["duplicate_of"]:
-            posts_html.append(
-                f'<p class="dup" id="post-{_e(post["id"])}">{_e(post["id"])} ({who}) repeats '
-                f'<a href="#post-{_e(post["duplicate_of"])}">{_e(post["duplicate_of"])}</a></p>'
-            )
-            continue
-        posts_html.append(
-            f'<div class="post" id="post-{_e(post["id"])}"><b>{_e(post["id"])}</b> · {who}\n'
-            f"{_highlighted(post['text'], marks.get(post['id'], []), marked)}</div>"
-        )
-    body.append("<h2>Claims by speaker</h2>")
-    speakers: dict[str, list[BriefClaim]] = {}
-    for claim in brief["claims"]:
-        speakers.setdefault(_speaker(claim), []).append(claim)
-    for speaker, items in speakers.items():
-        body.append(f"<h3>{_e(speaker)}</h3>")
-        for claim in items:
-            links = [
-                f'{_e(r["type"])} <a href="#{_e(r["target"])}">{_e(r["target"])}</a>'
-                for r in answers.get(claim["id"], [])
-            ]
-            links += [
-                f'<a href="#{_e(r["source"])}">{_e(r["source"])}</a> {_e(r["type"])} it'
-                for r in answered_by.get(claim["id"], [])
-            ]
-            body.append(
-                f'<div class="claim" id="{_e(claim["id"])}"><b>{_e(claim["id"])}</b> ({_e(claim["kind"])}, '
-                f'<a href="#{"q-" + _e(claim["id"]) if claim["id"] in marked else "post-" + _e(claim["post_id"])}">'
-                f"post {_e(claim['post_id'])}</a>)"
-                # The offline extractor's paraphrase is the quote itself: say it once.
-                + ("" if claim["text"] == claim["quote"] else f" {_e(claim['text'])}")
-                + f"<blockquote>“{_e(claim['quote'])}”</blockquote>"
-                + (f'<div class="rel">{" · ".join(links)}</div>' if links else "")
-                + "</div>"
-            )
     if brief["failures"]:
         body += [
             "<h2>Failures</h2>",
@@ -208,40 +192,97 @@ def thread_page(brief: Brief) -> str:
             *(f"<li>{_e(f['stage'])}: {_e(f['reason'])}</li>" for f in brief["failures"]),
             "</ul>",
         ]
-    body += ["<h2>Posts</h2>", *posts_html]
+    body += ["<h2>Thread</h2>", tree]
+    if left_out:
+        body.append(
+            f'<p class="note">{left_out} more posts (and their claims) are not on this page, to keep it small: '
+            "the full thread is in this thread's brief.json, and every claim in OUT/claims.jsonl.</p>"
+        )
     return _page(title, body)
 
 
-def index_page(briefs: list[Brief]) -> str:
-    rows = []
-    for brief in briefs:
-        thread = brief["thread"]
-        rebuttals = sum(1 for r in brief["relations"] if r["type"] == "rebuts")
-        rows.append(
-            f'<tr><td><a href="threads/{_e(thread["id"])}.html">{_e(thread["title"] or thread["id"])}</a></td>'
-            f'<td class="status-{_e(brief["status"])}">{_e(brief["status"])}</td><td>{len(brief["claims"])}</td>'
-            f"<td>{rebuttals}</td><td>{len(brief['failures'])}</td></tr>"
-        )
-    return _page(
-        "threadbrief report",
-        [
-            "<h1>threadbrief report</h1>",
-            f"<p>{len(briefs)} thread(s)</p>",
-            "<table><tr><th>thread</th><th>status</th><th>claims</th><th>rebuttals</th><th>failures</th></tr>",
-            *rows,
-            "</table>",
-        ],
+class ThreadRow(TypedDict):
+    """What the index shows of one thread: small, so the index never holds the briefs themselves."""
+
+    id: str
+    title: str
+    status: str
+    posts: int
+    speakers: int
+    claims: int
+    rebuttals: int
+    failures: int
+    search: str  # the title and claim texts, lower-cased, capped at INDEX_SEARCH_CHARS
+
+
+def thread_row(brief: Brief) -> ThreadRow:
+    thread = brief["thread"]
+    title = thread["title"] or thread["id"]
+    search = " ".join([title, *(c["text"] for c in brief["claims"])]).lower()
+    return {
+        "id": thread["id"],
+        "title": title,
+        "status": brief["status"],
+        "posts": len(brief["posts"]),
+        "speakers": len({p["author"] for p in brief["posts"]}),
+        "claims": len(brief["claims"]),
+        "rebuttals": sum(1 for r in brief["relations"] if r["type"] == "rebuts"),
+        "failures": len(brief["failures"]),
+        "search": " ".join(search.split())[:INDEX_SEARCH_CHARS],
+    }
+
+
+def index_page(rows: list[ThreadRow], input_errors: list[dict[str, Any]]) -> str:
+    numbers = ("posts", "speakers", "claims", "rebuttals", "failures")
+    head = '<th data-sort="text">thread</th><th data-sort="text">status</th>' + "".join(
+        f'<th data-sort="num">{n}</th>' for n in numbers
     )
+    lines = []
+    for row in rows:
+        cells = "".join(f'<td data-v="{row[n]}">{row[n]}</td>' for n in numbers)  # type: ignore[literal-required]
+        lines.append(
+            f'<tr data-search="{_e(row["search"])}"><td data-v="{_e(row["title"].lower())}">'
+            f'<a href="threads/{_e(row["id"])}.html">{_e(row["title"])}</a></td>'
+            f'<td data-v="{_e(row["status"])}" class="status-{_e(row["status"])}">{_e(row["status"])}</td>{cells}</tr>'
+        )
+    body = [
+        "<h1>threadbrief report</h1>",
+        f"<p>{len(rows)} thread(s). Click a column to sort; search matches the titles and the claims' text.</p>",
+        '<p><input id="search" type="search" placeholder="search claims" size="40"></p>',
+        f'<table id="threads"><thead><tr>{head}</tr></thead><tbody>',
+        *lines,
+        "</tbody></table>",
+    ]
+    if input_errors:
+        body += ["<h2>Input files that failed</h2>", "<ul>"]
+        body += [
+            f"<li><code>{_e(e.get('input'))}</code>{' line ' + _e(e['line']) if e.get('line') else ''}: "
+            f"{_e(e.get('reason'))}</li>"
+            for e in input_errors
+        ]
+        body.append("</ul>")
+    body.append(f"<script>{INDEX_SCRIPT}</script>")
+    return _page("threadbrief report", body)
+
+
+def _input_errors(out: Path) -> list[dict[str, Any]]:
+    try:
+        errors = json.loads((out / "run.json").read_text(encoding="utf-8")).get("input_errors", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [e for e in errors if isinstance(e, dict)]
 
 
 def write_report(out: Path, site: Path) -> list[Path]:
-    """Write the site; returns the pages written."""
-    briefs = list(briefs_in(out))
+    """Write the site, one brief at a time; returns the pages written."""
     (site / "threads").mkdir(parents=True, exist_ok=True)
-    pages = [site / "index.html"]
-    pages[0].write_text(index_page(briefs), encoding="utf-8")
-    for brief in briefs:
+    pages: list[Path] = []
+    rows: list[ThreadRow] = []
+    for brief in briefs_in(out):
         page = site / "threads" / f"{brief['thread']['id']}.html"
         page.write_text(thread_page(brief), encoding="utf-8")
         pages.append(page)
-    return pages
+        rows.append(thread_row(brief))
+    index = site / "index.html"
+    index.write_text(index_page(rows, _input_errors(out)), encoding="utf-8")
+    return [index, *pages]

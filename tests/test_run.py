@@ -29,6 +29,7 @@ from conftest import (
 )
 
 from pipeline.cli import cli
+from pipeline.debate import Relations
 from pipeline.extract import Extractor
 from pipeline.extract_openai import OpenAIExtractor
 from pipeline.models import Chunk, ChunkExtraction, Usage
@@ -427,12 +428,12 @@ def test_brief_markdown_carries_a_mermaid_argument_map(seed_run: tuple[Any, Path
     assert block.startswith("flowchart LR\n") and "-- rebuts -->" in block and 'subgraph S1["Unattributed"]' in block
     brief = {
         "claims": [
-            {"id": "C1", "speaker": 'Ann "the" [critic]', "text": 'She said "no" | [maybe]; <b>'},
-            {"id": "C2", "speaker": None, "text": "Reply"},
+            {"id": "C1", "post_id": "p1", "speaker": 'Ann "the" [critic]', "text": 'She said "no" | [maybe]; <b>'},
+            {"id": "C2", "post_id": "p2", "speaker": None, "text": "Reply"},
         ],
         "relations": [{"source": "C2", "target": "C1", "type": "qualifies"}],
     }
-    lines = argument_map(brief)
+    lines = argument_map(brief, Relations(brief))
     assert 'C1["C1: She said #quot;no#quot; #124; #91;maybe#93;#59; #lt;b#gt;"]' in "\n".join(lines)
     assert '  subgraph S1["Ann #quot;the#quot; #91;critic#93;"]' in lines
     assert "  C2 -. qualifies .-> C1" in lines
