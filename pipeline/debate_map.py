@@ -93,8 +93,10 @@ def _layout(rels: Relations, members: list[str]) -> tuple[dict[str, Point], list
             paths.append((ends[0].data, ends[1].data, points))
     top = min(y for _, y in centres.values()) - NODE_HEIGHT / 2
     left = min(x for x, _ in centres.values()) - NODE_WIDTH / 2
-    centres = {cid: (x - left, y - top) for cid, (x, y) in centres.items()}
-    paths = [(a, b, [(x - left, y - top) for x, y in points]) for a, b, points in paths]
+    # grandalf keeps edges in sets, whose order changes from one process to the next: sorted, so the same
+    # brief always gives the same SVG.
+    centres = {cid: (centres[cid][0] - left, centres[cid][1] - top) for cid in members}
+    paths = sorted((a, b, [(x - left, y - top) for x, y in points]) for a, b, points in paths)
     return centres, paths
 
 

@@ -7,8 +7,9 @@ debated, the main positions and who holds them, the key exchanges by name, cappe
 core's rebuttal chains laid out by ``debate_map``, with filters by relation type and speaker and a focus on
 one claim, a few lines of inline script), and the thread as a reply tree (``report_tree``) with each claim
 highlighted in its post. The index is built from one small ``ThreadRow`` per brief, so no more than one
-brief is held at a time. A page stays under ~5 MB whatever the thread's length: past ``TREE_BUDGET``
-characters the tree stops and the page says where the rest is (brief.json, claims.jsonl).
+brief is held at a time. A page stays under ``PAGE_BYTES`` (5 MB) whatever the thread's length: the
+reply tree is measured as it is written and stops where the page would pass it, and the page says where the
+rest is (brief.json, claims.jsonl).
 Failure modes: ``InputError`` for an unreadable brief; a missing or unreadable run.json lists no failed input.
 """
 
@@ -29,7 +30,7 @@ from .report_tree import post_tree
 SVG_MAP_MAX_CLAIMS = 80
 POSITIONS, EXCHANGES, REBUTTALS_EACH, REPLIES_EACH = 3, 5, 2, 1
 SUMMARY_WORDS = 24
-TREE_BUDGET = 3_500_000  # characters of reply tree per page; with the rest of the page, well under 5 MB
+PAGE_BYTES = 5_000_000  # a thread page's UTF-8 bytes at most: the reply tree gets what the rest leaves
 INDEX_SEARCH_CHARS = 20_000  # claim text per thread the index searches
 STYLE = """
 body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -175,30 +176,37 @@ def thread_page(brief: Brief) -> str:
     title = thread["title"] or thread["id"]
     rels = Relations(brief)
     core = debate_core(rels, SVG_MAP_MAX_CLAIMS)
-    tree, shown, left_out = post_tree(brief, rels, TREE_BUDGET)
-    body = [
-        '<p><a href="../index.html">All threads</a></p>',
-        f"<h1>{_e(title)}</h1>",
-        f'<p class="status-{_e(brief["status"])}">Status: {_e(brief["status"])} · {len(brief["posts"])} posts, '
-        f"{len({p['author'] for p in brief['posts']})} speakers, {len(rels.claims)} claims, "
-        f"{len(brief['relations'])} relations</p>",
-        *_glance(brief, rels, core, shown),
-        *_map_section(rels, core, shown),
-    ]
-    if brief["failures"]:
-        body += [
-            "<h2>Failures</h2>",
-            "<ul>",
-            *(f"<li>{_e(f['stage'])}: {_e(f['reason'])}</li>" for f in brief["failures"]),
-            "</ul>",
+
+    def around(tree: str, shown: set[str], left_out: int) -> str:
+        body = [
+            '<p><a href="../index.html">All threads</a></p>',
+            f"<h1>{_e(title)}</h1>",
+            f'<p class="status-{_e(brief["status"])}">Status: {_e(brief["status"])} · {len(brief["posts"])} posts, '
+            f"{len({p['author'] for p in brief['posts']})} speakers, {len(rels.claims)} claims, "
+            f"{len(brief['relations'])} relations</p>",
+            *_glance(brief, rels, core, shown),
+            *_map_section(rels, core, shown),
         ]
-    body += ["<h2>Thread</h2>", tree]
-    if left_out:
-        body.append(
-            f'<p class="note">{left_out} more posts (and their claims) are not on this page, to keep it small: '
-            "the full thread is in this thread's brief.json, and every claim in OUT/claims.jsonl.</p>"
-        )
-    return _page(title, body)
+        if brief["failures"]:
+            body += [
+                "<h2>Failures</h2>",
+                "<ul>",
+                *(f"<li>{_e(f['stage'])}: {_e(f['reason'])}</li>" for f in brief["failures"]),
+                "</ul>",
+            ]
+        body += ["<h2>Thread</h2>", tree]
+        if left_out:
+            body.append(
+                f'<p class="note">{left_out} more posts (and their claims) are not on this page, to keep it small: '
+                "the full thread is in this thread's brief.json, and every claim in OUT/claims.jsonl.</p>"
+            )
+        return _page(title, body)
+
+    # The page around the tree, at its largest (every claim linked, the note with the largest count), is what
+    # the tree cannot use; links to claims left off the page become plain text, never longer.
+    rest = len(around("", set(rels.claims), len(brief["posts"])).encode("utf-8"))
+    tree, shown, left_out = post_tree(brief, rels, PAGE_BYTES - rest)
+    return around(tree, shown, left_out)
 
 
 class ThreadRow(TypedDict):

@@ -6,8 +6,9 @@ claim ids it shows. Each post is a ``<details open class="post" id="post-<id>">`
 each claim's quote in a ``<mark id="q-<claim>">``) followed by its claims (``id="<claim>"``) with their
 relations as links ("rebuts C3 by alice"). Indentation stops growing past ``INDENT_DEPTH`` (CSS); past
 ``NEST_DEPTH`` replies are placed in their deepest shown ancestor with a "reply to" link, because browsers cap
-how deep HTML nests (Chromium flattens past 512 levels). Posts come in reply order until ``budget`` characters
-are written; the rest are counted, not shown (the page says brief.json holds them). Failure modes: none.
+how deep HTML nests (Chromium flattens past 512 levels). Posts come in reply order until ``budget`` bytes
+of UTF-8 are written (measured, not estimated); the rest are counted, not shown (the page says brief.json
+holds them). Failure modes: none.
 """
 
 from __future__ import annotations
@@ -108,43 +109,66 @@ def _reply_order(brief: Brief) -> list[tuple[BriefPost, int, str | None]]:
     return order
 
 
-def post_tree(brief: Brief, rels: Relations, budget: int) -> tuple[str, set[str], int]:
-    """The tree's HTML, the claims it shows, and how many posts the budget left out."""
-    order = _reply_order(brief)
-    marks: dict[str, list[tuple[int, int, str]]] = {}
-    for claim in brief["claims"]:
-        marks.setdefault(claim["post_id"], []).append((claim["span"][0], claim["span"][1], claim["id"]))
-    # Claims of the posts that fit are known before drawing, so relation links only point at what is shown.
-    shown_posts, size = 0, 0
-    for post, _, _ in order:
-        size += len(post["text"]) * 6 // 5 + 400 + 300 * len(rels.by_post.get(post["id"], []))
-        if size > budget and shown_posts:
-            break
-        shown_posts += 1
-    shown = {cid for post, _, _ in order[:shown_posts] for cid in rels.by_post.get(post["id"], [])}
+class _View:
+    """What every post's HTML needs: the relations and each post's claim spans."""
+
+    def __init__(self, brief: Brief, rels: Relations) -> None:
+        self.rels = rels
+        self.marks: dict[str, list[tuple[int, int, str]]] = {}
+        for claim in brief["claims"]:
+            self.marks.setdefault(claim["post_id"], []).append((claim["span"][0], claim["span"][1], claim["id"]))
+
+
+def _post_html(post: BriefPost, depth: int, away: str | None, view: _View, shown: set[str], marked: set[str]) -> str:
+    """One post's opening tag, summary, text and claim lines (its ``</details>`` comes later, after its replies)."""
+    who = _e(post["author"] or "unattributed")
+    up = away or post["parent_id"]
+    flat = " flat" if depth > INDENT_DEPTH else ""
+    head = f"<summary><b>{who}</b> · {_e(post['id'])}" + (
+        f' · <a href="#post-{_e(up)}">{"reply to " if away else "↑ "}{_e(up)}</a>' if up else ""
+    )
+    if post["duplicate_of"]:
+        dup = post["duplicate_of"]
+        return (
+            f'<details open class="post dup{flat}" id="post-{_e(post["id"])}">{head} repeats '
+            f'<a href="#post-{_e(dup)}">{_e(dup)}</a></summary>'
+        )
+    return (
+        f'<details open class="post{flat}" id="post-{_e(post["id"])}">{head}</summary>'
+        + _body(post, view.marks.get(post["id"], []), marked)
+        + _claim_lines(view.rels, post["id"], shown, marked)
+    )
+
+
+def _render(
+    order: list[tuple[BriefPost, int, str | None]], view: _View, shown: set[str], budget: int
+) -> tuple[list[str], int]:
+    """The tree's HTML pieces for the posts of ``order`` that fit in ``budget`` UTF-8 bytes (the closing tags
+    included), and how many posts that is; at least one post is drawn."""
     out: list[str] = []
     marked: set[str] = set()
-    open_depth = -1
-    for post, depth, away in order[:shown_posts]:
-        out.append("</details>" * (open_depth - depth + 1))
-        open_depth = depth
-        who = _e(post["author"] or "unattributed")
-        up = away or post["parent_id"]
-        flat = " flat" if depth > INDENT_DEPTH else ""
-        head = f"<summary><b>{who}</b> · {_e(post['id'])}" + (
-            f' · <a href="#post-{_e(up)}">{"reply to " if away else "↑ "}{_e(up)}</a>' if up else ""
-        )
-        if post["duplicate_of"]:
-            dup = post["duplicate_of"]
-            out.append(
-                f'<details open class="post dup{flat}" id="post-{_e(post["id"])}">{head} repeats '
-                f'<a href="#post-{_e(dup)}">{_e(dup)}</a></summary>'
-            )
-            continue
-        out.append(
-            f'<details open class="post{flat}" id="post-{_e(post["id"])}">{head}</summary>'
-            + _body(post, marks.get(post["id"], []), marked)
-            + _claim_lines(rels, post["id"], shown, marked)
-        )
+    open_depth, size, drawn = -1, 0, 0
+    # Room for the </details> that close the tree at the end: at most NEST_DEPTH + 1 of them.
+    closing = len("</details>") * (NEST_DEPTH + 1)
+    for post, depth, away in order:
+        piece = "</details>" * (open_depth - depth + 1) + _post_html(post, depth, away, view, shown, marked)
+        size += len(piece.encode("utf-8"))
+        if size + closing > budget and drawn:
+            break
+        out.append(piece)
+        open_depth, drawn = depth, drawn + 1
     out.append("</details>" * (open_depth + 1))
-    return "".join(out), shown, len(order) - shown_posts
+    return out, drawn
+
+
+def post_tree(brief: Brief, rels: Relations, budget: int) -> tuple[str, set[str], int]:
+    """The tree's HTML (at most ``budget`` UTF-8 bytes, unless its first post alone is larger), the claims it
+    shows, and how many posts the budget left out."""
+    order = _reply_order(brief)
+    view = _View(brief, rels)
+    # First pass: which posts fit, measured as drawn with every claim linked (a link to a claim left off the
+    # page becomes plain text, never longer), so the second pass, which links only to shown claims, fits too.
+    _, fit = _render(order, view, set(rels.claims), budget)
+    shown = {cid for post, _, _ in order[:fit] for cid in rels.by_post.get(post["id"], [])}
+    out, _ = _render(order[:fit], view, shown, budget)
+    return "".join(out), shown, len(order) - fit

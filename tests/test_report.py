@@ -169,3 +169,31 @@ def test_overlapping_quotes_still_link_somewhere_real() -> None:
     assert page.marks == {"q-C1": text[0:22]}  # C2 overlaps C1: no mark of its own ...
     assert all(h[1:] in page.ids for h in page.hrefs if h.startswith("#"))  # ... so it links to its post
     assert "#post-p1" in page.hrefs
+
+
+def test_a_long_thread_fills_the_page_budget_in_bytes_and_no_link_dangles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tree is measured in UTF-8 bytes as written: with non-ASCII names (2 bytes a letter) the page still
+    stays under the budget, fills most of it (the rest of the thread is said to be elsewhere), and every link
+    on it points at an element on it (relations to claims left off the page are plain text)."""
+    from synthetic_debate import synthetic_brief
+
+    from pipeline import report
+
+    brief = synthetic_brief(2000)
+    names = {p["author"]: f"Zoë Ærø-Ñuñez {p['author']}" for p in brief["posts"]}
+    for post in brief["posts"]:
+        post["author"] = names[post["author"]]
+    for claim in brief["claims"]:
+        claim["speaker"] = names[claim["speaker"]]
+    budget = 300_000
+    monkeypatch.setattr(report, "PAGE_BYTES", budget)
+    html = thread_page(brief)  # type: ignore[arg-type]
+    size = len(html.encode("utf-8"))
+    assert 0.97 * budget < size <= budget, size
+    assert "more posts (and their claims) are not on this page" in html
+    page = Page()
+    page.feed(html)
+    shown_posts = {i for i in page.ids if i.startswith("post-")}
+    assert 50 < len(shown_posts) < len(brief["posts"])
+    internal = [h[1:] for h in page.hrefs if h.startswith("#")]
+    assert internal and all(target in page.ids for target in internal), set(internal) - page.ids
