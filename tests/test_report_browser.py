@@ -65,9 +65,9 @@ def chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def probe(page: Path, tmp: Path, query: str = "") -> dict[str, Any]:
+def probe(page: Path, tmp: Path, query: str = "", script: str = PROBE) -> dict[str, Any]:
     probed = page.with_name(page.stem + "-probe.html")
-    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", script + "</body>"), encoding="utf-8")
     dom = chromium(["--virtual-time-budget=5000", "--dump-dom", probed.as_uri() + query], tmp).stdout
     text = dom.split('<pre id="probe">', 1)[1].split("</pre>", 1)[0]
     return dict(json.loads(text.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")))
@@ -216,3 +216,62 @@ def test_long_edges_go_around_boxes_they_do_not_connect() -> None:
                 for cid, (x, y, w, h) in boxes.items():
                     if cid not in (source, target):
                         assert not inside(point, {"x": x, "y": y, "w": w, "h": h}), (source, target, cid)
+
+
+# Appended to a copy of the index: the rows (title, posts, shown) as loaded, after one and two clicks on the
+# posts header, after a click on the thread header, and after typing WORD in the search box; the page's text.
+INDEX_PROBE = """<script>addEventListener('load',function(){setTimeout(function(){
+var rows=function(){return [].map.call(document.querySelectorAll('#threads tbody tr'),function(r){
+return {title:r.cells[0].textContent,posts:+r.cells[2].textContent,shown:r.getClientRects().length>0};});};
+var th=function(n){return [].filter.call(document.querySelectorAll('#threads th'),function(h){
+return h.textContent===n;})[0];};var out={loaded:rows()};
+th('posts').click();out.posts_up=rows();th('posts').click();out.posts_down=rows();
+th('thread').click();out.titles=rows();
+var s=document.getElementById('search');s.value='WORD';s.dispatchEvent(new Event('input'));out.searched=rows();
+out.text=document.body.innerText;
+var pre=document.createElement('pre');pre.id='probe';pre.textContent=JSON.stringify(out);
+document.body.appendChild(pre);},50);});</script>"""
+
+
+def test_the_index_sorts_searches_claims_and_lists_failed_inputs(tmp_path: Path) -> None:
+    """Five seed threads and one input file that is not JSON, run and reported; the index as Chromium runs it."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for seed in sorted((ROOT / "seeds").glob("*.txt")):
+        shutil.copy(seed, inputs / seed.name)
+    (inputs / "broken.json").write_text('{"title": "cut off', encoding="utf-8")
+    runner = CliRunner()
+    run = runner.invoke(cli, ["run", str(inputs), "-o", str(tmp_path / "out"), "-q"], env={"OPENAI_API_KEY": ""})
+    assert run.exit_code == 1, run.stderr  # the broken file is an input error
+    assert runner.invoke(cli, ["report", str(tmp_path / "out")]).exit_code == 0
+    failed = json.loads((tmp_path / "out" / "run.json").read_text())["input_errors"]
+    assert [Path(e["input"]).name for e in failed] == ["broken.json"]
+    briefs = [json.loads(p.read_text()) for p in sorted((tmp_path / "out").glob("*/brief.json"))]
+    assert len(briefs) == 5
+
+    # A word in the claims of exactly one thread, and in no title: searching it leaves that thread alone.
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"[a-z]{6,}", text.lower()))
+
+    claim_words = [set().union(*(words(c["text"]) for c in b["claims"])) for b in briefs]
+    titles = set().union(*(words(b["thread"]["title"] or b["thread"]["id"]) for b in briefs))
+    only = sorted(
+        (w, n) for n, ws in enumerate(claim_words) for w in ws - titles if sum(w in other for other in claim_words) == 1
+    )
+    assert only
+    word, owner = only[0]
+    index = tmp_path / "out" / "report" / "index.html"
+    found = probe(index, tmp_path, script=INDEX_PROBE.replace("WORD", word))
+
+    posts_by_title = {b["thread"]["title"] or b["thread"]["id"]: len(b["posts"]) for b in briefs}
+    assert {r["title"]: r["posts"] for r in found["loaded"]} == posts_by_title
+    up, down = [r["posts"] for r in found["posts_up"]], [r["posts"] for r in found["posts_down"]]
+    assert up == sorted(posts_by_title.values()) and down == sorted(up, reverse=True) and up != down
+    assert [r["title"] for r in found["posts_up"]] != [r["title"] for r in found["posts_down"]]
+    assert [r["title"].lower() for r in found["titles"]] == sorted(t.lower() for t in posts_by_title)
+    assert all(r["shown"] for r in found["titles"])
+    owner_title = briefs[owner]["thread"]["title"] or briefs[owner]["thread"]["id"]
+    assert [r["title"] for r in found["searched"] if r["shown"]] == [owner_title], word
+    # The failed input is listed with the reason run.json gives.
+    assert "Input files that failed" in found["text"]
+    assert f"{failed[0]['input']}: {failed[0]['reason']}" in found["text"]
