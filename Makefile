@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .PHONY: run test lint quality halves fit-claims crossval edge-oracle edge-alternatives bench schema-speed longthread imports \
-	fault-report output-cost stance-tradeoff report-sizes clean
+	fault-report output-cost stance-tradeoff report-sizes screenshots clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -83,6 +83,10 @@ imports: $(VENV)/.installed
 # Bytes of brief.md and of the report's thread page for generated debates of 200, 2,000 and 20,000 posts.
 report-sizes: $(VENV)/.installed
 	$(BIN)/python bench/report_sizes.py
+
+# The README's two screenshots of a real thread's page (docs/report-*.png), by headless chromium.
+screenshots: $(VENV)/.installed
+	$(BIN)/python bench/screenshots.py
 
 clean:
 	rm -rf $(VENV) outputs/*/ outputs/run.json
