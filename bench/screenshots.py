@@ -1,6 +1,6 @@
 """Screenshots of a real thread's report page for the README: docs/report-glance.png and docs/report-tree.png.
 
-Input: the real Hacker News thread of tests/fixtures (imported, run offline, reported in a temporary folder).
+Input: a real Reddit thread of tests/fixtures (222 posts) (imported, run offline, reported in a temporary folder).
 Output: two PNGs of Debian's chromium, headless, at a 1,400 × 1,600 window: the top of the page (at a glance,
 the debate map) and the reply tree (the same page with the glance and the map hidden). Prints each file's
 path, pixels and bytes. Failure modes: exits 1 when chromium is not installed or a PNG is not written.
@@ -23,7 +23,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from pipeline.cli import cli  # noqa: E402
 
-THREAD = ROOT / "tests" / "fixtures" / "hackernews" / "algolia-item-18475438.json"
+THREAD = ROOT / "tests" / "fixtures" / "reddit" / "thread_n49rw_first215.json"
 WINDOW = (1400, 1600)
 FLAGS = [
     "--headless",

@@ -1,5 +1,5 @@
-"""The thread page in headless Chromium on a real thread (Hacker News item 18475438: 138 posts after deleted
-items are left out, the longest real thread in tests/fixtures) and on a generated 2,000-post debate: no
+"""The thread page in headless Chromium on a real thread (Reddit r/announcements n49rw, "We're back", its first
+six comment trees: 222 posts, tests/fixtures/reddit/thread_n49rw_first215.json) and on a generated 2,000-post debate: no
 horizontal scroll at 1,400 px, map boxes that never overlap and edges that cross no box they do not connect
 (measured on the SVG as Chromium laid it out), every claim inside its post inside its parent's post, and
 filters that change what the map shows. Screenshots go to SCREENSHOTS (default: a folder of the test's
@@ -27,7 +27,7 @@ from pipeline.debate import Relations, debate_core
 from pipeline.debate_map import map_svg
 from pipeline.report import thread_page
 
-HN_THREAD = ROOT / "tests" / "fixtures" / "hackernews" / "algolia-item-18475438.json"
+REAL_THREAD = ROOT / "tests" / "fixtures" / "reddit" / "thread_n49rw_first215.json"
 SCREENSHOTS = "report-screenshots"
 # Appended to a copy of the page: the geometry as laid out, written into the DOM that --dump-dom prints.
 PROBE = """<script>addEventListener('load',function(){setTimeout(function(){
@@ -122,21 +122,21 @@ def inside(point: list[float], node: dict[str, Any]) -> bool:
 def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict[str, Any], Path]]:
     tmp = tmp_path_factory.mktemp("report-browser")
     runner = CliRunner()
-    assert runner.invoke(cli, ["import", str(HN_THREAD), "-o", str(tmp / "in")]).exit_code == 0
+    assert runner.invoke(cli, ["import", str(REAL_THREAD), "-o", str(tmp / "in")]).exit_code == 0
     run = runner.invoke(cli, ["run", str(tmp / "in"), "-o", str(tmp / "out"), "-q"], env={"OPENAI_API_KEY": ""})
     assert run.exit_code in (0, 1), run.stderr
     assert runner.invoke(cli, ["report", str(tmp / "out")]).exit_code == 0
-    hn_brief = json.loads(next((tmp / "out").glob("*/brief.json")).read_text())
+    real_brief = json.loads(next((tmp / "out").glob("*/brief.json")).read_text())
     generated = synthetic_brief(2000)
     generated_page = tmp / "synthetic-2000.html"
     generated_page.write_text(thread_page(generated), encoding="utf-8")  # type: ignore[arg-type]
     return {
-        "hn-138": (hn_brief, next((tmp / "out" / "report" / "threads").glob("*.html"))),
+        "reddit-222": (real_brief, next((tmp / "out" / "report" / "threads").glob("*.html"))),
         "generated-2000": (generated, generated_page),
     }
 
 
-@pytest.mark.parametrize("name", ["hn-138", "generated-2000"])
+@pytest.mark.parametrize("name", ["reddit-222", "generated-2000"])
 def test_the_page_reads_as_a_thread_and_a_map(name: str, pages: dict[str, Any], tmp_path: Path) -> None:
     brief, page = pages[name]
     assert len(brief["posts"]) >= 130 and brief["relations"]
@@ -168,7 +168,7 @@ def test_the_page_reads_as_a_thread_and_a_map(name: str, pages: dict[str, Any], 
     assert (shots / f"{name}.png").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("name", ["hn-138", "generated-2000"])
+@pytest.mark.parametrize("name", ["reddit-222", "generated-2000"])
 def test_the_map_filters_change_what_is_shown(name: str, pages: dict[str, Any], tmp_path: Path) -> None:
     _, page = pages[name]
     everything = probe(page, tmp_path)
