@@ -4,12 +4,17 @@ Input: the briefs of an output directory. Output: ``index.html`` (every thread w
 rebuttal counts) and ``threads/<id>.html`` per thread: the overview, the argument map as an SVG drawn
 here (claims in columns by speaker, typed arrows, each node a link), claims by speaker with the claims
 they answer and the ones answering them (the rebuttal chain, navigable), and every post's full text with
-each quote highlighted where it stands. Failure modes: ``InputError`` for an unreadable brief.
+each quote highlighted where it stands. Memory does not grow with the run: briefs are read one at a time,
+each thread's page written before the next is read, and the index's rows (one line each) go to a temporary
+file that index.html is then streamed from. Failure modes: ``InputError`` for an unreadable brief.
 """
 
 from __future__ import annotations
 
 import html
+import shutil
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from .brief_types import Brief, BriefClaim, BriefRelation
@@ -212,36 +217,56 @@ def thread_page(brief: Brief) -> str:
     return _page(title, body)
 
 
-def index_page(briefs: list[Brief]) -> str:
-    rows = []
-    for brief in briefs:
-        thread = brief["thread"]
-        rebuttals = sum(1 for r in brief["relations"] if r["type"] == "rebuts")
-        rows.append(
-            f'<tr><td><a href="threads/{_e(thread["id"])}.html">{_e(thread["title"] or thread["id"])}</a></td>'
-            f'<td class="status-{_e(brief["status"])}">{_e(brief["status"])}</td><td>{len(brief["claims"])}</td>'
-            f"<td>{rebuttals}</td><td>{len(brief['failures'])}</td></tr>"
-        )
-    return _page(
-        "threadbrief report",
-        [
-            "<h1>threadbrief report</h1>",
-            f"<p>{len(briefs)} thread(s)</p>",
-            "<table><tr><th>thread</th><th>status</th><th>claims</th><th>rebuttals</th><th>failures</th></tr>",
-            *rows,
-            "</table>",
-        ],
+def index_row(brief: Brief) -> str:
+    """A thread's line in the index: one line of HTML (its texts are escaped, so it holds no newline)."""
+    thread = brief["thread"]
+    rebuttals = sum(1 for r in brief["relations"] if r["type"] == "rebuts")
+    return (
+        f'<tr><td><a href="threads/{_e(thread["id"])}.html">{_e(thread["title"] or thread["id"])}</a></td>'
+        f'<td class="status-{_e(brief["status"])}">{_e(brief["status"])}</td><td>{len(brief["claims"])}</td>'
+        f"<td>{rebuttals}</td><td>{len(brief['failures'])}</td></tr>"
     )
 
 
-def write_report(out: Path, site: Path) -> list[Path]:
-    """Write the site; returns the pages written."""
-    briefs = list(briefs_in(out))
+_ROWS = "\0rows\0"  # where the index's rows go in its page
+
+
+def _index_parts(count: int) -> tuple[str, str]:
+    """The index page around its rows."""
+    page = _page(
+        "threadbrief report",
+        [
+            "<h1>threadbrief report</h1>",
+            f"<p>{count} thread(s)</p>",
+            "<table><tr><th>thread</th><th>status</th><th>claims</th><th>rebuttals</th><th>failures</th></tr>",
+            _ROWS,
+            "</table>",
+        ],
+    )
+    before, after = page.split(_ROWS + "\n")
+    return before, after
+
+
+def index_page(briefs: Iterable[Brief]) -> str:
+    rows = [index_row(brief) + "\n" for brief in briefs]
+    before, after = _index_parts(len(rows))
+    return before + "".join(rows) + after
+
+
+def write_report(out: Path, site: Path) -> int:
+    """Write the site; returns the number of thread pages written."""
     (site / "threads").mkdir(parents=True, exist_ok=True)
-    pages = [site / "index.html"]
-    pages[0].write_text(index_page(briefs), encoding="utf-8")
-    for brief in briefs:
-        page = site / "threads" / f"{brief['thread']['id']}.html"
-        page.write_text(thread_page(brief), encoding="utf-8")
-        pages.append(page)
-    return pages
+    count = 0
+    with tempfile.TemporaryFile("w+", encoding="utf-8", dir=site) as rows:
+        for brief in briefs_in(out):
+            page = site / "threads" / f"{brief['thread']['id']}.html"
+            page.write_text(thread_page(brief), encoding="utf-8")
+            rows.write(index_row(brief) + "\n")
+            count += 1
+        rows.seek(0)
+        before, after = _index_parts(count)
+        with (site / "index.html").open("w", encoding="utf-8") as index:
+            index.write(before)
+            shutil.copyfileobj(rows, index)
+            index.write(after)
+    return count
