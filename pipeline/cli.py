@@ -40,7 +40,7 @@ from .export import (
 from .extract_openai import DEFAULT_OUTPUT_BUDGET, NO_KEY, RESPONSE_FORMATS
 from .importers import FORMATS, format_names
 from .importers.base import ImportOptions
-from .load import Loaded, load_inputs, thread_json
+from .load import InputStream, Loaded, load_inputs, thread_json
 from .outputs import atomic_write
 from .progress import PROGRESS_KINDS, Log, RichProgress, log_line
 from .report import write_report
@@ -581,21 +581,23 @@ def import_command(
     """Convert INPUTS (any format `threadbrief formats` lists) to threadbrief thread JSON, one file per thread,
     as `run` would read them: inspect or edit them, then `threadbrief run DIR`. Exit 1 when an input could not
     be read (the others are still written)."""
-    loaded = load_inputs(list(inputs), ImportOptions(input_format, columns))
-    _report_loaded(loaded)
+    stream = InputStream(list(inputs), ImportOptions(input_format, columns))
+    written = 0
     try:
-        for thread in loaded.threads:
+        for thread in stream:  # each written as it is loaded: a dump of any size, one thread in memory
             atomic_write(
                 out / f"{thread.id}.json", json.dumps(thread_json(thread), ensure_ascii=False, indent=1) + "\n"
             )
+            written += 1
     except OSError as exc:
         _err(f"threadbrief: error: cannot write to {out} ({exc.strerror or exc}): choose another directory with -o")
         sys.exit(2)
+    _report_loaded(Loaded(errors=stream.errors, notes=stream.notes))
     _err(
-        f"threadbrief: {len(loaded.threads)} thread(s) written to {out}/, {len(loaded.errors)} input error(s), "
-        f"{len(loaded.notes)} note(s)"
+        f"threadbrief: {written} thread(s) written to {out}/, {len(stream.errors)} input error(s), "
+        f"{len(stream.notes)} note(s)"
     )
-    sys.exit(1 if loaded.errors else 0)
+    sys.exit(1 if stream.errors else 0)
 
 
 @cli.command("formats")
