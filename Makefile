@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .PHONY: run test lint quality halves fit-claims crossval edge-oracle edge-alternatives bench schema-speed longthread imports \
-	fault-report output-cost stance-tradeoff report-sizes screenshots clean
+	fault-report output-cost stance-tradeoff report-sizes screenshots bench-scale clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -71,6 +71,13 @@ schema-speed: $(VENV)/.installed
 # Output tokens per claim and per thread, and USD per 1,000 threads, of realistic answers before/after the compact schema.
 output-cost: $(VENV)/.installed
 	$(BIN)/python bench/output_cost.py
+
+# Time and peak memory against the number of threads (offline run, export, report over cmv-dev copies),
+# with the fitted growth exponents; SIZES=1000,3000 for a quick look, DUMP=2000000 for a Reddit dump's load.
+SIZES ?= 1000,3000,10000,30000
+DUMP ?= 0
+bench-scale: $(VENV)/.installed
+	$(BIN)/python bench/scale.py --sizes $(SIZES) --dump-comments $(DUMP)
 
 # The fault-injection table, docs/fault-report.md, from the fault tests' results (the suite writes no file).
 fault-report: $(VENV)/.installed-test

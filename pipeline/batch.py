@@ -54,7 +54,7 @@ from .extract_openai import (
     unconstrained,
 )
 from .models import Chunk, ChunkExtraction, Claim, Relation, Usage
-from .outputs import Manifest
+from .outputs import RunSummary
 from .progress import Log, no_log
 from .runner import Runner
 from .settings import RunConfig
@@ -108,7 +108,7 @@ class BatchQueue:
 @dataclass
 class BatchOutcome:
     exit_code: int  # 0 every thread complete, 1 some partial or failed, EXIT_WAITING answers still due
-    manifest: Manifest
+    manifest: RunSummary
     submitted: list[str]  # batch ids created by this call
     waiting: int  # requests in batches not collected yet
 
@@ -312,10 +312,13 @@ class BatchJob:
         queue = BatchQueue(self.extractor, self.state["requests"])
         runner = Runner(self.config, self.extractor, self.log, on_cache_miss=queue)
         report = await runner.run()
-        submitted = await self._submit(queue.queued) if queue.queued else []
-        self.save()
-        report.manifest["batch"] = batch_section(self.state, self.config.out, runner.price)
-        outputs.write_run(self.config.out, report.manifest, report.results)
+        try:
+            submitted = await self._submit(queue.queued) if queue.queued else []
+            self.save()
+            report.manifest["batch"] = batch_section(self.state, self.config.out, runner.price)
+            outputs.write_run(self.config.out, report.manifest, report.record)
+        finally:
+            report.record.close()
         due = self.waiting
         return BatchOutcome(EXIT_WAITING if due else report.exit_code, report.manifest, submitted, due)
 

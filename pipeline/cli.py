@@ -9,6 +9,7 @@ brief invalid), 2 usage or configuration error. ``--debug`` shows tracebacks.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import sys
@@ -39,17 +40,17 @@ from .evaluate import (
 from .export import (
     CLAIM_FIELDS,
     RELATION_FIELDS,
+    RunBriefs,
     briefs_in,
     claim_rows,
     relation_rows,
-    run_brief_paths,
-    to_csv,
-    to_jsonl,
+    write_csv,
+    write_jsonl,
 )
 from .extract_openai import DEFAULT_OUTPUT_BUDGET, NO_KEY, RESPONSE_FORMATS
 from .importers import FORMATS, format_names
 from .importers.base import ImportOptions
-from .load import Loaded, load_inputs, thread_json
+from .load import InputStream, Loaded, load_inputs, thread_json
 from .outputs import Totals, atomic_write
 from .progress import PROGRESS_KINDS, Log, RichProgress, log_line
 from .report import write_report
@@ -513,7 +514,11 @@ def eval_command(gold: Path, out: Path, as_json: bool) -> None:
 
 
 def _note_earlier_folders(out: Path) -> None:
-    earlier = run_brief_paths(out)[1]
+    briefs = RunBriefs(out)
+    try:
+        earlier = briefs.unlisted()
+    finally:
+        briefs.close()
     if earlier:
         shown = ", ".join(earlier[:5]) + (f" and {len(earlier) - 5} more" if len(earlier) > 5 else "")
         _log("NOTE", f"{out}: left out {len(earlier)} thread folder(s) that run.json does not list ({shown})")
@@ -526,13 +531,19 @@ def _note_earlier_folders(out: Path) -> None:
 def export_command(out: Path, fmt: str, what: str) -> None:
     """Print the claims (or relations) of every brief in OUT as CSV or JSON Lines on stdout."""
     _note_earlier_folders(out)
-    briefs = list(briefs_in(out))
-    if not briefs:
+    briefs = briefs_in(out)  # one at a time: the rows are written as each brief is read
+    first = next(briefs, None)
+    if first is None:
         _err(f"threadbrief: error: no brief.json under {out}: run `threadbrief run` first")
         sys.exit(2)
-    rows = claim_rows(briefs) if what == "claims" else relation_rows(briefs)
-    fields = CLAIM_FIELDS if what == "claims" else RELATION_FIELDS
-    click.echo(to_csv(rows, fields) if fmt == "csv" else to_jsonl(rows), nl=False)
+    every = itertools.chain([first], briefs)
+    rows = claim_rows(every) if what == "claims" else relation_rows(every)
+    stdout = sys.stdout
+    if fmt == "csv":
+        write_csv(stdout, rows, CLAIM_FIELDS if what == "claims" else RELATION_FIELDS)
+    else:
+        write_jsonl(stdout, rows)
+    stdout.flush()
 
 
 @cli.command("report")
@@ -552,10 +563,10 @@ def report_command(out: Path, site: Path | None) -> None:
         pages = write_report(out, site)
     except OSError as exc:
         raise OutputError(f"cannot write the site to {site} ({exc.strerror or exc}): choose another with -o") from exc
-    if len(pages) == 1:
+    if pages == 0:
         _err(f"threadbrief: error: no brief.json under {out}: run `threadbrief run` first")
         sys.exit(2)
-    _err(f"threadbrief: {len(pages) - 1} thread page(s); open {site / 'index.html'}")
+    _err(f"threadbrief: {pages} thread page(s); open {site / 'index.html'}")
 
 
 @cli.command("schema")
@@ -582,21 +593,23 @@ def import_command(
     """Convert INPUTS (any format `threadbrief formats` lists) to threadbrief thread JSON, one file per thread,
     as `run` would read them: inspect or edit them, then `threadbrief run DIR`. Exit 1 when an input could not
     be read (the others are still written)."""
-    loaded = load_inputs(list(inputs), ImportOptions(input_format, columns))
-    _report_loaded(loaded)
+    stream = InputStream(list(inputs), ImportOptions(input_format, columns))
+    written = 0
     try:
-        for thread in loaded.threads:
+        for thread in stream:  # each written as it is loaded: a dump of any size, one thread in memory
             atomic_write(
                 out / f"{thread.id}.json", json.dumps(thread_json(thread), ensure_ascii=False, indent=1) + "\n"
             )
+            written += 1
     except OSError as exc:
         _err(f"threadbrief: error: cannot write to {out} ({exc.strerror or exc}): choose another directory with -o")
         sys.exit(2)
+    _report_loaded(Loaded(errors=stream.errors, notes=stream.notes))
     _err(
-        f"threadbrief: {len(loaded.threads)} thread(s) written to {out}/, {len(loaded.errors)} input error(s), "
-        f"{len(loaded.notes)} note(s)"
+        f"threadbrief: {written} thread(s) written to {out}/, {len(stream.errors)} input error(s), "
+        f"{len(stream.notes)} note(s)"
     )
-    sys.exit(1 if loaded.errors else 0)
+    sys.exit(1 if stream.errors else 0)
 
 
 @cli.command("formats")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -78,7 +79,7 @@ class Estimate:
 
 
 def estimate_run(
-    threads: list[Thread],
+    threads: Iterable[Thread],
     tokenizer: Tokenizer,
     *,
     max_chunk_tokens: int,
@@ -89,8 +90,9 @@ def estimate_run(
     price_factor: float = 1.0,
 ) -> Estimate:
     summary_fixed = tokenizer.count(prompt_text("summarize_system")) + 16
-    chunks = calls = prompt_tokens = 0
-    for thread in threads:
+    chunks = calls = prompt_tokens = count = 0
+    for thread in threads:  # one at a time: an InputStream is never held whole
+        count += 1
         # A run asks each thread's paraphrases in its language: the prompt carries that line for any language.
         thread_chunks = chunk_thread(normalize_thread(thread), tokenizer, max_chunk_tokens, ANY_LANGUAGE)
         chunks += len(thread_chunks)
@@ -105,7 +107,7 @@ def estimate_run(
     budget = calls * output_budget
     cost = cost_usd(prices, backend, model, prompt_tokens, budget)
     cost = None if cost is None else cost * price_factor
-    return Estimate(len(threads), chunks, calls, prompt_tokens, budget, cost, model, backend)
+    return Estimate(count, chunks, calls, prompt_tokens, budget, cost, model, backend)
 
 
 PART_OVERVIEW_TOKENS = 200  # a part overview: one paragraph of at most 120 words

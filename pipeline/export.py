@@ -3,7 +3,9 @@
 Input: briefs (or an output directory of ``*/brief.json``, read by ``read_brief``). Output: one row per
 grounded claim (thread id, claim id, post id, speaker, kind, text, quote, start, end, match) or per
 relation (thread id, source, target, type, and both quotes). Every claim row's quote is its post's text
-at [start, end), as in the brief. Failure modes: an unreadable brief.json raises ``InputError`` naming it.
+at [start, end), as in the brief. Memory does not grow with the run: briefs are read one at a time, run.json
+is read as a stream, and the list of the run's folders is kept in a temporary SQLite file (``RunBriefs``).
+Failure modes: an unreadable brief.json or run.json raises ``InputError`` naming it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import sqlite3
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import ijson
 
 from .brief_types import Brief
 from .errors import InputError
@@ -22,22 +29,90 @@ CLAIM_FIELDS = ("thread_id", "claim_id", "post_id", "speaker", "kind", "text", "
 RELATION_FIELDS = ("thread_id", "source", "target", "type", "source_quote", "target_quote")
 
 
-def run_brief_paths(out: Path) -> tuple[list[Path], list[str]]:
-    """The brief.json files of OUT's last run, and the thread folders beside them that run did not write.
+class RunBriefs:
+    """The brief.json files of OUT's last run, in folder-name order, and the thread folders beside them that
+    run did not write. With a run.json, only the briefs it lists: an earlier run's folders left in OUT are
+    not mixed in. Without one (briefs copied by hand), every ``*/brief.json``.
 
-    With a run.json, only the briefs it lists: an earlier run's folders left in OUT are not mixed in. Without
-    one (briefs copied by hand), every ``*/brief.json``."""
-    found = sorted(out.glob("*/brief.json"))
-    manifest = out / "run.json"
-    if not manifest.is_file():
-        return found, []
+    Neither list is held: the folder names and the briefs run.json lists go to a temporary SQLite file,
+    which sorts and joins them (a run of 100,000 threads would otherwise hold two lists of 100,000 names)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        fd, self.file = tempfile.mkstemp(prefix="threadbrief-briefs-", suffix=".sqlite")
+        os.close(fd)
+        self.db = sqlite3.connect(self.file)
+        self.db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+            "CREATE TABLE found (name TEXT PRIMARY KEY) WITHOUT ROWID;"
+            "CREATE TABLE listed (brief TEXT PRIMARY KEY) WITHOUT ROWID;"
+        )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO found VALUES (?)", ((p.parent.name,) for p in out.glob("*/brief.json"))
+        )
+        manifest = out / "run.json"
+        self.has_manifest = manifest.is_file()
+        if self.has_manifest:
+            try:
+                with manifest.open("rb") as handle:
+                    self.db.executemany("INSERT OR IGNORE INTO listed VALUES (?)", ((b,) for b in _listed(handle)))
+            except (OSError, ijson.JSONError, ValueError, TypeError) as exc:
+                self.close()
+                raise InputError(
+                    str(manifest), f"cannot read this run manifest ({exc}); re-run threadbrief run"
+                ) from exc
+        self.db.commit()
+
+    def _names(self, listed: bool) -> Iterator[str]:
+        if not self.has_manifest:
+            query = "SELECT name FROM found WHERE ? ORDER BY name"
+        else:
+            query = (
+                "SELECT name FROM found WHERE (name || '/brief.json' IN (SELECT brief FROM listed)) = ? ORDER BY name"
+            )
+        for (name,) in self.db.execute(query, (listed,)):
+            yield name
+
+    def paths(self) -> Iterator[Path]:
+        return (self.out / name / "brief.json" for name in self._names(True))
+
+    def unlisted(self) -> list[str]:
+        return list(self._names(False)) if self.has_manifest else []
+
+    def close(self) -> None:
+        self.db.close()
+        Path(self.file).unlink(missing_ok=True)
+
+
+def _listed(handle: IO[bytes]) -> Iterator[str]:
+    """The brief paths run.json lists, read as a stream."""
+    if not _names_threads(handle):
+        raise ValueError("no 'threads' list")
+    handle.seek(0)
+    for entry in ijson.items(handle, "threads.item"):
+        if not isinstance(entry, dict):
+            raise TypeError(f"a thread entry that is a {type(entry).__name__}")
+        if entry.get("brief"):
+            yield str(entry["brief"])
+
+
+def _names_threads(handle: IO[bytes]) -> bool:
+    """Whether the document is an object with a "threads" key (found near the top: it is read that far)."""
+    for prefix, event, value in ijson.parse(handle):
+        if prefix == "" and event == "map_key" and value == "threads":
+            return True
+        if prefix == "" and event not in ("start_map", "map_key"):
+            return False  # the end of the top-level object, or a document that is no object
+    return False
+
+
+def run_brief_paths(out: Path) -> tuple[list[Path], list[str]]:
+    """``RunBriefs`` as two lists (for a look at a small OUT)."""
+    briefs = RunBriefs(out)
     try:
-        threads = json.loads(manifest.read_text(encoding="utf-8"))["threads"]
-        listed = {str(t["brief"]) for t in threads if t.get("brief")}
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(str(manifest), f"cannot read this run manifest ({exc}); re-run threadbrief run") from exc
-    keep = [p for p in found if p.relative_to(out).as_posix() in listed]
-    return keep, [p.parent.name for p in found if p.relative_to(out).as_posix() not in listed]
+        return list(briefs.paths()), briefs.unlisted()
+    finally:
+        briefs.close()
 
 
 def read_brief(path: Path) -> Brief:
@@ -51,9 +126,13 @@ def read_brief(path: Path) -> Brief:
 
 
 def briefs_in(out: Path) -> Iterator[Brief]:
-    """The briefs of OUT's last run (see ``run_brief_paths``), read one at a time."""
-    for path in run_brief_paths(out)[0]:
-        yield read_brief(path)
+    """The briefs of OUT's last run (see ``RunBriefs``), read one at a time."""
+    briefs = RunBriefs(out)
+    try:
+        for path in briefs.paths():
+            yield read_brief(path)
+    finally:
+        briefs.close()
 
 
 def claim_rows(briefs: Iterable[Brief]) -> Iterator[dict[str, Any]]:
@@ -93,7 +172,16 @@ def to_jsonl(rows: Iterable[dict[str, Any]]) -> str:
 
 def to_csv(rows: Iterable[dict[str, Any]], fields: tuple[str, ...]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    write_csv(buffer, rows, fields)
+    return buffer.getvalue()
+
+
+def write_csv(handle: IO[str], rows: Iterable[dict[str, Any]], fields: tuple[str, ...]) -> None:
+    writer = csv.DictWriter(handle, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    return buffer.getvalue()
+
+
+def write_jsonl(handle: IO[str], rows: Iterable[dict[str, Any]]) -> None:
+    for row in rows:
+        handle.write(json.dumps(row, ensure_ascii=False) + "\n")

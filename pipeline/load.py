@@ -38,7 +38,7 @@ import zstandard
 
 from .errors import InputError
 from .importers import FORMATS, format_named, native
-from .importers.base import Doc, DraftThread, Format, Imported, ImportOptions, Members, Note
+from .importers.base import Doc, DocPool, DraftThread, Format, Imported, ImportOptions, ListPool, Members, Note
 from .importers.native import decode
 from .models import TITLE_POST_ID, Post, Thread
 from .text import fold
@@ -208,13 +208,17 @@ def _parse_json(text: str, path: str, line: int | None = None) -> Any:
 
 
 class _Reader:
-    """Reads every source of one run; collects pooled formats' documents until the end."""
+    """Reads every source of one run, one file (one JSON Lines record) at a time; hands pooled formats'
+    documents to their pools, read at the end."""
 
     def __init__(self, options: ImportOptions) -> None:
         self.options = options
         self.formats = _candidates(options)
-        self.pools: dict[str, list[Doc]] = {}
-        self.result = Imported()
+        self.pools: dict[str, DocPool] = {}
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
 
     # documents -------------------------------------------------------------------------------------------
 
@@ -243,30 +247,31 @@ class _Reader:
         if fmt is None or fmt.parse_json is None:
             return Imported(errors=[self.unknown_shape(doc.path, doc.line)])
         if fmt.pooled:
-            self.pools.setdefault(fmt.name, []).append(
-                Doc(doc.path, fmt.slim(doc.value), doc.line) if fmt.slim else doc
-            )
+            pool = self.pools.get(fmt.name)
+            if pool is None:
+                pool = self.pools[fmt.name] = fmt.pool() if fmt.pool else ListPool(fmt.parse_json)
+            pool.add(Doc(doc.path, fmt.slim(doc.value), doc.line) if fmt.slim else doc)
             return Imported()
         return _alone(_safely(fmt, lambda: fmt.parse_json([doc]), doc.path), doc.digest)
 
-    def json_lines(self, stream: _LineReader, path: str) -> Imported:
-        found = Imported()
+    def json_lines(self, stream: _LineReader, path: str) -> Iterator[Imported]:
+        """Each record's threads and notes as it is read (a dump is never held whole); the file's errors,
+        in line order, after its last record."""
+        errors: list[InputError] = []
         try:
-            self._json_lines(stream, path, found)
+            yield from self._json_lines(stream, path, errors)
         except _STREAM_ERRORS as exc:  # a truncated or corrupt stream: what was read before it is kept
-            found.errors.append(InputError(path, f"the stream breaks off ({_reason(exc)}): the records before it kept"))
-        return found
+            errors.append(InputError(path, f"the stream breaks off ({_reason(exc)}): the records before it kept"))
+        yield Imported(errors=errors)
 
-    def _json_lines(self, stream: _LineReader, path: str, found: Imported) -> None:
+    def _json_lines(self, stream: _LineReader, path: str, errors: list[InputError]) -> Iterator[Imported]:
         seen = read = 0
         for number, raw in _lines(stream):
-            if len(found.errors) >= _MAX_BAD_LINES and not read:
-                found.errors = [
-                    InputError(path, f"not JSON Lines: none of the first {len(found.errors)} records reads")
-                ]
+            if len(errors) >= _MAX_BAD_LINES and not read:
+                errors[:] = [InputError(path, f"not JSON Lines: none of the first {len(errors)} records reads")]
                 break
             if raw is None:
-                found.errors.append(InputError(path, f"line longer than {MAX_LINE_BYTES >> 20} MiB: skipped", number))
+                errors.append(InputError(path, f"line longer than {MAX_LINE_BYTES >> 20} MiB: skipped", number))
                 continue
             try:
                 text = raw.decode("utf-8").lstrip("\ufeff")
@@ -276,15 +281,18 @@ class _Reader:
                 value = _parse_json(text, path, number)
             except UnicodeDecodeError as exc:
                 seen += 1
-                found.errors.append(InputError(path, f"not UTF-8 (bad byte at offset {exc.start}): skipped", number))
+                errors.append(InputError(path, f"not UTF-8 (bad byte at offset {exc.start}): skipped", number))
                 continue
             except InputError as exc:
-                found.errors.append(exc)
+                errors.append(exc)
                 continue
             read += 1
-            found.add(self.document(Doc(path, value, number, hashlib.sha256(raw.rstrip(b"\r\n")).hexdigest())))
+            piece = self.document(Doc(path, value, number, hashlib.sha256(raw.rstrip(b"\r\n")).hexdigest()))
+            errors += piece.errors
+            if piece.threads or piece.notes:
+                yield Imported(threads=piece.threads, notes=piece.notes)
         if not seen:
-            found.errors.append(InputError(path, "no records: every line is blank; put one JSON record per line"))
+            errors.append(InputError(path, "no records: every line is blank; put one JSON record per line"))
 
     # files -------------------------------------------------------------------------------------------------
 
@@ -295,45 +303,53 @@ class _Reader:
             return Imported(errors=[InputError(path, f"an archive or folder that is no export we read ({names})")])
         return _safely(fmt, lambda: fmt.parse_members(members, path), path)
 
-    def file(self, path: Path) -> Imported:
+    def file(self, path: Path) -> Iterator[Imported]:
+        """What one input file holds, in pieces: a JSON Lines file or a compressed dump record by record."""
         name = str(path)
         if path.is_dir():
-            return self.tree(_directory_members(path), name)
+            yield self.tree(_directory_members(path), name)
+            return
         try:
             with path.open("rb") as handle:
                 head = handle.read(_SNIFF_BYTES)
                 if zipfile.is_zipfile(handle):
-                    return self.zip_file(path)
+                    yield self.zip_file(path)
+                    return
                 kind = _compression(head)
                 if kind is not None:
                     handle.seek(0)
-                    return self.compressed(_open_decompressed(handle, kind), path)
+                    yield from self.compressed(_open_decompressed(handle, kind), path)
+                    return
                 wide = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))  # UTF-16/32: decoded whole
                 if path.suffix.lower() in _JSON_LINES_SUFFIXES and not self.options.format and not wide:
                     handle.seek(0)
-                    return self.json_lines(handle, name)
+                    yield from self.json_lines(handle, name)
+                    return
                 handle.seek(0)
                 data = handle.read()
         except InputError as exc:
-            return Imported(errors=[exc])
+            yield Imported(errors=[exc])
+            return
         except _STREAM_ERRORS as exc:
-            return Imported(
+            yield Imported(
                 errors=[InputError(name, f"cannot read: {_reason(exc)}; check the path and its permissions")]
             )
-        return self.whole_file(data, str(path), path.suffix.lower())
+            return
+        yield from self.whole_file(data, str(path), path.suffix.lower())
 
-    def compressed(self, stream: _LineReader, path: Path) -> Imported:
+    def compressed(self, stream: _LineReader, path: Path) -> Iterator[Imported]:
         """A dump is JSON Lines, streamed; anything else (a .mbox.gz, a pipermail .txt.gz) is read whole,
         within MAX_MEMBER_BYTES, as the file it decompresses to (named by the suffix under .gz)."""
         head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
         if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
-            return self.json_lines(stream, str(path))
+            yield from self.json_lines(stream, str(path))
+            return
         data = stream.read(MAX_MEMBER_BYTES + 1)
         if len(data) > MAX_MEMBER_BYTES:
             raise InputError(str(path), f"expands past {MAX_MEMBER_BYTES >> 20} MiB and is not JSON Lines: refused")
-        return self.whole_file(data, str(path), Path(path.stem).suffix.lower())
+        yield from self.whole_file(data, str(path), Path(path.stem).suffix.lower())
 
-    def whole_file(self, data: bytes, name: str, suffix: str) -> Imported:
+    def whole_file(self, data: bytes, name: str, suffix: str) -> Iterator[Imported]:
         for fmt in self.formats:
             if (
                 fmt.detect_bytes is not None
@@ -341,17 +357,20 @@ class _Reader:
                 and fmt.detect_bytes(data[:_SNIFF_BYTES], suffix)
             ):
                 found = _safely(fmt, lambda f=fmt: f.parse_bytes(data, name, self.options), name)
-                return _alone(found, hashlib.sha256(data).hexdigest())
+                yield _alone(found, hashlib.sha256(data).hexdigest())
+                return
         try:
             text = decode(data, name)
         except InputError as exc:
-            return Imported(errors=[exc])
+            yield Imported(errors=[exc])
+            return
         if not text.strip():
-            return Imported(
+            yield Imported(
                 errors=[InputError(name, "no text: the file is empty or whitespace only; add posts or leave it out")]
             )
+            return
         if text.lstrip()[:1] not in ("{", "["):
-            return Imported(
+            yield Imported(
                 errors=[
                     InputError(
                         name,
@@ -360,13 +379,16 @@ class _Reader:
                     )
                 ]
             )
+            return
         try:
             value = _parse_json(text, name)
         except InputError as exc:
             if _first_line_is_json(text):  # JSON Lines under another name (dumps are often called .json)
-                return self.json_lines(io.BufferedReader(io.BytesIO(text.encode("utf-8"))), name)
-            return Imported(errors=[exc])
-        return self.document(Doc(name, value, None, hashlib.sha256(data).hexdigest()))
+                yield from self.json_lines(io.BufferedReader(io.BytesIO(text.encode("utf-8"))), name)
+            else:
+                yield Imported(errors=[exc])
+            return
+        yield self.document(Doc(name, value, None, hashlib.sha256(data).hexdigest()))
 
     def zip_file(self, path: Path) -> Imported:
         name = str(path)
@@ -433,14 +455,18 @@ def _safely(fmt: Format, parse: Any, path: str) -> Imported:
     try:
         found: Imported = parse()
         return found
-    except InputError as exc:
+    except (InputError, RecursionError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        return _failure(fmt, exc, path)
+
+
+def _failure(fmt: Format, exc: Exception, path: str) -> Imported:
+    if isinstance(exc, InputError):
         return Imported(errors=[exc])
-    except RecursionError:
+    if isinstance(exc, RecursionError):
         return Imported(errors=[InputError(path, f"{fmt.name}: nested too deeply to read")])
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        return Imported(
-            errors=[InputError(path, f"cannot read as {fmt.name} ({type(exc).__name__}: {exc}); try another --format")]
-        )
+    return Imported(
+        errors=[InputError(path, f"cannot read as {fmt.name} ({type(exc).__name__}: {exc}); try another --format")]
+    )
 
 
 # --- checks every thread passes, whatever its format ----------------------------------------------------
@@ -579,46 +605,84 @@ def thread_json(thread: Thread) -> dict[str, Any]:
     }
 
 
-def load_inputs(paths: Iterable[Path], options: ImportOptions | None = None) -> Loaded:
-    """All input paths → threads with safe, unique ids (a repeated id gets -2, -3, ...), notes and errors."""
-    reader = _Reader(options or ImportOptions())
-    drafts: list[DraftThread] = []
-    for path in discover(paths, reader.options):
-        found = reader.file(path)
-        reader.result.notes += found.notes
-        reader.result.errors += found.errors
-        drafts += found.threads
-    for name, docs in reader.pools.items():
-        fmt = format_named(name)
-        found = _safely(fmt, lambda f=fmt, d=docs: f.parse_json(d), docs[0].path)
-        reader.result.notes += found.notes
-        reader.result.errors += found.errors
-        drafts += found.threads
-    loaded = Loaded(errors=reader.result.errors)
-    renamed: dict[str, str] = {}
-    taken: set[str] = set()
-    repairs: list[tuple[str, str, Repair]] = []
-    for draft in drafts:
+class InputStream:
+    """The threads of the inputs, loaded one at a time: iterate it (as often as needed: each pass reads the
+    inputs again, and yields the same threads, ids and all). Held meanwhile: the ids given so far (each id
+    unique across the run), the errors and the notes; never the threads. ``errors`` and ``notes`` are those
+    of the last pass, complete once it has ended."""
+
+    def __init__(self, paths: Iterable[Path], options: ImportOptions | None = None) -> None:
+        self.paths = list(paths)
+        self.options = options or ImportOptions()
+        self.errors: list[InputError] = []
+        self.notes: list[Note] = []
+
+    def __iter__(self) -> Iterator[Thread]:
+        reader = _Reader(self.options)
+        read_errors: list[InputError] = []
+        thread_errors: list[InputError] = []
+        notes: list[Note] = []
+        renamed: dict[str, str] = {}  # an importer's id → the id its first thread is written under, where they differ
+        taken: dict[str, bool] = {}  # the ids given → whether their thread had that id already
+        repairs: list[tuple[str, str, Repair]] = []
         try:
-            thread, made = finish_thread(draft, draft.digest or _canonical_digest(draft))
-        except InputError as exc:
-            loaded.errors.append(exc)
-            continue
-        base = safe_thread_id(thread.id)
-        unique, n = base, 1
-        while unique in taken:
-            n += 1
-            unique = f"{base}-{n}"
-        taken.add(unique)
-        if unique != thread.id:
-            thread.renamed_from = thread.id
-        renamed.setdefault(thread.id, unique)
-        thread.id = unique
-        loaded.threads.append(thread)
-        repairs += [(draft.where, unique, repair) for repair in made]
-    # Importers name threads by the ids they gave; say the ids the threads are written under.
-    loaded.notes = [
-        Note(n.where, n.reason, renamed.get(n.thread, n.thread)) if n.thread else n for n in reader.result.notes
-    ]
-    loaded.notes += _repair_notes(repairs)
-    return loaded
+            for piece in self._pieces(reader):
+                notes += piece.notes
+                read_errors += piece.errors
+                for draft in piece.threads:
+                    try:
+                        thread, made = finish_thread(draft, draft.digest or _canonical_digest(draft))
+                    except InputError as exc:
+                        thread_errors.append(exc)
+                        continue
+                    _give_unique_id(thread, taken, renamed)
+                    repairs += [(draft.where, thread.id, repair) for repair in made]
+                    yield thread
+        finally:
+            reader.close()
+        self.errors = read_errors + thread_errors
+        # Importers name threads by the ids they gave; say the ids the threads are written under.
+        self.notes = [Note(n.where, n.reason, renamed.get(n.thread, n.thread)) if n.thread else n for n in notes]
+        self.notes += _repair_notes(repairs)
+
+    def _pieces(self, reader: _Reader) -> Iterator[Imported]:
+        """Every file's pieces in turn, then what the pooled formats built from their documents."""
+        for path in discover(self.paths, reader.options):
+            yield from reader.file(path)
+        for name, pool in reader.pools.items():
+            yield from _safely_each(format_named(name), pool.threads(), pool.first_path)
+
+
+def _give_unique_id(thread: Thread, taken: dict[str, bool], renamed: dict[str, str]) -> None:
+    """A safe id, unique in the run: a repeated one gets -2, -3, ... ``renamed`` maps an importer's id to
+    the id of the first thread that had it, as notes name threads by it (only where the two differ: a
+    thread whose id was kept needs no entry)."""
+    original = thread.id
+    base = safe_thread_id(original)
+    unique, n = base, 1
+    while unique in taken:
+        n += 1
+        unique = f"{base}-{n}"
+    if unique != original:
+        thread.renamed_from = original
+        if not taken.get(original, False):  # else an earlier thread of this id kept it: notes name that one
+            renamed.setdefault(original, unique)
+    taken[unique] = unique == original
+    thread.id = unique
+
+
+def _safely_each(fmt: Format, pieces: Iterator[Imported], path: str) -> Iterator[Imported]:
+    """``_safely`` for an importer that yields its threads one at a time: what it yielded before a bug or a
+    pathological input is kept, and the failure is that input's error."""
+    try:
+        yield from pieces
+    except (InputError, RecursionError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        yield _failure(fmt, exc, path)
+
+
+def load_inputs(paths: Iterable[Path], options: ImportOptions | None = None) -> Loaded:
+    """All input paths → threads with safe, unique ids (a repeated id gets -2, -3, ...), notes and errors,
+    held in memory together (``InputStream`` yields them one at a time)."""
+    stream = InputStream(paths, options)
+    threads = list(stream)
+    return Loaded(threads=threads, errors=stream.errors, notes=stream.notes)

@@ -6,6 +6,9 @@ cost, seconds; written once per run or batch step); ``OUT/claims.jsonl`` and ``O
 per claim or relation of this run, for tools); ``OUT/batch/`` (the batch state and request files).
 Input: briefs, thread results and the run's header. Output: those files, each written atomically (temp file +
 rename: a killed run never leaves a half-written file; its temp files are removed by the next run).
+Memory does not grow with the run: each thread's entry and rows go to a ``RunRecord`` (a temporary SQLite
+file in OUT) as the thread finishes, and run.json and the flat files are streamed from it, in input order,
+at the end; only counters are held.
 Failure modes: ``OutputError`` (exit 2) when OUT cannot be written, before any thread runs.
 """
 
@@ -13,10 +16,12 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import IO, Any, TypedDict
 
 from .brief_types import Brief, BriefLanguage, PromptHash
 from .errors import InputError, OutputError
@@ -40,19 +45,26 @@ def _file_mode() -> int:
 _FILE_MODE = _file_mode()
 
 
-def atomic_write(path: Path, text: str) -> None:
+@contextmanager
+def atomic_file(path: Path) -> Iterator[IO[str]]:
+    """A text file to write in pieces, in place of PATH only once the block ends without an error."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         # The rename is what makes a killed run leave no half-written file; no fsync (that would guard
         # against power loss, at a cost per file that dominated small runs).
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            yield handle
             os.fchmod(handle.fileno(), _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write(path: Path, text: str) -> None:
+    with atomic_file(path) as handle:
+        handle.write(text)
 
 
 def prepare(out: Path) -> None:
@@ -79,9 +91,9 @@ def write_brief(out: Path, brief: Brief) -> None:
     atomic_write(out / as_markdown, brief_markdown(brief))
 
 
-def earlier_thread_folders(out: Path, written: set[str]) -> list[str]:
+def earlier_thread_folders(out: Path, written: Callable[[str], bool]) -> list[str]:
     """Thread folders in OUT (a brief.json inside) that this run did not write: an earlier run's."""
-    return sorted(p.parent.name for p in out.glob("*/brief.json") if p.parent.name not in written and p.parent.is_dir())
+    return sorted(p.parent.name for p in out.glob("*/brief.json") if not written(p.parent.name) and p.parent.is_dir())
 
 
 class ThreadEntry(TypedDict):
@@ -139,13 +151,20 @@ class _ManifestExtras(TypedDict, total=False):
     batch: dict[str, Any]  # batch runs: the batches and their requests (batch.batch_section)
 
 
-class Manifest(RunHeader, _ManifestExtras):
-    threads: list[ThreadEntry]
+class RunSummary(RunHeader, _ManifestExtras):
+    """run.json without its thread entries: what a run returns (the entries are streamed to the file)."""
+
     input_errors: list[dict[str, Any]]
     input_notes: list[dict[str, str | None]]
     earlier_thread_folders: list[str]
     totals: Totals
     exit_code: int
+
+
+class Manifest(RunSummary):
+    """run.json as a reader gets it (``read_manifest``)."""
+
+    threads: list[ThreadEntry]
 
 
 def thread_entry(result: ThreadResult, renamed_from: str | None) -> ThreadEntry:
@@ -171,56 +190,128 @@ def thread_entry(result: ThreadResult, renamed_from: str | None) -> ThreadEntry:
     }
 
 
-def manifest(
-    header: RunHeader,
-    threads: list[ThreadEntry],
-    input_errors: list[InputError],
-    notes: list[Note],
-    earlier: list[str],
-    price: Callable[[Usage], float | None],
-    rate_limited: int,
-) -> Manifest:
-    total = Usage(
-        calls=sum(t["calls"] for t in threads),
-        cached_calls=sum(t["cached_calls"] for t in threads),
-        tokens_in=sum(t["tokens_in"] for t in threads),
-        tokens_out=sum(t["tokens_out"] for t in threads),
-    )
-    statuses = [t["status"] for t in threads]
-    # mypy asks a ** item to name the optional "batch" key too; a live run has none (batch.py adds it).
-    return {
-        **header,  # type: ignore[typeddict-item]
-        "threads": threads,
-        "input_errors": [{"input": e.path, "line": e.line, "stage": "load", "reason": e.reason} for e in input_errors],
-        # What the importers and the loader repaired or left out; the threads named still ran.
-        "input_notes": [{"input": n.where, "thread": n.thread, "reason": n.reason} for n in notes],
-        # Thread folders in OUT from earlier runs: not this run's, so report and export leave them out.
-        "earlier_thread_folders": earlier,
-        "totals": {
-            "threads": len(threads),
-            "complete": statuses.count("complete"),
-            "partial": statuses.count("partial"),
-            "failed": statuses.count("failed"),
-            "pending": statuses.count("pending"),
-            "input_errors": len(input_errors),
-            "input_notes": len(notes),
-            "calls": total.calls,
-            "cached_calls": total.cached_calls,
-            "tokens_in": total.tokens_in,
-            "tokens_out": total.tokens_out,
-            "cost_usd": price(total),
-            "rate_limited": rate_limited,
-        },
-        "exit_code": 0 if all(s == "complete" for s in statuses) and not input_errors else 1,
-    }
+_COMMIT_EVERY = 256  # threads per transaction of the run record
+# Where run.json's thread entries go: json.dumps renders this list as these exact lines, which no string of
+# the manifest can hold (a string's newlines are escaped), so the entries are spliced in there.
+_SLOT_VALUE = ["\0threads\0"]
+_SLOT = '"threads": [\n    "\\u0000threads\\u0000"\n  ]'
 
 
-def write_run(out: Path, run: Manifest, results: Iterable[ThreadResult]) -> None:
+class RunRecord:
+    """This run's threads, recorded as each finishes: its run.json entry and its flat rows go to a
+    temporary SQLite file in OUT (removed by ``close``; a killed run's is removed by the next ``prepare``),
+    the totals are counters. ``write`` streams run.json, claims.jsonl and relations.jsonl from it in input
+    order, whatever order the threads finished in."""
+
+    def __init__(self, out: Path) -> None:
+        fd, name = tempfile.mkstemp(dir=out, prefix=".run-record.", suffix=".tmp")
+        os.close(fd)
+        self.path = Path(name)
+        self.db = sqlite3.connect(name)
+        # A scratch file: no journal, no fsync (a crash loses it with the run; briefs already written stay).
+        self.db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+            "CREATE TABLE threads (seq INTEGER PRIMARY KEY, id TEXT UNIQUE, entry TEXT, claims TEXT, relations TEXT);"
+        )
+        self.statuses: dict[ThreadStatus, int] = {"complete": 0, "partial": 0, "failed": 0, "pending": 0}
+        self.usage = Usage()
+        self.threads = 0
+
+    def add(self, seq: int, result: ThreadResult, renamed_from: str | None) -> None:
+        """Record a finished thread; SEQ is its place in the input."""
+        entry = json.dumps(thread_entry(result, renamed_from), ensure_ascii=False, indent=2)
+        self.db.execute(
+            "INSERT INTO threads VALUES (?, ?, ?, ?, ?)",
+            (seq, result.thread_id, entry, to_jsonl(result.claim_rows), to_jsonl(result.relation_rows)),
+        )
+        self.threads += 1
+        self.statuses[result.status] += 1
+        self.usage.add(result.usage)
+        if self.threads % _COMMIT_EVERY == 0:
+            self.db.commit()
+
+    def has(self, thread_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id,)).fetchone() is not None
+
+    def summary(
+        self,
+        header: RunHeader,
+        input_errors: list[InputError],
+        notes: list[Note],
+        earlier: list[str],
+        price: Callable[[Usage], float | None],
+        rate_limited: int,
+    ) -> RunSummary:
+        complete = self.statuses["complete"] == self.threads
+        # mypy asks a ** item to name the optional "batch" key too; a live run has none (batch.py adds it).
+        return {
+            **header,  # type: ignore[typeddict-item]
+            "input_errors": [
+                {"input": e.path, "line": e.line, "stage": "load", "reason": e.reason} for e in input_errors
+            ],
+            # What the importers and the loader repaired or left out; the threads named still ran.
+            "input_notes": [{"input": n.where, "thread": n.thread, "reason": n.reason} for n in notes],
+            # Thread folders in OUT from earlier runs: not this run's, so report and export leave them out.
+            "earlier_thread_folders": earlier,
+            "totals": {
+                "threads": self.threads,
+                **self.statuses,  # type: ignore[typeddict-item]
+                "input_errors": len(input_errors),
+                "input_notes": len(notes),
+                "calls": self.usage.calls,
+                "cached_calls": self.usage.cached_calls,
+                "tokens_in": self.usage.tokens_in,
+                "tokens_out": self.usage.tokens_out,
+                "cost_usd": price(self.usage),
+                "rate_limited": rate_limited,
+            },
+            "exit_code": 0 if complete and not input_errors else 1,
+        }
+
+    def _column(self, name: str) -> Iterator[str]:
+        self.db.commit()
+        for (value,) in self.db.execute(f"SELECT {name} FROM threads ORDER BY seq"):
+            yield value
+
+    def write_manifest(self, handle: IO[str], summary: RunSummary) -> None:
+        """run.json: the summary with this run's thread entries in place, as ``json.dumps(indent=2)`` of the
+        whole would write it."""
+        manifest: dict[str, Any] = {}
+        for key, value in summary.items():
+            if key == "input_errors":
+                manifest["threads"] = _SLOT_VALUE
+            manifest[key] = value
+        before, after = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").split(_SLOT)
+        if not self.threads:
+            handle.write(before + '"threads": []' + after)
+            return
+        handle.write(before + '"threads": [\n')
+        for n, entry in enumerate(self._column("entry")):
+            handle.write((",\n    " if n else "    ") + entry.replace("\n", "\n    "))
+        handle.write("\n  ]" + after)
+
+    def write(self, out: Path, summary: RunSummary) -> None:
+        """run.json, claims.jsonl and relations.jsonl, each written atomically."""
+        with atomic_file(out / RUN_FILE) as handle:
+            self.write_manifest(handle, summary)
+        for name, column in (("claims.jsonl", "claims"), ("relations.jsonl", "relations")):
+            with atomic_file(out / name) as handle:
+                handle.writelines(self._column(column))
+
+    def close(self) -> None:
+        self.db.close()
+        self.path.unlink(missing_ok=True)
+
+
+def write_run(out: Path, summary: RunSummary, record: RunRecord) -> None:
     """The manifest and, over this run's briefs, the flat files for tools."""
-    rows = list(results)
-    atomic_write(out / RUN_FILE, json.dumps(run, ensure_ascii=False, indent=2) + "\n")
-    atomic_write(out / "claims.jsonl", to_jsonl(row for r in rows for row in r.claim_rows))
-    atomic_write(out / "relations.jsonl", to_jsonl(row for r in rows for row in r.relation_rows))
+    record.write(out, summary)
+
+
+def read_manifest(out: Path) -> Manifest:
+    """OUT/run.json, parsed whole (for tests and small runs; ``export.run_brief_paths`` streams it)."""
+    manifest: Manifest = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
+    return manifest
 
 
 def batch_dir(out: Path) -> Path:

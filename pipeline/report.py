@@ -3,22 +3,27 @@
 Input: the briefs of an output directory, one at a time, and its run.json. Output: ``index.html`` (every
 thread with its status, posts, speakers, claims and rebuttals, sortable, searchable across claims, and the
 input files that failed with their errors) and ``threads/<id>.html`` per thread: "at a glance" (what is
-debated, the main positions and who holds them, the key exchanges by name, capped), the debate map (the
-core's rebuttal chains laid out by ``debate_map``, with filters by relation type and speaker and a focus on
-one claim, a few lines of inline script), and the thread as a reply tree (``report_tree``) with each claim
-highlighted in its post. The index is built from one small ``ThreadRow`` per brief, so no more than one
-brief is held at a time. A page stays under ``PAGE_BYTES`` (5 MB) whatever the thread's length: the
-reply tree is measured as it is written and stops where the page would pass it, and the page says where the
-rest is (brief.json, claims.jsonl).
+debated, the main positions and who holds them, the key exchanges by name, capped), the debate map (the core's
+rebuttal chains laid out by ``debate_map``, with filters by relation type and speaker and a focus on one
+claim, a few lines of inline script), and the thread as a reply tree (``report_tree``) with each claim
+highlighted in its post. Memory does not grow with the run: briefs are read one at a time, each thread's page
+is written before the next is read, and the index's rows (one line of HTML each, from a small ``ThreadRow``)
+go to a temporary file that index.html is then streamed from; run.json's input errors are read from it as a
+stream. A page stays under ``PAGE_BYTES`` (5 MB) whatever the thread's length: the reply tree is measured as
+it is written and stops where the page would pass it, and the page says where the rest is (brief.json,
+claims.jsonl).
 Failure modes: ``InputError`` for an unreadable brief; a missing or unreadable run.json lists no failed input.
 """
 
 from __future__ import annotations
 
 import html
-import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, TypedDict
+
+import ijson
 
 from .brief_types import Brief
 from .debate import Core, Relations, debate_core, key_exchanges, positions
@@ -240,25 +245,33 @@ def thread_row(brief: Brief) -> ThreadRow:
     }
 
 
-def index_page(rows: list[ThreadRow], input_errors: list[dict[str, Any]]) -> str:
-    numbers = ("posts", "speakers", "claims", "rebuttals", "failures")
-    head = '<th data-sort="text">thread</th><th data-sort="text">status</th>' + "".join(
-        f'<th data-sort="num">{n}</th>' for n in numbers
+_INDEX_NUMBERS = ("posts", "speakers", "claims", "rebuttals", "failures")
+
+
+def index_row(row: ThreadRow) -> str:
+    """A thread's line in the index: one line of HTML (its texts are escaped, so it holds no newline)."""
+    cells = "".join(f'<td data-v="{row[n]}">{row[n]}</td>' for n in _INDEX_NUMBERS)  # type: ignore[literal-required]
+    return (
+        f'<tr data-search="{_e(row["search"])}"><td data-v="{_e(row["title"].lower())}">'
+        f'<a href="threads/{_e(row["id"])}.html">{_e(row["title"])}</a></td>'
+        f'<td data-v="{_e(row["status"])}" class="status-{_e(row["status"])}">{_e(row["status"])}</td>{cells}</tr>'
     )
-    lines = []
-    for row in rows:
-        cells = "".join(f'<td data-v="{row[n]}">{row[n]}</td>' for n in numbers)  # type: ignore[literal-required]
-        lines.append(
-            f'<tr data-search="{_e(row["search"])}"><td data-v="{_e(row["title"].lower())}">'
-            f'<a href="threads/{_e(row["id"])}.html">{_e(row["title"])}</a></td>'
-            f'<td data-v="{_e(row["status"])}" class="status-{_e(row["status"])}">{_e(row["status"])}</td>{cells}</tr>'
-        )
+
+
+_ROWS = "\0rows\0"  # where the index's rows go in its page
+
+
+def _index_parts(count: int, input_errors: list[dict[str, Any]]) -> tuple[str, str]:
+    """The index page around its rows."""
+    head = '<th data-sort="text">thread</th><th data-sort="text">status</th>' + "".join(
+        f'<th data-sort="num">{n}</th>' for n in _INDEX_NUMBERS
+    )
     body = [
         "<h1>threadbrief report</h1>",
-        f"<p>{len(rows)} thread(s). Click a column to sort; search matches the titles and the claims' text.</p>",
+        f"<p>{count} thread(s). Click a column to sort; search matches the titles and the claims' text.</p>",
         '<p><input id="search" type="search" placeholder="search claims" size="40"></p>',
         f'<table id="threads"><thead><tr>{head}</tr></thead><tbody>',
-        *lines,
+        _ROWS,
         "</tbody></table>",
     ]
     if input_errors:
@@ -270,27 +283,39 @@ def index_page(rows: list[ThreadRow], input_errors: list[dict[str, Any]]) -> str
         ]
         body.append("</ul>")
     body.append(f"<script>{INDEX_SCRIPT}</script>")
-    return _page("threadbrief report", body)
+    before, after = _page("threadbrief report", body).split(_ROWS + "\n")
+    return before, after
+
+
+def index_page(rows: list[ThreadRow], input_errors: list[dict[str, Any]]) -> str:
+    """The whole index page of ``rows`` (for a small site; ``write_report`` streams it)."""
+    before, after = _index_parts(len(rows), input_errors)
+    return before + "".join(index_row(row) + "\n" for row in rows) + after
 
 
 def _input_errors(out: Path) -> list[dict[str, Any]]:
+    """run.json's input errors, read as a stream (the file can hold 100,000 thread entries)."""
     try:
-        errors = json.loads((out / "run.json").read_text(encoding="utf-8")).get("input_errors", [])
-    except (OSError, ValueError, AttributeError):
+        with (out / "run.json").open("rb") as handle:
+            return [e for e in ijson.items(handle, "input_errors.item") if isinstance(e, dict)]
+    except (OSError, ijson.JSONError, ValueError):
         return []
-    return [e for e in errors if isinstance(e, dict)]
 
 
-def write_report(out: Path, site: Path) -> list[Path]:
-    """Write the site, one brief at a time; returns the pages written."""
+def write_report(out: Path, site: Path) -> int:
+    """Write the site, one brief at a time; returns the number of thread pages written."""
     (site / "threads").mkdir(parents=True, exist_ok=True)
-    pages: list[Path] = []
-    rows: list[ThreadRow] = []
-    for brief in briefs_in(out):
-        page = site / "threads" / f"{brief['thread']['id']}.html"
-        page.write_text(thread_page(brief), encoding="utf-8")
-        pages.append(page)
-        rows.append(thread_row(brief))
-    index = site / "index.html"
-    index.write_text(index_page(rows, _input_errors(out)), encoding="utf-8")
-    return [index, *pages]
+    count = 0
+    with tempfile.TemporaryFile("w+", encoding="utf-8", dir=site) as rows:
+        for brief in briefs_in(out):
+            page = site / "threads" / f"{brief['thread']['id']}.html"
+            page.write_text(thread_page(brief), encoding="utf-8")
+            rows.write(index_row(thread_row(brief)) + "\n")
+            count += 1
+        rows.seek(0)
+        before, after = _index_parts(count, _input_errors(out))
+        with (site / "index.html").open("w", encoding="utf-8") as index:
+            index.write(before)
+            shutil.copyfileobj(rows, index)
+            index.write(after)
+    return count

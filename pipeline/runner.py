@@ -2,17 +2,21 @@
 hand each brief and the run's manifest to ``outputs``.
 
 Input: a ``RunConfig``, an ``Extractor`` and, for a batch pass, the source asked when the cache has no
-answer (default: the extractor, live). Output: a ``RunReport`` (exit code, manifest, per-thread
-results); ``run`` also writes the manifest and the flat files (``outputs.write_run``). Exit code: 0 when
-every thread is complete, 1 otherwise. Failure modes: ``ConfigError``/``OutputError`` (exit 2) before any
-thread runs; everything that goes wrong inside a thread is recorded in its brief and result, and the
-other threads carry on.
+answer (default: the extractor, live). Output: a ``RunReport`` (exit code, the manifest's summary, the run
+record holding every thread's entry and rows); ``run`` also writes the manifest and the flat files
+(``outputs.write_run``). Exit code: 0 when every thread is complete, 1 otherwise.
+Memory does not grow with the number of threads: the inputs are read twice, streamed (a first pass checks
+the budgets, counts the threads and reports input errors; the second feeds the threads in), at most
+``window`` threads are in flight, and a finished thread's result goes to the record on disk.
+Failure modes: ``ConfigError``/``OutputError`` (exit 2) before any thread runs; everything that goes wrong
+inside a thread is recorded in its brief and result, and the other threads carry on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -20,14 +24,14 @@ from . import __version__, outputs
 from .answers import AnswerSource, CachedAnswers, LiveAnswers
 from .brief_types import PromptHash
 from .cache import ExtractionCache
-from .chunk import check_budget
+from .chunk import check_budget, fixed_prompt_tokens
 from .cost import Estimate, cost_usd, estimate_run, load_prices
 from .errors import ConfigError
 from .extract import Extractor
 from .extract_openai import EXTRACT_PROMPTS, SUMMARY_PROMPTS
-from .load import Loaded, load_inputs
+from .load import InputStream
 from .models import Failure, Thread, Usage
-from .outputs import Manifest, RunHeader
+from .outputs import RunHeader, RunRecord, RunSummary
 from .progress import Log, NoProgress, ProgressReporter, no_log
 from .render import SCHEMA_VERSION
 from .resources import prompt_sha256, schema_sha256
@@ -43,8 +47,14 @@ _MARKS = {"complete": "ok", "partial": "PARTIAL", "failed": "FAILED", "pending":
 @dataclass
 class RunReport:
     exit_code: int
-    manifest: Manifest
-    results: list[ThreadResult]
+    manifest: RunSummary
+    record: RunRecord  # the caller writes the files from it (outputs.write_run), then closes it
+
+
+def window_size(concurrency: int) -> int:
+    """Threads in flight at once: enough that every request slot stays busy while some threads are
+    between stages (a thread sends all its chunks at once), few enough that memory stays flat."""
+    return max(64, 4 * concurrency)
 
 
 def _now() -> str:
@@ -131,7 +141,7 @@ class Runner:
         self.log(_MARKS[result.status], f"{thread.id}: {detail}")
         return result
 
-    def estimate(self, threads: list[Thread]) -> Estimate:
+    def estimate(self, threads: Iterable[Thread]) -> Estimate:
         return estimate_run(
             threads,
             self.tokenizer,
@@ -143,7 +153,7 @@ class Runner:
             price_factor=self.config.price_factor,
         )
 
-    def refuse_over_budget(self, threads: list[Thread], max_cost: float) -> None:
+    def refuse_over_budget(self, threads: Iterable[Thread], max_cost: float) -> None:
         estimate = self.estimate(threads)
         if estimate.cost_usd is None:
             raise ConfigError(
@@ -156,44 +166,73 @@ class Runner:
                 "raise --max-cost, or run fewer threads (see `threadbrief estimate`)"
             )
 
-    def _load(self) -> Loaded:
-        loaded = load_inputs(self.config.inputs, self.config.import_options)
-        self.progress.threads_found(len(loaded.threads))
-        for error in loaded.errors:
-            self.log("SKIPPED", str(error))
-        for note in loaded.notes:
-            self.log("NOTE", f"{note.where}: {note.reason}")
-        for thread in loaded.threads:
+    def _survey(self) -> InputStream:
+        """The first pass over the inputs: the threads counted and their titles checked against the chunk
+        budget (and the run's cost against --max-cost) before any runs; input errors and notes reported."""
+        inputs = InputStream(self.config.inputs, self.config.import_options)
+        count, widest, widest_tokens = 0, "", -1
+        for thread in inputs:
+            count += 1
+            title = thread.title or thread.id
+            if (tokens := fixed_prompt_tokens(self.tokenizer, title)) > widest_tokens:
+                widest, widest_tokens = title, tokens
             if thread.renamed_from is not None:
                 self.log(
                     "NOTE",
                     f"{thread.input_path}: thread id {thread.renamed_from!r} is not a safe folder name "
                     f"or is already taken: written as {thread.id!r} (give the thread a unique id to choose)",
                 )
-        if not loaded.threads and not loaded.errors:
+        self.progress.threads_found(count)
+        for error in inputs.errors:
+            self.log("SKIPPED", str(error))
+        for note in inputs.notes:
+            self.log("NOTE", f"{note.where}: {note.reason}")
+        if not count and not inputs.errors:
             raise ConfigError(
                 "no input threads found: pass thread exports (see `threadbrief formats`) or directories holding them"
             )
-        return loaded
+        check_budget([widest] if count else [], self.tokenizer, self.config.max_chunk_tokens)
+        if self.config.max_cost is not None:
+            self.refuse_over_budget(inputs, self.config.max_cost)
+        return inputs
 
-    async def _run_all(self, threads: list[Thread]) -> list[ThreadResult]:
+    async def _run_all(self, threads: Iterable[Thread], record: RunRecord) -> None:
+        """Every thread's chain, at most ``window_size`` at once, each recorded as it finishes."""
+        slots = asyncio.Semaphore(window_size(self.config.concurrency))
+        running: set[asyncio.Task[None]] = set()
+        stopped: list[Exception] = []  # what stops the run (a ConfigError; anything with --debug)
+
+        async def one(seq: int, thread: Thread) -> None:
+            try:
+                record.add(seq, await self._thread(thread), thread.renamed_from)
+            except Exception as exc:
+                stopped.append(exc)
+            finally:
+                slots.release()
+
         try:
-            tasks = []
-            for thread in threads:
-                tasks.append(asyncio.create_task(self._thread(thread)))
+            for seq, thread in enumerate(threads):
+                await slots.acquire()
+                if stopped:
+                    break  # start no more threads
+                task = asyncio.create_task(one(seq, thread))
+                running.add(task)
+                task.add_done_callback(running.discard)
                 # Let this thread chunk and send its first requests before the next one is prepared:
                 # otherwise every thread's CPU work runs before the first request leaves.
                 await asyncio.sleep(0)
-            return list(await asyncio.gather(*tasks))
+            await asyncio.gather(*running)
+            if stopped:
+                raise stopped[0]
         finally:
             self.progress.close()
             if self.cache is not None:
                 self.cache.close()
             await self.extractor.aclose()
 
-    def _note_earlier_folders(self, threads: list[Thread]) -> list[str]:
+    def _note_earlier_folders(self, record: RunRecord) -> list[str]:
         out = self.config.out
-        earlier = outputs.earlier_thread_folders(out, {t.id for t in threads})
+        earlier = outputs.earlier_thread_folders(out, record.has)
         if earlier:
             shown = ", ".join(earlier[:5]) + (f" and {len(earlier) - 5} more" if len(earlier) > 5 else "")
             self.log(
@@ -204,11 +243,11 @@ class Runner:
         return earlier
 
     async def run(self) -> RunReport:
-        """Every thread's brief written; the manifest built, not written (the caller may add to it)."""
+        """Every thread's brief written and its result recorded; the manifest's summary built, not written
+        (the caller may add to it, then writes it with ``outputs.write_run``)."""
         started_at, started = _now(), time.monotonic()
         outputs.prepare(self.config.out)
-        loaded = self._load()
-        threads = loaded.threads
+        inputs = self._survey()
         if self.config.language and self.extractor.name == "offline":
             self.log(
                 "NOTE",
@@ -216,12 +255,13 @@ class Runner:
                 "its own (it quotes the posts), so its briefs stay in each thread's language; "
                 "--backend openai writes in it",
             )
-        check_budget([t.title or t.id for t in threads], self.tokenizer, self.config.max_chunk_tokens)
-        if self.config.max_cost is not None:
-            self.refuse_over_budget(threads, self.config.max_cost)
-        results = await self._run_all(threads)
-        renamed = {t.id: t.renamed_from for t in threads}
-        earlier = self._note_earlier_folders(threads)
+        record = RunRecord(self.config.out)
+        try:
+            await self._run_all(inputs, record)
+        except BaseException:
+            record.close()
+            raise
+        earlier = self._note_earlier_folders(record)
         header: RunHeader = {
             "threadbrief_version": __version__,
             "started_at": started_at,
@@ -243,11 +283,8 @@ class Runner:
             "prompts": self.prompts,
             "schemas": self.schemas,
         }
-        entries = [outputs.thread_entry(r, renamed.get(r.thread_id)) for r in results]
-        manifest = outputs.manifest(
-            header, entries, loaded.errors, loaded.notes, earlier, self.price, self.extractor.rate_limited
-        )
-        return RunReport(manifest["exit_code"], manifest, results)
+        summary = record.summary(header, inputs.errors, inputs.notes, earlier, self.price, self.extractor.rate_limited)
+        return RunReport(summary["exit_code"], summary, record)
 
 
 def run(
@@ -255,8 +292,12 @@ def run(
     extractor: Extractor,
     log: Log = no_log,
     progress: ProgressReporter | None = None,
-) -> tuple[int, Manifest]:
-    """A live run: every brief, then the manifest and the flat files."""
+) -> tuple[int, RunSummary]:
+    """A live run: every brief, then the manifest and the flat files (the thread entries are in OUT/run.json:
+    ``outputs.read_manifest``)."""
     report = asyncio.run(Runner(config, extractor, log, progress).run())
-    outputs.write_run(config.out, report.manifest, report.results)
+    try:
+        outputs.write_run(config.out, report.manifest, report.record)
+    finally:
+        report.record.close()
     return report.exit_code, report.manifest

@@ -96,6 +96,9 @@ def test_killed_mid_run_then_rerun_redoes_only_unfinished_chunks(tmp_path: Path,
         with sqlite3.connect(cache / "extractions.sqlite") as db:
             cached = db.execute("SELECT count(*) FROM extraction WHERE value LIKE '{\"payload\"%'").fetchone()[0]
         assert cached >= first_run - 1  # every finished chunk was kept, bar the one in flight
+        # run.json and the flat files are written only at the end, whole: a killed run leaves none of them,
+        # only its run record (a scratch file the re-run removes).
+        assert [p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".run-record.")] == []
 
         exit_code, manifest = run(RunConfig(inputs=[inputs], out=out, cache_dir=cache), extractor(server))
         assert exit_code == 0 and manifest["totals"]["complete"] == 10

@@ -22,6 +22,7 @@ from pipeline.cli import cli
 from pipeline.extract_openai import OpenAIExtractor
 from pipeline.fakeserver import FakeOpenAIServer, FakeServerConfig, Fault
 from pipeline.limiter import RateLimiter
+from pipeline.outputs import read_manifest
 from pipeline.runner import RunConfig, run
 from pipeline.validate import brief_problems
 
@@ -97,9 +98,9 @@ def run_against(tmp_path: Path, script: Any, *, timeout: float = 2.0, deadline: 
             max_connections=4,
         )
         started = time.monotonic()
-        exit_code, manifest = run(RunConfig(inputs=[inputs], out=out, cache_dir=cache, concurrency=4), extractor)
+        exit_code, _summary = run(RunConfig(inputs=[inputs], out=out, cache_dir=cache, concurrency=4), extractor)
         seconds = time.monotonic() - started
-    return Outcome(exit_code, manifest, out, cache, server, seconds)
+    return Outcome(exit_code, read_manifest(out), out, cache, server, seconds)
 
 
 def check(outcome: Outcome, victim_status: str) -> None:

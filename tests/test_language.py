@@ -36,6 +36,7 @@ from pipeline.language import (
 )
 from pipeline.models import Chunk, ChunkExtraction, Claim, Post, Relation, Thread, Usage
 from pipeline.normalize import normalize_thread
+from pipeline.outputs import read_manifest
 from pipeline.render import brief_markdown
 from pipeline.runner import run
 from pipeline.settings import RunConfig, make_extractor
@@ -344,7 +345,8 @@ def test_language_on_the_command_line_reaches_run_json_and_the_brief(tmp_path: P
 def test_the_runner_passes_the_language_to_every_thread(tmp_path: Path) -> None:
     write_thread(tmp_path / "in.json", "debate-de", GERMAN, title=TITLES["de"])
     config = RunConfig(inputs=[tmp_path / "in.json"], out=tmp_path / "out", backend="offline", language="ja")
-    exit_code, manifest = run(config, OfflineExtractor())
+    exit_code, _summary = run(config, OfflineExtractor())
+    manifest = read_manifest(tmp_path / "out")
     assert exit_code == 1 and manifest["threads"][0]["language"] == {
         "code": "de",
         "confidence": manifest["threads"][0]["language"]["confidence"],

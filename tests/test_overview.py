@@ -14,6 +14,7 @@ from pipeline.errors import ExtractionError
 from pipeline.extract_openai import OpenAIExtractor
 from pipeline.fakeserver import FakeOpenAIServer
 from pipeline.models import Claim, Relation
+from pipeline.outputs import read_manifest
 from pipeline.overview import write_overview
 from pipeline.runner import RunConfig, run
 
@@ -121,9 +122,9 @@ def test_a_long_thread_gets_a_hierarchical_overview_and_rebuttals_across_chunks(
     )
     with FakeOpenAIServer() as server:
         extractor = OpenAIExtractor(model="gpt-4o-mini", api_key="sk-x", base_url=server.base_url, output_budget=200)
-        exit_code, manifest = run(config, extractor)
+        exit_code, _summary = run(config, extractor)
         answered = dict(server.stats.answered)
-    assert exit_code == 0, manifest["threads"][0]["failures"]
+    assert exit_code == 0, read_manifest(tmp_path / "out")["threads"][0]["failures"]
     brief = json.loads((tmp_path / "out" / "long" / "brief.json").read_text())
     assert grounded_everywhere(brief) and brief["thread"]["counts"]["chunks"] > 5
     # Part overviews first, then one call over them; every call fitted the 1,500-token budget.

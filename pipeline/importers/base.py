@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import InputError
 from ..models import Post
@@ -114,7 +114,9 @@ class Format:
     - ``detect_json`` / ``parse_json``: a JSON document (a file, a JSON Lines line, an archive member).
       ``pooled`` formats get every document of theirs in the run at once (dumps that spread one thread over
       many lines or files); the others get one document per call. ``slim`` keeps only what ``parse_json``
-      needs of a document, so a pooled dump is not held whole in memory.
+      needs of a document. A pooled format with a ``pool`` has its documents handed to that as they are
+      read (one that spills them to disk and builds one thread at a time: a dump of any size), else they
+      are gathered in a list for one ``parse_json`` call.
     - ``detect_bytes`` / ``parse_bytes``: a file's bytes (mbox, CSV, plain text); detect sees the first
       bytes and the lowercase suffix.
     - ``detect_members`` / ``parse_members``: a tree of files (a .zip or a directory).
@@ -128,10 +130,43 @@ class Format:
     parse_json: Callable[[list[Doc]], Imported] | None = None
     pooled: bool = False
     slim: Callable[[Any], Any] | None = None
+    pool: Callable[[], DocPool] | None = None
     detect_bytes: Callable[[bytes, str], bool] | None = None
     parse_bytes: Callable[[bytes, str, ImportOptions], Imported] | None = None
     detect_members: Callable[[Members], bool] | None = None
     parse_members: Callable[[Members, str], Imported] | None = None
+
+
+class DocPool(Protocol):
+    """A pooled format's documents of one run: added as they are read, then read back as threads."""
+
+    first_path: str  # the file of the first document: what a failure of the whole pool names
+
+    def add(self, doc: Doc) -> None: ...
+
+    def threads(self) -> Iterator[Imported]: ...
+
+    def close(self) -> None: ...
+
+
+class ListPool:
+    """The documents in a list, for the format's one ``parse_json`` call (formats whose exports are small)."""
+
+    def __init__(self, parse: Callable[[list[Doc]], Imported] | None) -> None:
+        self.parse = parse
+        self.docs: list[Doc] = []
+        self.first_path = ""
+
+    def add(self, doc: Doc) -> None:
+        self.first_path = self.first_path or doc.path
+        self.docs.append(doc)
+
+    def threads(self) -> Iterator[Imported]:
+        if self.parse is not None and self.docs:
+            yield self.parse(self.docs)
+
+    def close(self) -> None:
+        self.docs = []
 
 
 def each_document(docs: list[Doc], read: Callable[[Doc], Imported]) -> Imported:

@@ -22,11 +22,13 @@ kind. Nested replies are walked with an explicit stack: any depth the JSON parse
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
 from ..models import Post
+from ..spill import Group, GroupSpill, Spilled
 from .base import Doc, DraftThread, Format, Imported, Note, id_of, text_of
 
 SITE = "https://www.reddit.com"
@@ -317,91 +319,97 @@ def _dump_parent(raw: Any, thread_id: str, has_submission: bool) -> str | None:
     return parent
 
 
-@dataclass
-class _DumpThread:
-    where: str
-    path: str
-    submission: dict[str, Any] | None = None
-    submission_where: str = ""
-    submission_path: str = ""
-    comments: list[tuple[Doc, dict[str, Any]]] = field(default_factory=list)
-    comment_ids: set[str] = field(default_factory=set)
-    subreddit: Any = None
+class DumpPool:
+    """A run's dump records, spilled to disk grouped by submission as they are read (``spill``), then built
+    into threads one at a time: a dump of any size, in the memory of its largest thread."""
 
+    def __init__(self) -> None:
+        self.tally = _Tally()
+        self.spill = GroupSpill()
+        self.first_path = ""
 
-def parse_dump(docs: list[Doc]) -> Imported:
-    found = Imported()
-    tally = _Tally()
-    threads: dict[str, _DumpThread] = {}  # by submission id, in the order the records first name them
-    for doc in docs:
+    def add(self, doc: Doc) -> None:
+        self.first_path = self.first_path or doc.path
         record = doc.value
         if not isinstance(record, dict):
-            tally.add(doc.path, "odd", f"a {type(record).__name__} at {doc.where}")
-            continue
+            self.tally.add(doc.path, "odd", f"a {type(record).__name__} at {doc.where}")
+            return
         if _is_comment_record(record):
             thread_id = record["link_id"][3:]
             if not thread_id:
-                tally.add(doc.path, "odd", f"a comment with link_id 't3_' at {doc.where}")
-                continue
-            thread = threads.setdefault(thread_id, _DumpThread(where=doc.where, path=doc.path))
+                self.tally.add(doc.path, "odd", f"a comment with link_id 't3_' at {doc.where}")
+                return
+            group = self.spill.group(thread_id, doc.path, doc.line)
             comment_id = _plain_id(record.get("id"))
             if comment_id is None:
-                tally.add(doc.path, "no_id", thread_id)
-            elif comment_id in thread.comment_ids:
-                tally.add(doc.path, "repeated", comment_id)
-            else:
-                thread.comment_ids.add(comment_id)
-                thread.comments.append((doc, record))
-                thread.subreddit = thread.subreddit or record.get("subreddit")
-            continue
+                self.tally.add(doc.path, "no_id", thread_id)
+            elif not self.spill.add(group, "t1_" + comment_id, doc.path, doc.line, record):
+                self.tally.add(doc.path, "repeated", comment_id)
+            return
         thread_id = _plain_id(record.get("id")) or ""
         if not thread_id:
-            tally.add(doc.path, "odd", f"a submission without an id at {doc.where}")
-            continue
-        thread = threads.setdefault(thread_id, _DumpThread(where=doc.where, path=doc.path))
-        if thread.submission is not None:
-            tally.add(doc.path, "repeated", thread_id)
-            continue
-        thread.submission, thread.submission_where, thread.submission_path = record, doc.where, doc.path
+            self.tally.add(doc.path, "odd", f"a submission without an id at {doc.where}")
+            return
+        group = self.spill.group(thread_id, doc.path, doc.line)
+        if not self.spill.add(group, "t3", doc.path, doc.line, record):
+            self.tally.add(doc.path, "repeated", thread_id)
 
-    for thread_id, thread in threads.items():
+    def threads(self) -> Iterator[Imported]:
+        """One thread per submission, in the order the records first name them; the notes after the last."""
+        for group, records in self.spill.groups():
+            yield Imported(threads=[self._thread(group, records)])
+        yield Imported(notes=self.tally.notes())
+
+    def _thread(self, group: Group, records: list[Spilled]) -> DraftThread:
+        thread_id, tally = group.key, self.tally
+        submission = next((r for r in records if r.item == "t3"), None)
+        comments = [r for r in records if r.item != "t3"]
+        where = group.path if group.line is None else f"{group.path}:{group.line}"
         posts: list[Post] = []
         title: str | None = None
-        source: str | None
-        where = thread.where
-        submission = thread.submission
         if submission is not None:
-            where = thread.submission_where
-            title = unescape(text_of(submission.get("title"))) or None
-            opening = _opening_post(submission, thread_id, title or "")
-            _gone(tally, thread.submission_path, opening, submission.get("author"))
+            record = submission.value
+            where = submission.path if submission.line is None else f"{submission.path}:{submission.line}"
+            title = unescape(text_of(record.get("title"))) or None
+            opening = _opening_post(record, thread_id, title or "")
+            _gone(tally, submission.path, opening, record.get("author"))
             posts.append(opening)
-            source = _thread_url(submission.get("permalink"), submission.get("subreddit"), thread_id)
-            counted = submission.get("num_comments")
-            if isinstance(counted, int) and not isinstance(counted, bool) and counted > len(thread.comments):
-                tally.add(
-                    thread.submission_path,
-                    "fewer",
-                    f"reddit-{thread_id}",
-                    detail=f"{len(thread.comments)} of {counted}",
-                )
+            source = _thread_url(record.get("permalink"), record.get("subreddit"), thread_id)
+            counted = record.get("num_comments")
+            if isinstance(counted, int) and not isinstance(counted, bool) and counted > len(comments):
+                tally.add(submission.path, "fewer", f"reddit-{thread_id}", detail=f"{len(comments)} of {counted}")
         else:
-            tally.add(thread.path, "no_submission", f"reddit-{thread_id}")
-            source = _thread_url(None, thread.subreddit, thread_id)
-        thread.comments.sort(key=lambda pair: _time_key(pair[1]))
-        for doc, record in thread.comments:
+            tally.add(group.path, "no_submission", f"reddit-{thread_id}")
+            subreddit = next((c.value.get("subreddit") for c in comments if c.value.get("subreddit")), None)
+            source = _thread_url(None, subreddit, thread_id)
+        comments.sort(key=lambda comment: _time_key(comment.value))
+        for comment in comments:
+            record = comment.value
             post = Post(
                 id=_plain_id(record.get("id")) or "",
                 author=_author(record.get("author")),
                 parent_id=_dump_parent(record.get("parent_id"), thread_id, submission is not None),
                 text=unescape(text_of(record.get("body"))),
             )
-            _gone(tally, doc.path, post, record.get("author"))
+            _gone(tally, comment.path, post, record.get("author"))
             posts.append(post)
-        found.threads.append(
-            DraftThread(id=f"reddit-{thread_id}", title=title, source=source, posts=posts, where=where)
-        )
-    found.notes += tally.notes()
+        return DraftThread(id=f"reddit-{thread_id}", title=title, source=source, posts=posts, where=where)
+
+    def close(self) -> None:
+        self.spill.close()
+
+
+def parse_dump(docs: list[Doc]) -> Imported:
+    """Dump records in memory → threads (what the loader does through ``DumpPool``, for a list at hand)."""
+    pool = DumpPool()
+    found = Imported()
+    try:
+        for doc in docs:
+            pool.add(doc)
+        for piece in pool.threads():
+            found.add(piece)
+    finally:
+        pool.close()
     return found
 
 
@@ -430,5 +438,6 @@ FORMATS: tuple[Format, ...] = (
         parse_json=parse_dump,
         pooled=True,
         slim=slim_dump,
+        pool=DumpPool,
     ),
 )

@@ -1,0 +1,194 @@
+"""How a run's time and peak memory grow with the number of threads (a benchmark, not a test).
+
+Builds corpora of N threads from ../shared/eval/cmv-dev (each a copy of a real thread with a new id, its
+replies in shuffled order, and now and then a paragraph from another thread appended to a post, so no two
+threads are alike), written as one JSON Lines file, one thread a line. Runs each size in a subprocess
+(``threadbrief run --backend offline -q``), then ``export`` and ``report`` over its output, and prints for
+each: wall seconds, CPU seconds, peak RSS (the child's ru_maxrss, from os.wait4) and the run's calls; and the
+growth exponent of time and peak memory over threads (log-log least squares: 1 is linear, 0 is flat).
+Targets (issue 16): ≤ 1.05 for time, ≤ 0.1 for peak memory.
+
+Also, with --dump-comments N: a Reddit comment dump of N comments (JSON Lines, gzip) spread over many
+submissions in interleaved order, read by the loader alone (``threadbrief import``): peak RSS against the
+dump's size.
+Usage: python bench/scale.py [--sizes 1000,3000,10000,30000] [--no-tools] [--dump-comments 2000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# ../shared from the repository (a worktree at /work/<name> finds /work/shared); --source overrides it.
+CMV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "cmv-dev" / "threads"
+
+
+@dataclass
+class Measured:
+    wall: float
+    cpu: float
+    peak_mb: float
+    code: int
+
+
+def measure(command: list[str], stdout: Any = subprocess.DEVNULL) -> Measured:
+    """Run a command; its wall and CPU seconds and its peak resident memory (that child's alone)."""
+    started = time.monotonic()
+    child = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE)
+    assert child.stderr is not None
+    # Read stderr before waiting, so a chatty child never blocks on a full pipe; wait4 gives its own rusage.
+    errors = child.stderr.read()
+    _pid, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - started
+    if child.returncode not in (0, 1):
+        sys.stderr.write(errors.decode(errors="replace")[-2000:])
+        raise SystemExit(f"{' '.join(command)} exited {child.returncode}")
+    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, child.returncode)
+
+
+def source_threads(folder: Path) -> list[dict[str, Any]]:
+    found = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+    if not found:
+        raise SystemExit(f"no thread under {folder}: pass --source DIR (cmv-dev's threads/)")
+    return found
+
+
+def paragraphs_of(threads: list[dict[str, Any]]) -> list[str]:
+    return [para for t in threads for p in t["posts"] for para in p["text"].split("\n\n") if len(para) > 80]
+
+
+def build_corpus(path: Path, size: int, sources: list[dict[str, Any]], seed: int = 16) -> None:
+    """SIZE threads, one JSON object a line: copies of cmv-dev with new ids, shuffled replies, foreign paragraphs."""
+    rng = random.Random(seed)
+    paragraphs = paragraphs_of(sources)
+    with path.open("w", encoding="utf-8") as handle:
+        for n in range(size):
+            source = sources[n % len(sources)]
+            posts = [dict(p) for p in source["posts"]]
+            replies = posts[1:]
+            rng.shuffle(replies)  # parents still name posts of the thread: the loader takes any order
+            for post in replies:
+                if rng.random() < 0.3:
+                    post["text"] = post["text"] + "\n\n" + rng.choice(paragraphs)
+            thread = {"id": f"scale-{n:06d}", "title": source["title"], "source": None, "posts": posts[:1] + replies}
+            handle.write(json.dumps(thread, ensure_ascii=False) + "\n")
+
+
+def build_dump(path: Path, comments: int, submissions: int, sources: list[dict[str, Any]], seed: int = 16) -> None:
+    """A Reddit dump (gzip JSON Lines): submissions first, then comments of every thread interleaved."""
+    rng = random.Random(seed)
+    paragraphs = paragraphs_of(sources)
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as handle:
+        for s in range(submissions):
+            record = {"id": f"s{s}", "title": f"Thread {s}", "selftext": rng.choice(paragraphs), "subreddit": "cmv"}
+            handle.write(json.dumps(record) + "\n")
+        for c in range(comments):
+            thread = rng.randrange(submissions)
+            record = {
+                "id": f"c{c}",
+                "link_id": f"t3_s{thread}",
+                "parent_id": f"t3_s{thread}",
+                "author": f"user{rng.randrange(5000)}",
+                "body": rng.choice(paragraphs),
+                "created_utc": 1_600_000_000 + c,
+                "subreddit": "cmv",
+            }
+            handle.write(json.dumps(record) + "\n")
+
+
+def exponent(xs: list[float], ys: list[float]) -> float:
+    """The slope of log y over log x, least squares."""
+    lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum((a - mx) ** 2 for a in lx)
+
+
+def threadbrief(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline", *args]
+
+
+def run_sizes(sizes: list[int], tools: bool, work: Path, sources: list[dict[str, Any]]) -> None:
+    rows: list[dict[str, Any]] = []
+    for size in sizes:
+        corpus, out = work / f"corpus-{size}.jsonl", work / f"out-{size}"
+        build_corpus(corpus, size, sources)
+        ran = measure(threadbrief("run", str(corpus), "-o", str(out), "--backend", "offline", "-q"))
+        totals = json.loads((out / "run.json").read_text(encoding="utf-8"))["totals"]
+        row: dict[str, Any] = {"threads": size, "run": ran, "calls": totals["calls"], "complete": totals["complete"]}
+        if tools:
+            row["export"] = measure(threadbrief("export", str(out), "--format", "jsonl"))
+            row["report"] = measure(threadbrief("report", str(out), "-o", str(work / f"site-{size}")))
+        rows.append(row)
+        print(
+            f"{size:>8} threads: run {ran.wall:7.1f} s wall {ran.cpu:7.1f} s CPU {ran.peak_mb:7.0f} MB peak, "
+            f"{row['calls']} calls, {row['complete']} complete"
+            + (
+                f"; export {row['export'].wall:6.1f} s {row['export'].peak_mb:5.0f} MB; "
+                f"report {row['report'].wall:6.1f} s {row['report'].peak_mb:5.0f} MB"
+                if tools
+                else ""
+            ),
+            flush=True,
+        )
+    if len(rows) < 2:
+        return
+    xs = [float(r["threads"]) for r in rows]
+    print("\ngrowth exponent over threads (1 = linear, 0 = flat; targets: time <= 1.05, peak memory <= 0.1)")
+    for step in ("run", "export", "report") if tools else ("run",):
+        wall = exponent(xs, [r[step].wall for r in rows])
+        cpu = exponent(xs, [r[step].cpu for r in rows])
+        peak = exponent(xs, [r[step].peak_mb for r in rows])
+        print(f"  {step:>6}: wall {wall:5.2f}  CPU {cpu:5.2f}  peak RSS {peak:5.2f}")
+
+
+def run_dump(comments: int, work: Path, sources: list[dict[str, Any]]) -> None:
+    rows = []
+    for count in (comments // 10, comments):
+        dump = work / f"RC-{count}.jsonl.gz"
+        build_dump(dump, count, max(10, count // 50), sources)
+        ran = measure(threadbrief("import", str(dump), "-o", str(work / f"imported-{count}.jsonl")))
+        raw = sum(1 for _ in gzip.open(dump, "rb"))
+        rows.append((count, ran))
+        print(
+            f"dump of {count} comments ({dump.stat().st_size / 1e6:.0f} MB gzip, {raw} records): "
+            f"import {ran.wall:.1f} s wall, {ran.cpu:.1f} s CPU, {ran.peak_mb:.0f} MB peak",
+            flush=True,
+        )
+    peak = exponent([float(c) for c, _ in rows], [r.peak_mb for _, r in rows])
+    print(f"  dump import: peak RSS exponent over comments {peak:.2f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1000,3000,10000,30000", help="thread counts, comma-separated")
+    parser.add_argument("--no-tools", action="store_true", help="measure the run only, not export and report")
+    parser.add_argument("--dump-comments", type=int, default=0, help="also measure a Reddit dump of this many")
+    parser.add_argument("--keep", type=Path, default=None, help="build and run in this folder and keep it")
+    parser.add_argument("--source", type=Path, default=CMV, help="the threads to copy (cmv-dev's threads/)")
+    args = parser.parse_args()
+    sources = source_threads(args.source)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    with tempfile.TemporaryDirectory(prefix="threadbrief-scale-") as scratch:
+        work = args.keep or Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        if sizes:
+            run_sizes(sizes, not args.no_tools, work, sources)
+        if args.dump_comments:
+            run_dump(args.dump_comments, work, sources)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
