@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -142,15 +144,21 @@ def main() -> int:
     for posts in (int(s) for s in args.sizes.split(",")):
         child = [sys.executable, __file__, "--one", str(posts), "--max-chunk-tokens", str(args.max_chunk_tokens)]
         child += ["--concurrency", str(args.concurrency)]
+        # A session of its own, so a size that runs out of time is stopped with its fake server.
+        process = subprocess.Popen(
+            child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
         try:
-            done = subprocess.run(child, capture_output=True, text=True, timeout=args.timeout, check=True)
+            stdout, stderr = process.communicate(timeout=args.timeout)
         except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
             print(f"{posts:>6}   did not finish in {args.timeout:g} s", flush=True)
             continue
-        except subprocess.CalledProcessError as exc:
-            print(f"{posts:>6}   failed: {(exc.stderr or '').strip().splitlines()[-1:]}", flush=True)
+        if process.returncode != 0:
+            print(f"{posts:>6}   failed: {stderr.strip().splitlines()[-1:]}", flush=True)
             continue
-        row = json.loads(done.stdout.strip().splitlines()[-1])
+        row = json.loads(stdout.strip().splitlines()[-1])
         finished.append(row)
         print(
             f"{posts:>6} {row['wall']:>9.1f} {row['cpu']:>8.1f} {row['calls']:>7} {row['wall'] / posts * 1000:>17.2f}"
