@@ -13,7 +13,8 @@ substring, never the model's text. A quote that lands in text its post quotes fr
 (``Post.quoted``) is credited to the earlier post it comes from, or rejected when that post is not in
 the thread; that post is found with ``QuoteOrigins``, an index of the thread's word n-grams built once per
 thread on first need, so ``align`` is asked of the few posts that hold the words, never of every earlier
-post per claim (grounding stays linear in the thread's length). A claim whose text is empty ("the quote says it") gets its quote as its text.
+post per claim (grounding stays linear in the thread's length). A claim whose text is empty ("the quote
+says it") gets its quote as its text.
 Failure modes: none raised; everything not grounded is returned as a rejection.
 """
 

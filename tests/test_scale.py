@@ -10,6 +10,7 @@ in flight, and a failure of it reaches every waiter and is not cached.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,13 @@ import pipeline.ground as ground
 from pipeline.answers import CachedAnswers, SingleFlight, Summary
 from pipeline.cache import ExtractionCache
 from pipeline.errors import ExtractionError
+from pipeline.extract_openai import OpenAIExtractor
+from pipeline.fakeserver import FakeOpenAIServer, FakeServerConfig
 from pipeline.ground import QuoteOrigins, ground_claims
 from pipeline.models import Chunk, ChunkExtraction, Claim, Post, Relation, Thread, Usage
 from pipeline.normalize import normalize_thread
 from pipeline.overview import claim_groups
+from pipeline.runner import RunConfig, run
 from pipeline.text import align
 
 WORDS = "tax school city road nurse vote plan fund rent law price wage".split()
@@ -280,3 +284,23 @@ def test_a_failed_shared_request_fails_every_waiter_once_charged_and_is_asked_ag
     again = asyncio.run(both(flight, source))
     cache.close()
     assert source.asked == 2 and [a.usage.calls for a in again] == [1, 0]
+
+
+def test_two_copies_of_a_thread_run_together_send_each_question_once(tmp_path: Path) -> None:
+    posts = [
+        {"id": "p1", "author": "ann", "parent_id": None, "text": "Rent control lowers rents for tenants."},
+        {"id": "p2", "author": "bob", "parent_id": "p1", "text": "Rent control shrinks the supply of housing."},
+    ]
+    (tmp_path / "in").mkdir()
+    for copy_id in ("a", "b"):  # the same thread under two ids: the same prompts, asked at the same time
+        thread = {"id": copy_id, "title": "Rent control", "posts": posts}
+        (tmp_path / "in" / f"{copy_id}.json").write_text(json.dumps(thread), encoding="utf-8")
+    config = RunConfig(inputs=[tmp_path / "in"], out=tmp_path / "out", use_cache=False, concurrency=4)
+    with FakeOpenAIServer(FakeServerConfig(latency=0.2)) as server:
+        extractor = OpenAIExtractor(model="gpt-4o-mini", api_key="sk-test", base_url=server.base_url)
+        exit_code, manifest = run(config, extractor)
+        assert server.stats.answered == {"extraction": 1, "summary": 1}
+    assert exit_code == 0 and manifest["totals"]["complete"] == 2 and manifest["totals"]["calls"] == 2
+    briefs = [json.loads((tmp_path / "out" / t / "brief.json").read_text()) for t in ("a", "b")]
+    assert briefs[0]["claims"] == briefs[1]["claims"] and briefs[0]["claims"]
+    assert sorted(b["stats"]["calls"] for b in briefs) == [0, 2]  # the thread that waited paid nothing
