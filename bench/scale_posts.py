@@ -9,9 +9,9 @@ post's first sentence, so those claims land in quoted text and grounding has to 
 come from, or that they come from nowhere in the thread: the case that used to scan every earlier post.
 Each size runs in a fresh child process (``--timeout`` seconds at most; a size that does not finish is
 printed as such, with no figure). Prints, per size: wall seconds, the child's CPU seconds, the calls it
-made (run.json's totals), seconds per 1,000 posts, claims grounded in an earlier post than the one that
-quoted them; then the growth exponent of wall and of CPU seconds over posts, fitted by least squares on
-log-log over the sizes that finished.
+made (run.json's totals), seconds per 1,000 posts, the brief's claims, the claims rejected because their
+words are quoted from no post of the thread, and the child's peak RSS; then the growth exponent of wall
+and of CPU seconds over posts, fitted by least squares on log-log over the sizes that finished.
 Usage: python bench/scale_posts.py [--sizes 2000,5000,10000,20000,50000] [--timeout 600]
 """
 
@@ -22,6 +22,7 @@ import json
 import math
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -106,6 +107,7 @@ def measure_one(posts: int, max_chunk_tokens: int, concurrency: int) -> dict[str
         server.terminate()
         server.wait(10)
     brief = json.loads((work / "out" / "long" / "brief.json").read_text(encoding="utf-8"))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     moved = sum(1 for r in brief["rejected"] if "not its author's own claim" in r["reason"])
     return {
         "posts": posts,
@@ -116,6 +118,7 @@ def measure_one(posts: int, max_chunk_tokens: int, concurrency: int) -> dict[str
         "exit": exit_code,
         "claims": len(brief["claims"]),
         "quoted_nowhere": moved,
+        "peak_mb": peak_mb,
     }
 
 
@@ -139,7 +142,10 @@ def main() -> int:
         print(json.dumps(measure_one(args.one, args.max_chunk_tokens, args.concurrency)))
         return 0
 
-    print("posts    wall s    cpu s   calls   wall s/1k posts   cpu s/1k posts   claims   status", flush=True)
+    print(
+        "posts    wall s    cpu s   calls   wall s/1k posts   cpu s/1k posts   claims   no origin   peak MB   status",
+        flush=True,
+    )
     finished: list[dict[str, Any]] = []
     for posts in (int(s) for s in args.sizes.split(",")):
         child = [sys.executable, __file__, "--one", str(posts), "--max-chunk-tokens", str(args.max_chunk_tokens)]
@@ -162,7 +168,8 @@ def main() -> int:
         finished.append(row)
         print(
             f"{posts:>6} {row['wall']:>9.1f} {row['cpu']:>8.1f} {row['calls']:>7} {row['wall'] / posts * 1000:>17.2f}"
-            f" {row['cpu'] / posts * 1000:>16.2f} {row['claims']:>8}   {row['status']} (exit {row['exit']})",
+            f" {row['cpu'] / posts * 1000:>16.2f} {row['claims']:>8} {row['quoted_nowhere']:>11}"
+            f" {row['peak_mb']:>9.0f}   {row['status']} (exit {row['exit']})",
             flush=True,
         )
     if len(finished) >= 2:

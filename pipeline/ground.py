@@ -30,7 +30,7 @@ from .text import ELLIPSIS, WRAPPING_QUOTES, OccurrenceRank, align
 
 
 class QuoteOrigins:
-    """Where the words a post quotes were first said: an index of one thread, built once, on first need.
+    """Which earlier post said the words a post quotes: an index of one thread, built once, on first need.
 
     ``origin`` gives what a scan of every earlier post would (the quoting post's parent first, then the
     nearest earlier post whose text ``align`` finds the words in, not fuzzily and not in text that post
@@ -65,7 +65,8 @@ class QuoteOrigins:
         return None
 
     def _candidates(self, core: str, position: int, parent: int) -> Iterator[int]:
-        """Posts before ``position`` (not duplicates) that may hold ``core``: the parent first, then nearest."""
+        """Posts before ``position`` (not duplicates) that may hold ``core``: the parent first, then nearest.
+        Ascending lists throughout (posts are indexed in thread order), so membership is a bisect."""
         level, grams = _required_grams(core)
         if not level:
             probe = max(_WORD.findall(core), key=len, default="")
@@ -80,7 +81,7 @@ class QuoteOrigins:
                 for i in rarest[: bisect_left(rarest, position)]
                 if all((k := bisect_left(other, i)) < len(other) and other[k] == i for other in others)
             ]
-        if parent < position and parent in held:  # held is sorted: a bisect would do, but it is short
+        if parent < position and (k := bisect_left(held, parent)) < len(held) and held[k] == parent:
             yield parent
         yield from (i for i in reversed(held) if i != parent)
 
