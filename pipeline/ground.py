@@ -21,8 +21,10 @@ Failure modes: none raised; everything not grounded is returned as a rejection.
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from itertools import accumulate, repeat
 from typing import Any
 
 from .models import GroundedClaim, Post, Rejection, Thread
@@ -47,7 +49,7 @@ class QuoteOrigins:
     def __init__(self, thread: Thread) -> None:
         self.posts = thread.posts
         self._position: dict[str, int] = {}  # post id → its place in the thread, filled on first need
-        self._levels: dict[int, dict[int, list[int]]] = {}  # n → hash of an n-gram → the posts that hold it
+        self._levels: dict[int, _GramIndex] = {}  # n → the index of the thread's word n-grams
 
     def origin(self, text: str, quoting: Post) -> tuple[Post, tuple[int, int]] | None:
         """The earlier post that says ``text`` in its own words, and where; None when no post does."""
@@ -68,33 +70,58 @@ class QuoteOrigins:
         """Posts before ``position`` (not duplicates) that may hold ``core``: the parent first, then nearest.
         Ascending lists throughout (posts are indexed in thread order), so membership is a bisect."""
         level, grams = _required_grams(core)
+        held: list[int] = []
         if not level:
             probe = max(_WORD.findall(core), key=len, default="")
             held = [i for i in range(position) if self.posts[i].duplicate_of is None and probe in self.posts[i].text]
         else:
-            index = self._level(level)
-            postings = [index.get(hash(gram), []) for gram in grams]
+            if level not in self._levels:
+                self._levels[level] = _GramIndex(self.posts, level)
+            postings = [self._levels[level].posts_with(gram) for gram in grams]
             rarest = min(postings, key=len)
             others = [p for p in postings if p is not rarest]
-            held = [
-                i
-                for i in rarest[: bisect_left(rarest, position)]
-                if all((k := bisect_left(other, i)) < len(other) and other[k] == i for other in others)
-            ]
-        if parent < position and (k := bisect_left(held, parent)) < len(held) and held[k] == parent:
+            for i in rarest[: bisect_left(rarest, position)]:
+                if (not held or held[-1] != i) and all(_holds(other, i) for other in others):
+                    held.append(i)
+        if parent < position and _holds(held, parent):
             yield parent
         yield from (i for i in reversed(held) if i != parent)
 
-    def _level(self, n: int) -> dict[int, list[int]]:
-        index = self._levels.get(n)
-        if index is None:
-            index = self._levels[n] = {}
-            for position, post in enumerate(self.posts):
-                if post.duplicate_of is None:
-                    words = _WORD.findall(post.text)
-                    for key in {hash(gram) for gram in _grams(words, n)}:
-                        index.setdefault(key, []).append(position)
-        return index
+
+class _GramIndex:
+    """The posts (not duplicates) that hold each word n-gram, as one compact table: an n-gram's hash picks
+    a bucket, and a bucket lists its posts in thread order. Two arrays of 32-bit integers instead of a dict
+    of lists (a tenth of the memory: 3 million trigrams of a 50,000-post thread take ~30 MB, not ~340 MB);
+    n-grams that share a bucket only add candidates, which ``align`` then turns down."""
+
+    def __init__(self, posts: list[Post], n: int) -> None:
+        hashes, owners = array("q"), array("i")
+        for position, post in enumerate(posts):
+            if post.duplicate_of is None:
+                distinct = {hash(gram) for gram in _grams(_WORD.findall(post.text), n)}
+                hashes.extend(distinct)
+                owners.extend(repeat(position, len(distinct)))
+        self.mask = (1 << max(10, len(hashes).bit_length())) - 1  # at least as many buckets as n-grams
+        counts = array("i", bytes(4 * (self.mask + 2)))
+        for value in hashes:
+            counts[(value & self.mask) + 1] += 1
+        self.starts = array("i", accumulate(counts))  # bucket b's posts: postings[starts[b]:starts[b + 1]]
+        del counts  # before the next two tables: the build's peak is the lower
+        self.postings = array("i", bytes(4 * len(hashes)))
+        fill = array("i", self.starts)
+        for value, owner in zip(hashes, owners, strict=True):
+            bucket = value & self.mask
+            self.postings[fill[bucket]] = owner
+            fill[bucket] += 1
+
+    def posts_with(self, gram: tuple[str, ...]) -> array[int]:
+        bucket = hash(gram) & self.mask
+        return self.postings[self.starts[bucket] : self.starts[bucket + 1]]
+
+
+def _holds(ascending: Sequence[int], value: int) -> bool:
+    k = bisect_left(ascending, value)
+    return k < len(ascending) and ascending[k] == value
 
 
 _WORD = re.compile(r"[^\W_]+")  # a run of letters and digits: exactly the characters str.isalnum() accepts
