@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .PHONY: run test lint quality halves fit-claims crossval edge-oracle edge-alternatives bench schema-speed longthread imports \
-	fault-report output-cost stance-tradeoff report-sizes screenshots bench-scale clean
+	fault-report output-cost stance-tradeoff report-sizes screenshots bench-scale bench-scale-posts clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -35,6 +35,11 @@ bench: $(VENV)/.installed
 # One 2,000-post thread end to end against the fake server: calls, tokens, seconds, a cross-chunk plumbing check.
 longthread: $(VENV)/.installed
 	$(BIN)/python bench/longthread.py
+
+# Time over posts of one thread (2,000 to 50,000 posts, quotes from the parent, far back and nowhere) against the
+# fake server: wall, CPU, calls, seconds per 1,000 posts and the fitted growth exponent.
+bench-scale-posts: $(VENV)/.installed
+	$(BIN)/python bench/scale_posts.py
 
 # Offline extractor quality against ../shared/eval/cmv-dev (in-sample: claims, attack edges, post pairs) and speed.
 quality: $(VENV)/.installed

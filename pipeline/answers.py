@@ -4,17 +4,23 @@ Input: a question (a chunk to extract; claims, or part overviews, to summarize) 
 Output: the answer with what it cost (``Usage``), or ``WAITING`` when it has been asked for but has not come
 back (batch mode: the thread is pending, not failed). Three sources, composed by the runner:
 ``CachedAnswers`` (the content-addressed cache, in front of one of the others), ``LiveAnswers`` (the
-extractor, now, under the run's concurrency bound) and the batch queue (``batch.BatchQueue``).
+extractor, now, under the run's concurrency bound) and the batch queue (``batch.BatchQueue``); and in
+front of them all ``SingleFlight``, so a question identical to one still being answered (same cache key)
+waits for that answer instead of being asked again (it costs nothing: ``Usage()``).
 Every live answer is checked against its JSON Schema here, whatever the backend did itself, before it is
 cached. Failure modes: ``ExtractionError`` (with the usage spent) when no valid answer can be had; the
-thread stage records it as a failure of that chunk or of the overview.
+thread stage records it as a failure of that chunk or of the overview. A failure of a shared question is
+raised to every caller waiting for it (to the waiters with no usage, so its cost is counted once) and,
+like every failure, is not cached: the next identical question is asked anew.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import enum
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from .cache import ExtractionCache, extraction_key, parts_key, summary_key
 from .errors import ExtractionError
@@ -116,3 +122,60 @@ class CachedAnswers:
         if not isinstance(answer, Waiting):
             self.cache.put(key, {"summary": answer[0]})
         return answer
+
+
+Answer = TypeVar("Answer", ChunkExtraction, Summary)
+
+
+class SingleFlight:
+    """In front of another source: an identical question (same cache key) already being answered is not
+    asked again; its callers all wait for the one answer, and only the first is charged for it."""
+
+    def __init__(self, fingerprint: str, then: AnswerSource) -> None:
+        self.fingerprint = fingerprint
+        self.then = then
+        self.window = then.window
+        self._flights: dict[str, asyncio.Future[object]] = {}  # cache key → the question being answered
+
+    async def extraction(self, thread_id: str, chunk: Chunk) -> ChunkExtraction | Waiting:
+        answer, first = await self._shared(
+            extraction_key(self.fingerprint, chunk), lambda: self.then.extraction(thread_id, chunk)
+        )
+        if first or isinstance(answer, Waiting):
+            return answer
+        # The waiter's own chunk id, and a payload of its own (later stages read it; none should share it).
+        return ChunkExtraction(chunk.id, copy.deepcopy(answer.payload), Usage())
+
+    async def summary(
+        self, thread_id: str, title: str, claims: list[Claim], relations: list[Relation]
+    ) -> Summary | Waiting:
+        key = summary_key(self.fingerprint, title, claims, relations)
+        answer, first = await self._shared(key, lambda: self.then.summary(thread_id, title, claims, relations))
+        return answer if first or isinstance(answer, Waiting) else (answer[0], Usage())
+
+    async def parts_summary(self, thread_id: str, title: str, parts: list[str]) -> Summary | Waiting:
+        key = parts_key(self.fingerprint, title, parts)
+        answer, first = await self._shared(key, lambda: self.then.parts_summary(thread_id, title, parts))
+        return answer if first or isinstance(answer, Waiting) else (answer[0], Usage())
+
+    async def _shared(self, key: str, ask: Callable[[], Awaitable[Answer | Waiting]]) -> tuple[Answer | Waiting, bool]:
+        """The answer to the question ``key`` names, and whether this caller is the one that asked it."""
+        flight = self._flights.get(key)
+        first = flight is None
+        if flight is None:
+            # A task of its own, so a caller cancelled while waiting does not cancel the others' answer.
+            flight = self._flights[key] = asyncio.ensure_future(ask())
+            flight.add_done_callback(lambda done: self._landed(key, done))
+        try:
+            answer = await asyncio.shield(flight)
+        except ExtractionError as exc:
+            if first:
+                raise
+            raise ExtractionError(str(exc), usage=Usage()) from exc  # the cost is the first caller's
+        return answer, first  # type: ignore[return-value]  # the flight of ``key`` answers ``ask``
+
+    def _landed(self, key: str, done: asyncio.Future[object]) -> None:
+        if self._flights.get(key) is done:
+            del self._flights[key]  # answered or failed: the next identical question goes to ``then``
+        if not done.cancelled():
+            done.exception()  # retrieved here too: a failure with no caller left to see it is not logged

@@ -36,16 +36,24 @@ def claim_groups(
     """Claims in reading order, cut into groups whose prompt fits ``budget``; each group also holds the
     earlier claims its claims respond to, and the relations among what it holds."""
     by_id = {c.id: c for c in claims}
-    answers: dict[str, list[str]] = {}
-    for relation in relations:
-        answers.setdefault(relation.source, []).append(relation.target)
+    outgoing: dict[str, list[int]] = {}  # claim id → the places in ``relations`` of the relations from it
+    for place, relation in enumerate(relations):
+        outgoing.setdefault(relation.source, []).append(place)
 
     def closed(members: list[Claim]) -> tuple[list[Claim], list[Relation]]:
+        # Only the relations from what the group holds are looked at (not every relation of the thread, for
+        # every claim tried): the work is the group's, which the budget bounds, so the grouping is linear.
         ids = {c.id for c in members}
-        extra = [by_id[t] for c in members for t in answers.get(c.id, ()) if t not in ids and t in by_id]
+        extra = [
+            by_id[relations[p].target]
+            for c in members
+            for p in outgoing.get(c.id, ())
+            if relations[p].target not in ids and relations[p].target in by_id
+        ]
         held = {c.id: c for c in [*extra, *members]}
         ordered = sorted(held.values(), key=lambda c: int(c.id[1:]) if c.id[1:].isdigit() else 0)
-        return ordered, [r for r in relations if r.source in held and r.target in held]
+        places = sorted(p for claim_id in held for p in outgoing.get(claim_id, ()) if relations[p].target in held)
+        return ordered, [relations[p] for p in places]  # in the order of ``relations``, as before
 
     groups: list[tuple[list[Claim], list[Relation]]] = []
     current: list[Claim] = []

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from . import __version__, outputs
-from .answers import AnswerSource, CachedAnswers, LiveAnswers
+from .answers import AnswerSource, CachedAnswers, LiveAnswers, SingleFlight
 from .brief_types import PromptHash
 from .cache import ExtractionCache
 from .chunk import check_budget, fixed_prompt_tokens
@@ -93,6 +93,8 @@ class Runner:
         self.answers: AnswerSource = (
             answers if self.cache is None else CachedAnswers(self.cache, extractor.fingerprint, answers)
         )
+        if extractor.name != "offline":  # offline answers at once: nothing of it is ever in flight to share
+            self.answers = SingleFlight(extractor.fingerprint, self.answers)
         self.prices = load_prices(config.prices)
         self.prompts = _prompt_list(extractor)
         self.schemas = {name: schema_sha256(name) for name in ("extraction", "summary", "brief")}

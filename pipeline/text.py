@@ -73,8 +73,8 @@ FUZZY_MIN_SCORE = 90.0
 FUZZY_MIN_CHARS = 24
 MAX_ELLIPSIS_GAP = 400  # characters of source a "…" may stand for
 
-_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…|\[\.\.\.\]|\[…\])\s*")
-_WRAPPING_QUOTES = "\"'“”‘’«»"
+ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…|\[\.\.\.\]|\[…\])\s*")
+WRAPPING_QUOTES = "\"'“”‘’«»"
 _CLOSING_PUNCTUATION = frozenset(".,;:!?…)]}")
 MAX_OCCURRENCES = 64  # occurrences of a quote weighed by ``rank``; past that, the first are as good as any
 
@@ -182,7 +182,7 @@ def align(quote: str, text: str, rank: OccurrenceRank | None = None) -> tuple[in
     only quote marks, dashes, whitespace and the quote's end punctuation are forgiven before the fuzzy
     step, whose bounds are its own."""
     candidate = quote.strip()
-    if len(candidate) > 2 and candidate[0] in _WRAPPING_QUOTES and candidate[-1] in _WRAPPING_QUOTES:
+    if len(candidate) > 2 and candidate[0] in WRAPPING_QUOTES and candidate[-1] in WRAPPING_QUOTES:
         if candidate not in text:
             candidate = candidate[1:-1].strip()
     if not candidate:
@@ -203,7 +203,7 @@ def align(quote: str, text: str, rank: OccurrenceRank | None = None) -> tuple[in
         if best is not None:
             return best[0], best[1], "normalized"
 
-    pieces = [p for p in _ELLIPSIS.split(candidate) if p.strip()]
+    pieces = [p for p in ELLIPSIS.split(candidate) if p.strip()]
     if len(pieces) > 1:
         spans: list[tuple[int, int]] = []
         begin = 0

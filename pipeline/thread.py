@@ -29,7 +29,7 @@ from .chunk import chunk_thread
 from .errors import ExtractionError
 from .export import claim_rows, relation_rows
 from .extract import check_extraction
-from .ground import ground_claims
+from .ground import QuoteOrigins, ground_claims
 from .language import Detected, detect, reads, unread_reason, write_in
 from .merge import merge_claims
 from .models import (
@@ -230,6 +230,7 @@ def _read_extractions(
 ) -> Findings:
     """Check each chunk's answer against what the chunk showed, and ground its quotes in the thread."""
     found = Findings()
+    origins = QuoteOrigins(thread)  # one quote index for all the thread's chunks
     for chunk, outcome in zip(chunks, outcomes, strict=True):
         if isinstance(outcome, ExtractionError):
             found.usage.add(outcome.usage)
@@ -243,7 +244,7 @@ def _read_extractions(
         found.extracted += 1
         found.usage.add(outcome.usage)
         chunk_claims, chunk_relations, invalid = check_extraction(outcome, chunk)
-        kept, not_found = ground_claims(chunk.id, chunk_claims, thread, chunk.windows())
+        kept, not_found = ground_claims(chunk.id, chunk_claims, thread, chunk.windows(), origins)
         found.grounded += kept
         found.proposed += chunk_relations
         found.rejected += invalid + not_found
