@@ -21,22 +21,26 @@ from .answers import AnswerSource, CachedAnswers, LiveAnswers
 from .brief_types import PromptHash
 from .cache import ExtractionCache
 from .chunk import check_budget
-from .cost import Estimate, cost_usd, estimate_run, load_prices
+from .cost import Estimate, Pricing, estimate_run, load_prices
 from .errors import ConfigError
 from .extract import Extractor
 from .extract_openai import EXTRACT_PROMPTS, SUMMARY_PROMPTS
+from .jobs import ThreadPool, WorkerSetup, available_cores, brief_and_write
 from .load import Loaded, load_inputs
-from .models import Failure, Thread, Usage
+from .models import Thread
 from .outputs import Manifest, RunHeader
 from .progress import Log, NoProgress, ProgressReporter, no_log
 from .render import SCHEMA_VERSION
 from .resources import prompt_sha256, schema_sha256
 from .settings import RunConfig, default_cache_dir, public_url
-from .thread import ThreadResult, ThreadSettings, brief_thread
+from .thread import ThreadResult, ThreadSettings
 from .tokenizer import Tokenizer, get_tokenizer
 
 __all__ = ["RunConfig", "RunReport", "Runner", "ThreadResult", "run"]
 
+# Below this many threads per worker, a worker's start (about a second: imports, the language model) costs
+# more than it saves; --jobs N asks for N whatever the count.
+THREADS_PER_DEFAULT_JOB = 64
 _MARKS = {"complete": "ok", "partial": "PARTIAL", "failed": "FAILED", "pending": "PENDING"}
 
 
@@ -84,6 +88,7 @@ class Runner:
             answers if self.cache is None else CachedAnswers(self.cache, extractor.fingerprint, answers)
         )
         self.prices = load_prices(config.prices)
+        self.price = Pricing(self.prices, extractor.name, extractor.model)
         self.prompts = _prompt_list(extractor)
         self.schemas = {name: schema_sha256(name) for name in ("extraction", "summary", "brief")}
         self.thread_settings = ThreadSettings(
@@ -102,34 +107,21 @@ class Runner:
             languages=extractor.languages,
         )
 
-    def price(self, usage: Usage) -> float | None:
-        return cost_usd(self.prices, self.extractor.name, self.extractor.model, usage.tokens_in, usage.tokens_out)
-
     async def _thread(self, thread: Thread) -> ThreadResult:
         """One thread's chain; its brief goes to OUT as soon as it is done. Only a ConfigError stops the run."""
-        try:
-            result, brief = await brief_thread(
-                thread, self.answers, self.tokenizer, self.thread_settings, self.progress
-            )
-            if brief is not None:
-                outputs.write_brief(self.config.out, brief)
-        except ConfigError:
-            raise
-        except Exception as exc:
-            if self.config.debug:
-                raise
-            reason = f"{type(exc).__name__}: {exc}"
-            result = ThreadResult(
-                thread.id, thread.input_path, "failed", False, failures=[Failure("internal", None, reason)]
-            )
-            self.progress.thread_done(Usage())
+        result = await brief_and_write(
+            thread, self.answers, self.tokenizer, self.thread_settings, self.progress, self.config.out
+        )
+        self._log_result(result)
+        return result
+
+    def _log_result(self, result: ThreadResult) -> None:
         detail = f"{result.claims} claims, {result.relations} relations"
         if result.status == "pending":
             detail = f"waiting for {result.pending} batch answer(s)"
         if result.failures:
             detail += f"; {len(result.failures)} failure(s): {result.failures[0].reason[:160]}"
-        self.log(_MARKS[result.status], f"{thread.id}: {detail}")
-        return result
+        self.log(_MARKS[result.status], f"{result.thread_id}: {detail}")
 
     def estimate(self, threads: list[Thread]) -> Estimate:
         return estimate_run(
@@ -176,8 +168,21 @@ class Runner:
             )
         return loaded
 
+    def jobs_for(self, threads: list[Thread]) -> int:
+        """Worker processes for these threads: 1 (this process) for a backend that calls a model, whose
+        HTTP calls, rate limiter and cache live in this process's event loop; else --jobs, by default the
+        cores available but no more than the threads can keep busy (a worker's start costs about a second)."""
+        if self.extractor.name != "offline":
+            return 1
+        if self.config.jobs is not None:
+            return self.config.jobs
+        return max(1, min(available_cores(), len(threads) // THREADS_PER_DEFAULT_JOB))
+
     async def _run_all(self, threads: list[Thread]) -> list[ThreadResult]:
         try:
+            jobs = self.jobs_for(threads)
+            if jobs > 1:
+                return await self._run_in_workers(threads, jobs)
             tasks = []
             for thread in threads:
                 tasks.append(asyncio.create_task(self._thread(thread)))
@@ -190,6 +195,14 @@ class Runner:
             if self.cache is not None:
                 self.cache.close()
             await self.extractor.aclose()
+
+    async def _run_in_workers(self, threads: list[Thread], jobs: int) -> list[ThreadResult]:
+        setup = WorkerSetup(self.config.out, self.extractor.model, self.thread_settings)
+        results = []
+        async for result in ThreadPool(setup, jobs).results(threads, self.progress):
+            self._log_result(result)
+            results.append(result)
+        return results
 
     def _note_earlier_folders(self, threads: list[Thread]) -> list[str]:
         out = self.config.out
