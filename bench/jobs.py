@@ -5,8 +5,10 @@ Builds a corpus of COPIES × the cmv-dev threads (each copy with new thread ids,
 `threadbrief run --backend offline -q --jobs J` for each J as its own process, and prints wall seconds,
 threads per second, the speedup over one job and whether every output file is identical to the one-job run
 (created_at, seconds, started_at and finished_at aside). Then the floor: reading the same inputs and
-tokenizing every post, per thread. With --profile, one job in this process under cProfile and the
-functions with the most time of their own. The machine's load average is printed first: on a shared machine
+tokenizing every post, per thread; and where one job's time goes, stage by stage (each stage function of
+pipeline/thread.py wrapped with a timer, over the source threads, in this process: no profiler overhead).
+With --profile, also one job under cProfile and the functions with the most time of their own.
+The machine's load average is printed first: on a shared machine
 other processes take cores too, and the speedup then falls short of what the cores give.
 Usage: python bench/jobs.py [--copies 50] [--jobs 1,2] [--profile] [--source ../shared/eval/cmv-dev/threads]
 """
@@ -14,6 +16,7 @@ Usage: python bench/jobs.py [--copies 50] [--jobs 1,2] [--profile] [--source ../
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import io
 import json
@@ -24,10 +27,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pipeline.thread as thread_stages
+from pipeline import jobs as jobs_module
+from pipeline.extract_offline import OfflineExtractor
 from pipeline.load import load_inputs
+from pipeline.runner import RunConfig, Runner
 from pipeline.tokenizer import get_tokenizer
 
 SOURCE = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "cmv-dev" / "threads"
@@ -86,9 +95,58 @@ def floor(corpus: Path) -> tuple[float, int]:
     return time.perf_counter() - started, len(loaded.threads)
 
 
+STAGES = ("normalize_thread", "detect", "chunk_thread", "check_extraction", "ground_claims", "merge_claims")
+STAGES += ("build_brief", "brief_problems")
+
+
+def stage_times(source: Path, out: Path) -> tuple[float, dict[str, float], int]:
+    """Seconds per thread of the whole chain with its brief written, and of each stage, over ``source``."""
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+
+        return wrapper
+
+    for name in STAGES:
+        setattr(thread_stages, name, timed(name, getattr(thread_stages, name)))
+    extractor = OfflineExtractor()
+    extract = extractor.extract
+
+    async def timed_extract(chunk: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await extract(chunk)
+        finally:
+            spent["extract (offline rules)"] += time.perf_counter() - started
+
+    extractor.extract = timed_extract  # type: ignore[method-assign]
+    write_brief = jobs_module.outputs.write_brief
+    jobs_module.outputs.write_brief = timed("write_brief (json, markdown, files)", write_brief)  # type: ignore[attr-defined]
+    threads = load_inputs([source]).threads
+    runner = Runner(RunConfig(inputs=[source], out=out, backend="offline", jobs=1), extractor)
+    thread_stages.detect(threads[0])  # load the language model before the clock starts
+    spent.clear()
+
+    async def chain() -> None:
+        for one in threads:
+            await jobs_module.brief_and_write(
+                one, runner.answers, runner.tokenizer, runner.thread_settings, runner.progress, out
+            )
+
+    started = time.perf_counter()
+    asyncio.run(chain())
+    total = time.perf_counter() - started
+    jobs_module.outputs.write_brief = write_brief  # type: ignore[attr-defined]
+    return total, dict(spent), len(threads)
+
+
 def profile(corpus: Path, out: Path, top: int = 25) -> str:
-    from pipeline.extract_offline import OfflineExtractor
-    from pipeline.runner import RunConfig
     from pipeline.runner import run as run_threads
 
     config = RunConfig(inputs=[corpus], out=out, backend="offline", jobs=1)
@@ -126,6 +184,12 @@ def main() -> None:
                 f"{walls[first] / walls[jobs]:>7.2f}x  {verdict}"
             )
         print(f"load average after: {os.getloadavg()}")
+        total, spent, count = stage_times(args.source, Path(tmp) / "out-stages")
+        print(f"\none job, stage by stage, over the {count} source threads: {1000 * total / count:.2f} ms/thread")
+        for name, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+            print(f"  {name:38} {1000 * seconds / count:6.2f} ms/thread {100 * seconds / total:5.1f}%")
+        rest = 1000 * (total - sum(spent.values())) / count
+        print(f"  {'(the rest: overview, rows, progress)':38} {rest:6.2f} ms/thread")
         if args.profile:
             print("\none job under cProfile (its overhead inflates Python-heavy functions), by own time:")
             print(profile(corpus, Path(tmp) / "out-profile"))
