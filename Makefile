@@ -65,9 +65,9 @@ schema-speed: $(VENV)/.installed
 	$(BIN)/python bench/schema_speed.py
 
 # Every core: the offline run with --jobs 1 and --jobs 2 on 50 copies of cmv-dev (wall, speedup, identical outputs),
-# the read+tokenize floor, and where one job's time goes (cProfile).
+# the read+tokenize floor, and where one job's time goes, stage by stage (--profile adds cProfile's view).
 jobs: $(VENV)/.installed
-	$(BIN)/python bench/jobs.py --copies 50 --jobs 1,2 --profile
+	$(BIN)/python bench/jobs.py --copies 50 --jobs 1,2 --repeat 3
 
 # Output tokens per claim and per thread, and USD per 1,000 threads, of realistic answers before/after the compact schema.
 output-cost: $(VENV)/.installed

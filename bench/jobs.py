@@ -8,9 +8,10 @@ threads per second, the speedup over one job and whether every output file is id
 tokenizing every post, per thread; and where one job's time goes, stage by stage (each stage function of
 pipeline/thread.py wrapped with a timer, over the source threads, in this process: no profiler overhead).
 With --profile, also one job under cProfile and the functions with the most time of their own.
-The machine's load average is printed first: on a shared machine
-other processes take cores too, and the speedup then falls short of what the cores give.
-Usage: python bench/jobs.py [--copies 50] [--jobs 1,2] [--profile] [--source ../shared/eval/cmv-dev/threads]
+The machine's load average is printed first: on a shared machine other processes take cores too, and the
+speedup then falls short of what the cores give (--repeat N runs each setting N times, interleaved).
+Usage: python bench/jobs.py [--copies 50] [--jobs 1,2] [--repeat 1] [--profile] [--source DIR]
+(DIR default: ../shared/eval/cmv-dev/threads)
 """
 
 from __future__ import annotations
@@ -163,6 +164,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=50)
     parser.add_argument("--jobs", default="1,2")
     parser.add_argument("--source", type=Path, default=SOURCE)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each --jobs, interleaved; the best counts")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="threadbrief-jobs-") as tmp:
@@ -172,16 +174,22 @@ def main() -> None:
         floor_seconds, _ = floor(corpus)
         per_thread = 1000 * floor_seconds / threads
         print(f"floor (read + tokenize every post): {floor_seconds:.2f} s, {per_thread:.2f} ms/thread")
-        walls: dict[int, float] = {}
-        print(f"{'jobs':>4} {'wall s':>8} {'ms/thread':>10} {'threads/s':>10} {'speedup':>8}  outputs")
-        for jobs in (int(j) for j in args.jobs.split(",")):
-            walls[jobs] = run(corpus, Path(tmp) / f"out-{jobs}", jobs)
-            first = min(walls)
+        counts = [int(j) for j in args.jobs.split(",")]
+        walls: dict[int, list[float]] = {jobs: [] for jobs in counts}
+        for _round in range(args.repeat):  # interleaved, so a burst of load elsewhere hits every setting alike
+            for jobs in counts:
+                walls[jobs].append(run(corpus, Path(tmp) / f"out-{jobs}", jobs))
+        header = f"{'jobs':>4} {'best s':>8} {'all runs s':>24} {'ms/thread':>10} {'threads/s':>10} {'speedup':>8}"
+        print(f"{header}  outputs")
+        first = counts[0]
+        for jobs in counts:
+            best = min(walls[jobs])
             same = differing(Path(tmp) / f"out-{first}", Path(tmp) / f"out-{jobs}")
             verdict = f"identical to --jobs {first}" if not same else f"{len(same)} differ, e.g. {same[:3]}"
+            runs = ", ".join(f"{w:.1f}" for w in walls[jobs])
             print(
-                f"{jobs:>4} {walls[jobs]:>8.2f} {1000 * walls[jobs] / threads:>10.2f} {threads / walls[jobs]:>10.1f} "
-                f"{walls[first] / walls[jobs]:>7.2f}x  {verdict}"
+                f"{jobs:>4} {best:>8.2f} {runs:>24} {1000 * best / threads:>10.2f} {threads / best:>10.1f} "
+                f"{min(walls[first]) / best:>7.2f}x  {verdict}"
             )
         print(f"load average after: {os.getloadavg()}")
         total, spent, count = stage_times(args.source, Path(tmp) / "out-stages")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.forkserver
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -115,15 +116,21 @@ class RecordedProgress:
             getattr(progress, name)(argument)
 
 
+def load_models(model: str | None = None) -> None:
+    """Load the tokenizer's ranks and the language model now (both are cached for the process's life)."""
+    get_tokenizer(model)
+    detect_texts(["Load the language model once, before the first thread."])
+
+
 class _Worker:
     """A worker process's state: made once by the pool's initializer, used by every task it runs."""
 
     def __init__(self, setup: WorkerSetup) -> None:
         self.setup = setup
         self.answers = LiveAnswers(OfflineExtractor(), concurrency=1)
+        load_models(setup.model)  # at once when forked from a preloaded forkserver
         self.tokenizer = get_tokenizer(setup.model)
         self.loop = asyncio.new_event_loop()
-        detect_texts(["Load the language model once, before the first thread is timed."])
 
     def run(self, threads: list[Thread]) -> list[tuple[ThreadResult, RecordedProgress]]:
         done = []
@@ -154,9 +161,16 @@ def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    # The server imports the pipeline once; each worker forked from it starts with it imported.
-    context.set_forkserver_preload([__name__])
+    # The server loads the pipeline and its models once; each worker forked from it starts with them loaded.
+    context.set_forkserver_preload([f"{__package__}._worker_preload"])
     return context
+
+
+def start_early() -> None:
+    """Start the forkserver now, so it loads the pipeline and its models while this process reads the inputs:
+    the workers forked from it later start at once."""
+    if _context().get_start_method() == "forkserver":
+        multiprocessing.forkserver.ensure_running()
 
 
 def _batches(threads: Sequence[Thread], jobs: int) -> list[list[Thread]]:

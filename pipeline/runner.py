@@ -25,7 +25,7 @@ from .cost import Estimate, Pricing, estimate_run, load_prices
 from .errors import ConfigError
 from .extract import Extractor
 from .extract_openai import EXTRACT_PROMPTS, SUMMARY_PROMPTS
-from .jobs import ThreadPool, WorkerSetup, available_cores, brief_and_write
+from .jobs import ThreadPool, WorkerSetup, available_cores, brief_and_write, start_early
 from .load import Loaded, load_inputs
 from .models import Thread
 from .outputs import Manifest, RunHeader
@@ -220,6 +220,8 @@ class Runner:
         """Every thread's brief written; the manifest built, not written (the caller may add to it)."""
         started_at, started = _now(), time.monotonic()
         outputs.prepare(self.config.out)
+        if self.extractor.name == "offline" and (self.config.jobs or available_cores()) > 1:
+            start_early()  # the workers' models load while the inputs are read
         loaded = self._load()
         threads = loaded.threads
         if self.config.language and self.extractor.name == "offline":
