@@ -22,6 +22,9 @@ import asyncio
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import select
+import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -88,6 +91,7 @@ class WorkerSetup:
     out: Path
     model: str | None  # the tokenizer's model (the chunker sizes chunks by it)
     settings: ThreadSettings
+    runner_pid: int = field(default_factory=os.getpid)  # the process the results go to
 
 
 @dataclass
@@ -146,8 +150,29 @@ class _Worker:
 _worker: _Worker | None = None  # this worker process's state (None in the runner's process)
 
 
+def _exit_when_gone(runner_pid: int) -> None:
+    """Exit this worker when the runner is gone. A runner killed with SIGKILL reaches no shutdown, and a
+    worker (whose parent is the forkserver, not the runner) would wait on its task queue forever."""
+    try:
+        handle = os.pidfd_open(runner_pid)  # Linux: this very process, whatever reuses its id later
+    except (AttributeError, OSError):
+        handle = None
+    while True:
+        if handle is not None:
+            select.select([handle], [], [])  # readable once the process has exited
+            os._exit(1)
+        time.sleep(1.0)
+        try:
+            os.kill(runner_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # alive, under another user (or its id reused): keep waiting
+            pass
+
+
 def _start_worker(setup: WorkerSetup) -> None:
     global _worker
+    threading.Thread(target=_exit_when_gone, args=(setup.runner_pid,), daemon=True).start()
     _worker = _Worker(setup)
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -142,3 +145,52 @@ def test_default_jobs_are_the_cores_a_run_can_keep_busy(monkeypatch: pytest.Monk
 
 def test_available_cores_is_a_positive_count() -> None:
     assert jobs.available_cores() >= 1
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_workers_exit_when_the_runner_is_killed(inputs: Path, tmp_path: Path) -> None:
+    """kill -9 reaches no shutdown: the workers (children of the forkserver) must notice and exit."""
+    need(Path("/proc/self/stat").exists(), "/proc (Linux)")
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    for copy in range(30):  # enough threads that the run is still going when it is killed
+        for path in sorted(inputs.glob("*.json")):
+            thread = json.loads(path.read_text(encoding="utf-8"))
+            thread["id"] = f"{thread['id']}-{copy}"
+            (corpus / f"{thread['id']}.json").write_text(json.dumps(thread), encoding="utf-8")
+    command = [sys.executable, "-m", "pipeline", "run", str(corpus), "-o", str(tmp_path / "out")]
+    runner = subprocess.Popen([*command, "--backend", "offline", "-q", "--jobs", "2"], stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        for _ in range(300):  # up to 30 s for the first brief: the workers are running threads
+            if list((tmp_path / "out").glob("*/brief.json")):
+                workers = [w for server in _children(runner.pid) for w in _children(server)]
+                break
+            time.sleep(0.1)
+        assert len(workers) == 2 and runner.poll() is None, "the run ended before it could be killed"
+    finally:
+        runner.kill()
+        runner.wait()
+    for _ in range(100):  # up to 10 s
+        if not any(_alive(w) for w in workers):
+            break
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers)
+
+
+def _alive(pid: int) -> bool:
+    try:  # an exited process not yet reaped is a zombie ("Z"): gone, all the same
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
