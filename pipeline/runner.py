@@ -175,7 +175,7 @@ class Runner:
         if self.extractor.name != "offline":
             return 1
         if self.config.jobs is not None:
-            return self.config.jobs
+            return max(1, min(self.config.jobs, len(threads)))
         return max(1, min(available_cores(), len(threads) // THREADS_PER_DEFAULT_JOB))
 
     async def _run_all(self, threads: list[Thread]) -> list[ThreadResult]:

@@ -140,7 +140,8 @@ def test_default_jobs_are_the_cores_a_run_can_keep_busy(monkeypatch: pytest.Monk
     assert offline.jobs_for(few) == 1  # type: ignore[arg-type]
     assert offline.jobs_for(many) == 4  # type: ignore[arg-type]
     asked = Runner(RunConfig(inputs=[], out=tmp_path, backend="offline", jobs=3), OfflineExtractor())
-    assert asked.jobs_for(few) == 3  # type: ignore[arg-type]
+    assert asked.jobs_for(many) == 3  # type: ignore[arg-type]
+    assert asked.jobs_for(few[:2]) == 2  # type: ignore[arg-type]  # never more workers than threads
 
 
 def test_available_cores_is_a_positive_count() -> None:
