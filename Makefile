@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .PHONY: run test lint quality halves fit-claims crossval edge-oracle edge-alternatives bench schema-speed longthread imports \
-	fault-report output-cost stance-tradeoff report-sizes screenshots bench-scale bench-scale-posts clean
+	fault-report output-cost stance-tradeoff report-sizes screenshots bench-scale bench-scale-posts jobs clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -72,6 +72,11 @@ edge-alternatives: $(VENV)/.installed
 # The compiled schema check (fastjsonschema) against jsonschema on valid model answers and briefs of seeds/.
 schema-speed: $(VENV)/.installed
 	$(BIN)/python bench/schema_speed.py
+
+# Every core: the offline run with --jobs 1 and --jobs 2 on 50 copies of cmv-dev (wall, speedup, identical outputs),
+# the read+tokenize floor, and where one job's time goes, stage by stage (--profile adds cProfile's view).
+jobs: $(VENV)/.installed
+	$(BIN)/python bench/jobs.py --copies 50 --jobs 1,2 --repeat 3
 
 # Output tokens per claim and per thread, and USD per 1,000 threads, of realistic answers before/after the compact schema.
 output-cost: $(VENV)/.installed

@@ -229,6 +229,13 @@ def _model_and_cost_options(command: Callable[..., None]) -> Callable[..., None]
     help="Model requests in flight at once.",
 )
 @click.option(
+    "--jobs",
+    type=click.IntRange(min=1, max=1024),
+    default=None,
+    help="Worker processes for the offline backend's threads (briefs identical to one process) "
+    "[default: the cores available, fewer for a small run]. An LLM run's calls stay in one process.",
+)
+@click.option(
     "--rpm", type=click.FloatRange(min=1), default=None, help="Requests per minute allowed [default: no limit]."
 )
 @click.option(
@@ -302,6 +309,7 @@ def run_command(
     output_budget: int,
     prices: Path | None,
     concurrency: int,
+    jobs: int | None,
     rpm: float | None,
     tpm: float | None,
     max_cost: float | None,
@@ -332,6 +340,7 @@ def run_command(
         base_url=base_url,
         max_chunk_tokens=max_chunk_tokens,
         concurrency=concurrency,
+        jobs=jobs,
         cache_dir=cache_dir,
         use_cache=not no_cache,
         debug=debug,

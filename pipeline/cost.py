@@ -21,7 +21,7 @@ from typing import Any
 
 from .chunk import ANY_LANGUAGE, chunk_thread
 from .errors import ConfigError
-from .models import Thread
+from .models import Thread, Usage
 from .normalize import normalize_thread
 from .overview import MAX_DEPTH
 from .resources import prompt_text
@@ -52,6 +52,18 @@ def load_prices(override: Path | None = None) -> Prices:
             expected = '{"model": {"input": USD per 1M tokens, "output": USD per 1M tokens}}'
             raise ConfigError(f"{name}: not a price table ({exc}); expected {expected}") from exc
     return table
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The cost of a usage for one backend and model: a plain value, so worker processes can be given it."""
+
+    prices: Prices
+    backend: str
+    model: str | None
+
+    def __call__(self, usage: Usage) -> float | None:
+        return cost_usd(self.prices, self.backend, self.model, usage.tokens_in, usage.tokens_out)
 
 
 def cost_usd(prices: Prices, backend: str, model: str | None, tokens_in: int, tokens_out: int) -> float | None:

@@ -25,18 +25,19 @@ from .answers import AnswerSource, CachedAnswers, LiveAnswers, SingleFlight
 from .brief_types import PromptHash
 from .cache import ExtractionCache
 from .chunk import check_budget, fixed_prompt_tokens
-from .cost import Estimate, cost_usd, estimate_run, load_prices
+from .cost import Estimate, Pricing, estimate_run, load_prices
 from .errors import ConfigError
 from .extract import Extractor
 from .extract_openai import EXTRACT_PROMPTS, SUMMARY_PROMPTS
+from .jobs import ThreadPool, WorkerSetup, available_cores, brief_and_write, start_early
 from .load import InputStream
-from .models import Failure, Thread, Usage
+from .models import Thread
 from .outputs import RunHeader, RunRecord, RunSummary
 from .progress import Log, NoProgress, ProgressReporter, no_log
 from .render import SCHEMA_VERSION
 from .resources import prompt_sha256, schema_sha256
 from .settings import RunConfig, default_cache_dir, public_url
-from .thread import ThreadResult, ThreadSettings, brief_thread
+from .thread import ThreadResult, ThreadSettings
 from .tokenizer import Tokenizer, get_tokenizer
 
 __all__ = ["RunConfig", "RunReport", "Runner", "ThreadResult", "run"]
@@ -49,6 +50,11 @@ class RunReport:
     exit_code: int
     manifest: RunSummary
     record: RunRecord  # the caller writes the files from it (outputs.write_run), then closes it
+
+
+# Below this many threads per worker, a worker's start (about a second: imports, the language model) costs
+# more than it saves; --jobs N asks for N whatever the count.
+THREADS_PER_DEFAULT_JOB = 64
 
 
 def window_size(concurrency: int) -> int:
@@ -96,6 +102,7 @@ class Runner:
         if extractor.name != "offline":  # offline answers at once: nothing of it is ever in flight to share
             self.answers = SingleFlight(extractor.fingerprint, self.answers)
         self.prices = load_prices(config.prices)
+        self.price = Pricing(self.prices, extractor.name, extractor.model)
         self.prompts = _prompt_list(extractor)
         self.schemas = {name: schema_sha256(name) for name in ("extraction", "summary", "brief")}
         self.thread_settings = ThreadSettings(
@@ -114,34 +121,21 @@ class Runner:
             languages=extractor.languages,
         )
 
-    def price(self, usage: Usage) -> float | None:
-        return cost_usd(self.prices, self.extractor.name, self.extractor.model, usage.tokens_in, usage.tokens_out)
-
     async def _thread(self, thread: Thread) -> ThreadResult:
         """One thread's chain; its brief goes to OUT as soon as it is done. Only a ConfigError stops the run."""
-        try:
-            result, brief = await brief_thread(
-                thread, self.answers, self.tokenizer, self.thread_settings, self.progress
-            )
-            if brief is not None:
-                outputs.write_brief(self.config.out, brief)
-        except ConfigError:
-            raise
-        except Exception as exc:
-            if self.config.debug:
-                raise
-            reason = f"{type(exc).__name__}: {exc}"
-            result = ThreadResult(
-                thread.id, thread.input_path, "failed", False, failures=[Failure("internal", None, reason)]
-            )
-            self.progress.thread_done(Usage())
+        result = await brief_and_write(
+            thread, self.answers, self.tokenizer, self.thread_settings, self.progress, self.config.out
+        )
+        self._log_result(result)
+        return result
+
+    def _log_result(self, result: ThreadResult) -> None:
         detail = f"{result.claims} claims, {result.relations} relations"
         if result.status == "pending":
             detail = f"waiting for {result.pending} batch answer(s)"
         if result.failures:
             detail += f"; {len(result.failures)} failure(s): {result.failures[0].reason[:160]}"
-        self.log(_MARKS[result.status], f"{thread.id}: {detail}")
-        return result
+        self.log(_MARKS[result.status], f"{result.thread_id}: {detail}")
 
     def estimate(self, threads: Iterable[Thread]) -> Estimate:
         return estimate_run(
@@ -168,7 +162,7 @@ class Runner:
                 "raise --max-cost, or run fewer threads (see `threadbrief estimate`)"
             )
 
-    def _survey(self) -> InputStream:
+    def _survey(self) -> tuple[InputStream, int]:
         """The first pass over the inputs: the threads counted and their titles checked against the chunk
         budget (and the run's cost against --max-cost) before any runs; input errors and notes reported."""
         inputs = InputStream(self.config.inputs, self.config.import_options)
@@ -196,10 +190,43 @@ class Runner:
         check_budget([widest] if count else [], self.tokenizer, self.config.max_chunk_tokens)
         if self.config.max_cost is not None:
             self.refuse_over_budget(inputs, self.config.max_cost)
-        return inputs
+        return inputs, count
 
-    async def _run_all(self, threads: Iterable[Thread], record: RunRecord) -> None:
-        """Every thread's chain, at most ``window_size`` at once, each recorded as it finishes."""
+    def jobs_for(self, count: int) -> int:
+        """Worker processes for ``count`` threads: 1 (this process) for a backend that calls a model, whose
+        HTTP calls, rate limiter and cache live in this process's event loop; else --jobs, by default the
+        cores available but no more than the threads can keep busy (a worker's start costs about a second)."""
+        if self.extractor.name != "offline":
+            return 1
+        if self.config.jobs is not None:
+            return max(1, min(self.config.jobs, count))
+        return max(1, min(available_cores(), count // THREADS_PER_DEFAULT_JOB))
+
+    async def _run_all(self, threads: Iterable[Thread], record: RunRecord, count: int) -> None:
+        """Every thread's chain, in this process (at most ``window_size`` at once) or in worker processes,
+        each recorded as it finishes."""
+        jobs = self.jobs_for(count)
+        try:
+            if jobs > 1:
+                await self._run_in_workers(threads, record, count, jobs)
+            else:
+                await self._run_here(threads, record)
+        finally:
+            self.progress.close()
+            if self.cache is not None:
+                self.cache.close()
+            await self.extractor.aclose()
+
+    async def _run_in_workers(self, threads: Iterable[Thread], record: RunRecord, count: int, jobs: int) -> None:
+        setup = WorkerSetup(self.config.out, self.extractor.model, self.thread_settings)
+        seq = 0
+        async for renamed_from, result in ThreadPool(setup, jobs).results(threads, count, self.progress):
+            self._log_result(result)
+            record.add(seq, result, renamed_from)
+            seq += 1
+
+    async def _run_here(self, threads: Iterable[Thread], record: RunRecord) -> None:
+        """At most ``window_size`` threads at once in this process's event loop."""
         slots = asyncio.Semaphore(window_size(self.config.concurrency))
         running: set[asyncio.Task[None]] = set()
         stopped: list[Exception] = []  # what stops the run (a ConfigError; anything with --debug)
@@ -212,25 +239,19 @@ class Runner:
             finally:
                 slots.release()
 
-        try:
-            for seq, thread in enumerate(threads):
-                await slots.acquire()
-                if stopped:
-                    break  # start no more threads
-                task = asyncio.create_task(one(seq, thread))
-                running.add(task)
-                task.add_done_callback(running.discard)
-                # Let this thread chunk and send its first requests before the next one is prepared:
-                # otherwise every thread's CPU work runs before the first request leaves.
-                await asyncio.sleep(0)
-            await asyncio.gather(*running)
+        for seq, thread in enumerate(threads):
+            await slots.acquire()
             if stopped:
-                raise stopped[0]
-        finally:
-            self.progress.close()
-            if self.cache is not None:
-                self.cache.close()
-            await self.extractor.aclose()
+                break  # start no more threads
+            task = asyncio.create_task(one(seq, thread))
+            running.add(task)
+            task.add_done_callback(running.discard)
+            # Let this thread chunk and send its first requests before the next one is prepared:
+            # otherwise every thread's CPU work runs before the first request leaves.
+            await asyncio.sleep(0)
+        await asyncio.gather(*running)
+        if stopped:
+            raise stopped[0]
 
     def _note_earlier_folders(self, record: RunRecord) -> list[str]:
         out = self.config.out
@@ -249,7 +270,11 @@ class Runner:
         (the caller may add to it, then writes it with ``outputs.write_run``)."""
         started_at, started = _now(), time.monotonic()
         outputs.prepare(self.config.out)
-        inputs = self._survey()
+        if self.extractor.name == "offline" and (self.config.jobs or 1) > 1:
+            # The workers' models load while the inputs are read. Not by default: a small run would pay for
+            # a forkserver it never uses (0.6 s on the seeds); a large one starts it after reading instead.
+            start_early()
+        inputs, count = self._survey()
         if self.config.language and self.extractor.name == "offline":
             self.log(
                 "NOTE",
@@ -259,7 +284,7 @@ class Runner:
             )
         record = RunRecord(self.config.out)
         try:
-            await self._run_all(inputs, record)
+            await self._run_all(inputs, record, count)
         except BaseException:
             record.close()
             raise

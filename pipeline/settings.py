@@ -38,6 +38,7 @@ class RunConfig:
     base_url: str | None = None
     max_chunk_tokens: int = 6000
     concurrency: int = 8
+    jobs: int | None = None  # --jobs: worker processes for CPU stages (offline: whole threads); None: the cores
     cache_dir: Path | None = None
     use_cache: bool = True
     debug: bool = False

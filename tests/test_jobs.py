@@ -1,0 +1,199 @@
+"""--jobs: the offline run in worker processes writes what one process writes, in the same order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from conftest import CMV_THREADS, SEEDS, need
+
+from pipeline import jobs
+from pipeline.cli import cli
+from pipeline.extract_offline import OfflineExtractor
+from pipeline.jobs import ThreadPool, WorkerSetup
+from pipeline.load import load_inputs
+from pipeline.models import Usage
+from pipeline.runner import THREADS_PER_DEFAULT_JOB, Runner
+from pipeline.settings import RunConfig
+
+RUN_SPECIFIC = ("created_at", "seconds", "started_at", "finished_at")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: None if k in RUN_SPECIFIC else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeds and the first 16 cmv-dev threads: threads of several sizes, so workers finish out of order."""
+    need(CMV_THREADS.is_dir(), "../shared/eval/cmv-dev")
+    folder = tmp_path_factory.mktemp("jobs-in")
+    for path in sorted(SEEDS.iterdir()):
+        shutil.copy(path, folder)
+    for path in sorted(CMV_THREADS.glob("*.json"))[:16]:
+        shutil.copy(path, folder)
+    return folder
+
+
+def _run(inputs: Path, out: Path, jobs: int) -> None:
+    args = ["run", str(inputs), "-o", str(out), "--backend", "offline", "-q", "--jobs", str(jobs)]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+
+
+def test_two_jobs_write_the_files_one_job_writes(inputs: Path, tmp_path: Path) -> None:
+    _run(inputs, tmp_path / "one", 1)
+    _run(inputs, tmp_path / "two", 2)
+    one, two = _files(tmp_path / "one"), _files(tmp_path / "two")
+    # brief.json and brief.md per thread; run.json, claims.jsonl, relations.jsonl
+    assert sorted(one) == sorted(two) and len(one) == 2 * 21 + 3
+    for name, content in one.items():
+        if name.endswith("brief.json") or name == "run.json":  # they hold the run's timestamps and seconds
+            assert _scrub(json.loads(content)) == _scrub(json.loads(two[name])), name
+        else:  # Markdown briefs, claims.jsonl, relations.jsonl: byte for byte
+            assert content == two[name], name
+    ids = [entry["id"] for entry in json.loads(two["run.json"])["threads"]]
+    assert ids == [t.id for t in load_inputs([inputs]).threads]
+
+
+class CountingProgress:
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def _add(self, name: str, amount: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + amount
+
+    def threads_found(self, count: int) -> None:
+        self._add("threads_found", count)
+
+    def chunks_found(self, count: int) -> None:
+        self._add("chunks_found", count)
+
+    def chunk_done(self, usage: Usage) -> None:
+        self._add("chunk_done")
+
+    def thread_done(self, usage: Usage) -> None:
+        self._add("thread_done")
+
+    def close(self) -> None:
+        pass
+
+
+class BrokenPrice:
+    """A price that raises: every thread breaks in its worker, after its chain ran (a module-level class,
+    so a worker can unpickle it)."""
+
+    def __call__(self, usage: Usage) -> float | None:
+        raise ZeroDivisionError("price table broken on purpose")
+
+
+def _pool_results(inputs: Path, out: Path, broken: bool = False) -> tuple[list[Any], CountingProgress, list[str]]:
+    threads = load_inputs([inputs]).threads
+    runner = Runner(RunConfig(inputs=[inputs], out=out, backend="offline"), OfflineExtractor())
+    settings = replace(runner.thread_settings, price=BrokenPrice()) if broken else runner.thread_settings
+    progress = CountingProgress()
+
+    async def collect() -> list[Any]:
+        pool = ThreadPool(WorkerSetup(out, None, settings), 2)
+        # A generator, as the runner hands a streamed input: the pool must not need a list.
+        return [result async for _, result in pool.results(iter(threads), len(threads), progress)]
+
+    return asyncio.run(collect()), progress, [t.id for t in threads]
+
+
+def test_pool_gives_results_in_input_order_and_replays_progress(inputs: Path, tmp_path: Path) -> None:
+    results, progress, ids = _pool_results(inputs, tmp_path)
+    assert [r.thread_id for r in results] == ids
+    assert all(r.status == "complete" and (tmp_path / r.thread_id / "brief.md").is_file() for r in results)
+    assert progress.counts["thread_done"] == len(ids)
+    assert progress.counts["chunk_done"] == progress.counts["chunks_found"] >= len(ids)
+
+
+def test_a_thread_that_breaks_in_a_worker_is_its_own_failure(inputs: Path, tmp_path: Path) -> None:
+    results, progress, ids = _pool_results(inputs, tmp_path, broken=True)
+    assert [r.thread_id for r in results] == ids
+    assert {r.status for r in results} == {"failed"}
+    assert all(r.failures[0].reason == "ZeroDivisionError: price table broken on purpose" for r in results)
+    assert not list(tmp_path.glob("*/brief.json"))
+
+
+def test_default_jobs_are_the_cores_a_run_can_keep_busy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(jobs, "available_cores", lambda: 4)
+    monkeypatch.setattr("pipeline.runner.available_cores", lambda: 4)
+    offline = Runner(RunConfig(inputs=[], out=tmp_path, backend="offline"), OfflineExtractor())
+    few, many = 3, 10 * THREADS_PER_DEFAULT_JOB
+    assert offline.jobs_for(few) == 1
+    assert offline.jobs_for(many) == 4
+    asked = Runner(RunConfig(inputs=[], out=tmp_path, backend="offline", jobs=3), OfflineExtractor())
+    assert asked.jobs_for(many) == 3
+    assert asked.jobs_for(2) == 2  # never more workers than threads
+
+
+def test_available_cores_is_a_positive_count() -> None:
+    assert jobs.available_cores() >= 1
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_workers_exit_when_the_runner_is_killed(inputs: Path, tmp_path: Path) -> None:
+    """kill -9 reaches no shutdown: the workers (children of the forkserver) must notice and exit."""
+    need(Path("/proc/self/stat").exists(), "/proc (Linux)")
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    for copy in range(30):  # enough threads that the run is still going when it is killed
+        for path in sorted(inputs.glob("*.json")):
+            thread = json.loads(path.read_text(encoding="utf-8"))
+            thread["id"] = f"{thread['id']}-{copy}"
+            (corpus / f"{thread['id']}.json").write_text(json.dumps(thread), encoding="utf-8")
+    command = [sys.executable, "-m", "pipeline", "run", str(corpus), "-o", str(tmp_path / "out")]
+    runner = subprocess.Popen([*command, "--backend", "offline", "-q", "--jobs", "2"], stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        for _ in range(300):  # up to 30 s for the first brief: the workers are running threads
+            if list((tmp_path / "out").glob("*/brief.json")):
+                workers = [w for server in _children(runner.pid) for w in _children(server)]
+                break
+            time.sleep(0.1)
+        assert len(workers) == 2 and runner.poll() is None, "the run ended before it could be killed"
+    finally:
+        runner.kill()
+        runner.wait()
+    for _ in range(100):  # up to 10 s
+        if not any(_alive(w) for w in workers):
+            break
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers)
+
+
+def _alive(pid: int) -> bool:
+    try:  # an exited process not yet reaped is a zombie ("Z"): gone, all the same
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
