@@ -92,3 +92,11 @@ def test_an_object_that_is_not_a_thread_is_refused() -> None:
 
     with pytest.raises(InputError, match="not a thread"):
         brief_one({"id": "x", "posts": "none"})
+
+
+def test_the_readme_shows_the_recipe_this_file_runs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"\*\*Past one machine\*\*.*?```python\n(.*?)```", readme, re.S)
+    assert match, "README.md has no Dask recipe under 'Past one machine'"
+    shown = [line.strip() for line in match.group(1).splitlines() if line.strip()]
+    assert shown == [line.strip() for line in _recipe().splitlines() if line.strip()]
