@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from . import __version__, outputs
 from .answers import AnswerSource, CachedAnswers, LiveAnswers, SingleFlight
@@ -75,6 +76,31 @@ def _prompt_list(extractor: Extractor) -> list[PromptHash]:
         else ("extract_system", "extract_user", "extract_context", "extract_language")
     )
     return [{"name": name, "sha256": prompt_sha256(name)} for name in names]
+
+
+def refuse_over_budget(estimate: Estimate, model: str | None, max_cost: float) -> None:
+    """A ConfigError when the run's estimated cost is unknown or above --max-cost."""
+    if estimate.cost_usd is None:
+        raise ConfigError(f"no price known for model {model!r}: add it with --prices FILE, or drop --max-cost")
+    if estimate.cost_usd > max_cost:
+        raise ConfigError(
+            f"the estimated cost ${estimate.cost_usd:.4f} ({estimate.calls} calls, {estimate.prompt_tokens} "
+            f"prompt tokens, {estimate.output_budget} output budget) exceeds --max-cost ${max_cost:.4f}: "
+            "raise --max-cost, or run fewer threads (see `threadbrief estimate`)"
+        )
+
+
+def note_earlier_folders(out: Path, record: RunRecord, log: Log) -> list[str]:
+    """The thread folders in OUT this run did not write, said in a NOTE line."""
+    earlier = outputs.earlier_thread_folders(out, record.has)
+    if earlier:
+        shown = ", ".join(earlier[:5]) + (f" and {len(earlier) - 5} more" if len(earlier) > 5 else "")
+        log(
+            "NOTE",
+            f"{out} also holds {len(earlier)} thread folder(s) this run did not write ({shown}): "
+            "run.json lists this run's threads, and report and export follow it; delete them or use another -o",
+        )
+    return earlier
 
 
 class Runner:
@@ -137,31 +163,6 @@ class Runner:
             detail += f"; {len(result.failures)} failure(s): {result.failures[0].reason[:160]}"
         self.log(_MARKS[result.status], f"{result.thread_id}: {detail}")
 
-    def estimate(self, threads: Iterable[Thread]) -> Estimate:
-        return estimate_run(
-            threads,
-            self.tokenizer,
-            max_chunk_tokens=self.config.max_chunk_tokens,
-            output_budget=self.config.output_budget,
-            backend=self.extractor.name,
-            model=self.extractor.model,
-            prices=self.prices,
-            price_factor=self.config.price_factor,
-        )
-
-    def refuse_over_budget(self, threads: Iterable[Thread], max_cost: float) -> None:
-        estimate = self.estimate(threads)
-        if estimate.cost_usd is None:
-            raise ConfigError(
-                f"no price known for model {self.extractor.model!r}: add it with --prices FILE, or drop --max-cost"
-            )
-        if estimate.cost_usd > max_cost:
-            raise ConfigError(
-                f"the estimated cost ${estimate.cost_usd:.4f} ({estimate.calls} calls, {estimate.prompt_tokens} "
-                f"prompt tokens, {estimate.output_budget} output budget) exceeds --max-cost ${max_cost:.4f}: "
-                "raise --max-cost, or run fewer threads (see `threadbrief estimate`)"
-            )
-
     def _survey(self) -> tuple[InputStream, int]:
         """The first pass over the inputs: the threads counted and their titles checked against the chunk
         budget (and the run's cost against --max-cost) before any runs; input errors and notes reported."""
@@ -189,7 +190,17 @@ class Runner:
             )
         check_budget([widest] if count else [], self.tokenizer, self.config.max_chunk_tokens)
         if self.config.max_cost is not None:
-            self.refuse_over_budget(inputs, self.config.max_cost)
+            estimate = estimate_run(
+                inputs,
+                self.tokenizer,
+                max_chunk_tokens=self.config.max_chunk_tokens,
+                output_budget=self.config.output_budget,
+                backend=self.extractor.name,
+                model=self.extractor.model,
+                prices=self.prices,
+                price_factor=self.config.price_factor,
+            )
+            refuse_over_budget(estimate, self.extractor.model, self.config.max_cost)
         return inputs, count
 
     def jobs_for(self, count: int) -> int:
@@ -253,18 +264,6 @@ class Runner:
         if stopped:
             raise stopped[0]
 
-    def _note_earlier_folders(self, record: RunRecord) -> list[str]:
-        out = self.config.out
-        earlier = outputs.earlier_thread_folders(out, record.has)
-        if earlier:
-            shown = ", ".join(earlier[:5]) + (f" and {len(earlier) - 5} more" if len(earlier) > 5 else "")
-            self.log(
-                "NOTE",
-                f"{out} also holds {len(earlier)} thread folder(s) this run did not write ({shown}): "
-                "run.json lists this run's threads, and report and export follow it; delete them or use another -o",
-            )
-        return earlier
-
     async def run(self) -> RunReport:
         """Every thread's brief written and its result recorded; the manifest's summary built, not written
         (the caller may add to it, then writes it with ``outputs.write_run``)."""
@@ -288,7 +287,7 @@ class Runner:
         except BaseException:
             record.close()
             raise
-        earlier = self._note_earlier_folders(record)
+        earlier = note_earlier_folders(self.config.out, record, self.log)
         header: RunHeader = {
             "threadbrief_version": __version__,
             "started_at": started_at,
