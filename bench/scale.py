@@ -3,15 +3,17 @@
 Builds corpora of N threads from ../shared/eval/cmv-dev (each a copy of a real thread with a new id, its
 replies in shuffled order, and now and then a paragraph from another thread appended to a post, so no two
 threads are alike), written as one JSON Lines file, one thread a line. Runs each size in a subprocess
-(``threadbrief run --backend offline -q``), then ``export`` and ``report`` over its output, and prints for
-each: wall seconds, CPU seconds, peak RSS (the child's ru_maxrss, from os.wait4) and the run's calls; and the
-growth exponent of time and peak memory over threads (log-log least squares: 1 is linear, 0 is flat).
+(``threadbrief run --backend offline -q --jobs 1``: worker processes are the forkserver's children, whose CPU
+and memory the run's rusage would leave out; ``--jobs N`` runs them anyway), then ``export`` and ``report``
+over its output, and prints for each: wall seconds, CPU seconds, peak RSS (the child's ru_maxrss, from
+os.wait4) and the run's calls; and the growth exponent of time and peak memory over threads (log-log least
+squares: 1 is linear, 0 is flat).
 Targets (issue 16): ≤ 1.05 for time, ≤ 0.1 for peak memory.
 
 Also, with --dump-comments N: a Reddit comment dump of N comments (JSON Lines, gzip) spread over many
 submissions in interleaved order, read by the loader alone (``threadbrief import``): peak RSS against the
 dump's size.
-Usage: python bench/scale.py [--sizes 1000,3000,10000,30000] [--no-tools] [--dump-comments 2000000]
+Usage: python bench/scale.py [--sizes 1000,3000,10000,30000] [--no-tools] [--dump-comments 2000000] [--jobs 1]
 """
 
 from __future__ import annotations
@@ -119,12 +121,16 @@ def threadbrief(*args: str) -> list[str]:
     return [sys.executable, "-m", "pipeline", *args]
 
 
-def run_sizes(sizes: list[int], tools: bool, work: Path, sources: list[dict[str, Any]]) -> None:
+def run_sizes(sizes: list[int], tools: bool, work: Path, sources: list[dict[str, Any]], jobs: int = 1) -> None:
     rows: list[dict[str, Any]] = []
     for size in sizes:
         corpus, out = work / f"corpus-{size}.jsonl", work / f"out-{size}"
         build_corpus(corpus, size, sources)
-        ran = measure(threadbrief("run", str(corpus), "-o", str(out), "--backend", "offline", "-q"))
+        # --jobs 1 by default: worker processes are the forkserver's children, whose CPU and memory the run's
+        # rusage does not include, so only a one-process run is measured whole.
+        ran = measure(
+            threadbrief("run", str(corpus), "-o", str(out), "--backend", "offline", "-q", "--jobs", str(jobs))
+        )
         totals = json.loads((out / "run.json").read_text(encoding="utf-8"))["totals"]
         row: dict[str, Any] = {"threads": size, "run": ran, "calls": totals["calls"], "complete": totals["complete"]}
         if tools:
@@ -177,6 +183,9 @@ def main() -> int:
     parser.add_argument("--dump-comments", type=int, default=0, help="also measure a Reddit dump of this many")
     parser.add_argument("--keep", type=Path, default=None, help="build and run in this folder and keep it")
     parser.add_argument("--source", type=Path, default=CMV, help="the threads to copy (cmv-dev's threads/)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="run --jobs (default 1: workers' CPU and memory are not measured)"
+    )
     args = parser.parse_args()
     sources = source_threads(args.source)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -184,7 +193,7 @@ def main() -> int:
         work = args.keep or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
         if sizes:
-            run_sizes(sizes, not args.no_tools, work, sources)
+            run_sizes(sizes, not args.no_tools, work, sources, args.jobs)
         if args.dump_comments:
             run_dump(args.dump_comments, work, sources)
     return 0
