@@ -95,6 +95,16 @@ def write_thread(
     return path
 
 
+def blank_keys(value: Any, keys: tuple[str, ...]) -> Any:
+    """``value`` with every dict entry under one of ``keys`` set to None, at any depth (run-specific fields
+    such as timestamps, before two runs' outputs are compared)."""
+    if isinstance(value, dict):
+        return {k: None if k in keys else blank_keys(v, keys) for k, v in value.items()}
+    if isinstance(value, list):
+        return [blank_keys(v, keys) for v in value]
+    return value
+
+
 def grounded_everywhere(brief: dict[str, Any]) -> bool:
     """The grounding invariant, checked independently of pipeline.validate."""
     texts = {p["id"]: p["text"] for p in brief["posts"]}

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import CMV_THREADS, ROOT, SEEDS, need
+from conftest import CMV_THREADS, ROOT, SEEDS, blank_keys, need
 
 from pipeline.api import brief_one, brief_partition, thread_of
 from pipeline.cli import cli
@@ -30,11 +30,7 @@ def _recipe() -> str:
 
 
 def _scrub(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: None if k in RUN_SPECIFIC else _scrub(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    return value
+    return blank_keys(value, RUN_SPECIFIC)
 
 
 @pytest.fixture(scope="module")

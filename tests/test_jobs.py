@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import CMV_THREADS, SEEDS, need
+from conftest import CMV_THREADS, SEEDS, blank_keys, need
 
 from pipeline import jobs
 from pipeline.cli import cli
@@ -29,11 +29,7 @@ RUN_SPECIFIC = ("created_at", "seconds", "started_at", "finished_at")
 
 
 def _scrub(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: None if k in RUN_SPECIFIC else _scrub(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    return value
+    return blank_keys(value, RUN_SPECIFIC)
 
 
 def _files(out: Path) -> dict[str, bytes]:
