@@ -67,6 +67,12 @@ class Position:
     rebuttals: int  # rebuttal edges in the component
 
 
+def speaker_count(brief: Brief) -> int:
+    """The thread's distinct post authors (an unknown author counts once), as brief.md, the thread page and the
+    index all show it."""
+    return len({p["author"] for p in brief["posts"]})
+
+
 def _order(claim_id: str) -> int:
     return int(claim_id[1:]) if claim_id[1:].isdigit() else 0
 

@@ -10,7 +10,7 @@ Markdown can never say more than the checked JSON. Failure modes: none raised he
 from __future__ import annotations
 
 from .brief_types import Brief, BriefClaim, BriefLanguage, BriefStats, Provenance
-from .debate import Relations, debate_core, key_exchanges, positions
+from .debate import Relations, debate_core, key_exchanges, positions, speaker_count
 from .models import BriefStatus, Claim, Failure, Rejection, Relation, RelationType, Thread
 
 SCHEMA_VERSION = "1.0"
@@ -247,7 +247,7 @@ def brief_markdown(brief: Brief) -> str:
             "it (`--backend openai`).",
             "",
         ]
-    speakers = len({p["author"] for p in brief["posts"]})
+    speakers = speaker_count(brief)
     lines += [
         f"*{counts['posts']} posts ({counts['duplicates_removed']} duplicates removed), {speakers} speakers, "
         f"{len(rels.claims)} claims, {len(brief['relations'])} relations · source: `{thread['input_path']}`*",

@@ -26,7 +26,7 @@ from typing import Any, TypedDict
 import ijson
 
 from .brief_types import Brief
-from .debate import Core, Relations, debate_core, key_exchanges, positions
+from .debate import Core, Relations, debate_core, key_exchanges, positions, speaker_count
 from .debate_map import EDGE_COLOURS, map_svg
 from .export import briefs_in
 from .report_tree import post_tree
@@ -187,7 +187,7 @@ def thread_page(brief: Brief) -> str:
             '<p><a href="../index.html">All threads</a></p>',
             f"<h1>{_e(title)}</h1>",
             f'<p class="status-{_e(brief["status"])}">Status: {_e(brief["status"])} · {len(brief["posts"])} posts, '
-            f"{len({p['author'] for p in brief['posts']})} speakers, {len(rels.claims)} claims, "
+            f"{speaker_count(brief)} speakers, {len(rels.claims)} claims, "
             f"{len(brief['relations'])} relations</p>",
             *_glance(brief, rels, core, shown),
             *_map_section(rels, core, shown),
@@ -237,7 +237,7 @@ def thread_row(brief: Brief) -> ThreadRow:
         "title": title,
         "status": brief["status"],
         "posts": len(brief["posts"]),
-        "speakers": len({p["author"] for p in brief["posts"]}),
+        "speakers": speaker_count(brief),
         "claims": len(brief["claims"]),
         "rebuttals": sum(1 for r in brief["relations"] if r["type"] == "rebuts"),
         "failures": len(brief["failures"]),
