@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import resource
@@ -30,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from scale import exponent
 
 SIZES = (2_000, 5_000, 10_000, 20_000, 50_000)
 QUOTE_PARENT, QUOTE_FAR, QUOTE_NOWHERE = 0.30, 0.10, 0.10
@@ -122,14 +123,6 @@ def measure_one(posts: int, max_chunk_tokens: int, concurrency: int) -> dict[str
     }
 
 
-def growth_exponent(points: list[tuple[float, float]]) -> float:
-    """The slope of log(y) over log(x), least squares."""
-    xs = [math.log(x) for x, _ in points]
-    ys = [math.log(y) for _, y in points]
-    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum((x - mean_x) ** 2 for x in xs)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
@@ -173,8 +166,8 @@ def main() -> int:
             flush=True,
         )
     if len(finished) >= 2:
-        wall = growth_exponent([(r["posts"], r["wall"]) for r in finished])
-        cpu = growth_exponent([(r["posts"], r["cpu"]) for r in finished])
+        wall = exponent([r["posts"] for r in finished], [r["wall"] for r in finished])
+        cpu = exponent([r["posts"] for r in finished], [r["cpu"] for r in finished])
         print(
             f"fitted growth exponent over {len(finished)} sizes (log-log least squares): wall {wall:.2f}, cpu {cpu:.2f}"
         )
