@@ -13,8 +13,10 @@ Usage: python bench/stance_tradeoff.py [CMV_DIR] [--nondebate DIR]
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import fit_claims
 from cmv import annotated, argument_parser, offline_briefs
@@ -23,6 +25,23 @@ from pipeline.evaluate import evaluate, evaluate_stance, load_stance_labels
 
 NONDEBATE_DIR = Path(__file__).resolve().parents[1] / "eval" / "nondebate"
 QUANTILES = (0.9, 0.75, 0.5, 0.25, 0.0)
+
+
+def attacking_replies(threads_dir: Path, gold: dict[str, dict[str, Any]]) -> tuple[int, int]:
+    """(replies with a gold attack on their parent, replies) over the annotated threads; the thread title
+    counts as part of the opening post, as the eval has it."""
+    attacking = replies = 0
+    for thread_id, thread_gold in gold.items():
+        thread = json.loads((threads_dir / f"{thread_id}.json").read_text(encoding="utf-8"))
+        units = {unit["id"]: unit["post_id"] for unit in thread_gold["adus"]}
+        attacks = {(units[r["source"]], units[r["target"]]) for r in thread_gold["relations"] if r["is_attack"]}
+        opening = thread["posts"][0]["id"]
+        for post in thread["posts"]:
+            if post.get("parent_id"):
+                replies += 1
+                targets = {post["parent_id"]} | ({"title"} if post["parent_id"] == opening else set())
+                attacking += any((post["id"], target) in attacks for target in targets)
+    return attacking, replies
 
 
 def main() -> int:
@@ -67,6 +86,8 @@ def main() -> int:
         "(cmv-dev figures in-sample: the claim model is fitted on the same 64 threads; the shipped cut is quantile "
         f"{fit_claims.DEFAULT_QUANTILE})"
     )
+    attacking, replies = attacking_replies(threads_dir, gold)
+    print(f"cmv-dev gold: {attacking} of {replies} replies attack their parent ({attacking / replies:.0%})")
     return 0
 
 
