@@ -47,9 +47,7 @@ class RunBriefs:
             "CREATE TABLE found (name TEXT PRIMARY KEY) WITHOUT ROWID;"
             "CREATE TABLE listed (brief TEXT PRIMARY KEY) WITHOUT ROWID;"
         )
-        self.db.executemany(
-            "INSERT OR IGNORE INTO found VALUES (?)", ((p.parent.name,) for p in out.glob("*/brief.json"))
-        )
+        self.db.executemany("INSERT OR IGNORE INTO found VALUES (?)", ((name,) for name in brief_folders(out)))
         manifest = out / "run.json"
         self.has_manifest = manifest.is_file()
         if self.has_manifest:
@@ -82,6 +80,15 @@ class RunBriefs:
     def close(self) -> None:
         self.db.close()
         Path(self.file).unlink(missing_ok=True)
+
+
+def brief_folders(out: Path) -> Iterator[str]:
+    """The names of OUT's folders that hold a brief.json, in directory order, read as a stream: pathlib's
+    ``glob`` (Python 3.11) lists the whole directory first, 25 MB of entries at 100,000 threads."""
+    with os.scandir(out) as entries:
+        for entry in entries:
+            if entry.is_dir() and os.path.isfile(os.path.join(entry.path, "brief.json")):
+                yield entry.name
 
 
 def _listed(handle: IO[bytes]) -> Iterator[str]:

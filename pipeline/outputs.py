@@ -25,7 +25,7 @@ from typing import IO, Any, TypedDict
 
 from .brief_types import Brief, BriefLanguage, PromptHash
 from .errors import InputError, OutputError
-from .export import to_jsonl
+from .export import brief_folders, to_jsonl
 from .importers.base import Note
 from .models import ThreadStatus, Usage
 from .render import brief_markdown
@@ -93,7 +93,7 @@ def write_brief(out: Path, brief: Brief) -> None:
 
 def earlier_thread_folders(out: Path, written: Callable[[str], bool]) -> list[str]:
     """Thread folders in OUT (a brief.json inside) that this run did not write: an earlier run's."""
-    return sorted(p.parent.name for p in out.glob("*/brief.json") if not written(p.parent.name) and p.parent.is_dir())
+    return sorted(name for name in brief_folders(out) if not written(name))
 
 
 class ThreadEntry(TypedDict):

@@ -354,3 +354,8 @@ def test_a_run_into_an_earlier_runs_directory_names_its_folders_and_report_and_e
     assert "left out 1 thread folder(s) that run.json does not list (a)" in exported.stderr
     assert invoke(["report", str(out)]).exit_code == 0
     assert sorted(p.name for p in (out / "report" / "threads").iterdir()) == ["b.html"]
+    # A folder with no brief.json (the report's own) is no thread folder, for a run or an export.
+    third = invoke(["run", str(tmp_path / "b.json"), "-o", str(out)])
+    assert json.loads((out / "run.json").read_text())["earlier_thread_folders"] == ["a"]
+    assert "left out 1 thread folder(s) that run.json does not list (a)" in invoke(["export", str(out)]).stderr
+    assert third.exit_code == 0
