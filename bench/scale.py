@@ -6,8 +6,9 @@ threads are alike), written as one JSON Lines file, one thread a line. Runs each
 (``threadbrief run --backend offline -q --jobs 1``: worker processes are the forkserver's children, whose CPU
 and memory the run's rusage would leave out; ``--jobs N`` runs them anyway), then ``export`` and ``report``
 over its output, and prints for each: wall seconds, CPU seconds, peak RSS (the child's ru_maxrss, from
-os.wait4) and the run's calls; and the growth exponent of time and peak memory over threads (log-log least
-squares: 1 is linear, 0 is flat).
+os.wait4 in bench/launcher.py, a small process started first: a child of this process, which reads the run's
+run.json, would report this process's peak instead) and the run's calls; and the growth exponent of time and
+peak memory over threads (log-log least squares: 1 is linear, 0 is flat).
 Targets (issue 16): ≤ 1.05 for time, ≤ 0.1 for peak memory.
 
 Also, with --dump-comments N: a Reddit comment dump of N comments (JSON Lines, gzip) spread over many
@@ -22,15 +23,14 @@ import argparse
 import gzip
 import json
 import math
-import os
 import random
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from launcher import Launcher
 
 # ../shared from the repository (a worktree at /work/<name> finds /work/shared); --source overrides it.
 CMV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "cmv-dev" / "threads"
@@ -44,20 +44,19 @@ class Measured:
     code: int
 
 
-def measure(command: list[str], stdout: Any = subprocess.DEVNULL) -> Measured:
-    """Run a command; its wall and CPU seconds and its peak resident memory (that child's alone)."""
-    started = time.monotonic()
-    child = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE)
-    assert child.stderr is not None
-    # Read stderr before waiting, so a chatty child never blocks on a full pipe; wait4 gives its own rusage.
-    errors = child.stderr.read()
-    _pid, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.monotonic() - started
-    if child.returncode not in (0, 1):
-        sys.stderr.write(errors.decode(errors="replace")[-2000:])
-        raise SystemExit(f"{' '.join(command)} exited {child.returncode}")
-    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, child.returncode)
+LAUNCHER: Launcher | None = None  # started first thing in main(), while this process is small
+
+
+def measure(command: list[str]) -> Measured:
+    """Run a command through the launcher; its wall and CPU seconds and its own peak resident memory (a child
+    started from this process would report this process's peak instead, if larger: see bench/launcher.py)."""
+    if LAUNCHER is None:
+        raise SystemExit("measure() before main() started the launcher")
+    result = LAUNCHER.run(command)
+    if result["code"] not in (0, 1):
+        sys.stderr.write(result["stderr"])
+        raise SystemExit(f"{' '.join(command)} exited {result['code']}")
+    return Measured(result["wall"], result["cpu"], result["peak_kib"] / 1024, result["code"])
 
 
 def source_threads(folder: Path) -> list[dict[str, Any]]:
@@ -187,6 +186,8 @@ def main() -> int:
         "--jobs", type=int, default=1, help="run --jobs (default 1: workers' CPU and memory are not measured)"
     )
     args = parser.parse_args()
+    global LAUNCHER
+    LAUNCHER = Launcher()
     sources = source_threads(args.source)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     with tempfile.TemporaryDirectory(prefix="threadbrief-scale-") as scratch:
@@ -196,6 +197,7 @@ def main() -> int:
             run_sizes(sizes, not args.no_tools, work, sources, args.jobs)
         if args.dump_comments:
             run_dump(args.dump_comments, work, sources)
+    LAUNCHER.close()
     return 0
 
 
