@@ -48,7 +48,7 @@ from .extract import Extractor
 from .models import TITLE_POST_ID, Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 from .text import PUNCTUATION_TABLE, sentence_spans
 
-RULES_VERSION = "offline-10"
+RULES_VERSION = "offline-11"
 MIN_WORDS = 4  # shorter segments are fragments, unless they state a stance ("I completely disagree.")
 MIN_CLAUSE_WORDS = 4  # a clause break needs this many words on both sides
 PLAIN_TEXT_REPLY_WINDOW = 4  # posts back a reply may answer when the input has no reply structure
@@ -324,6 +324,7 @@ CLAIM_WEIGHTS: dict[str, float] = {name: float(_MODEL["claim_weights"][name]) fo
 CLAIM_THRESHOLD = float(_MODEL["claim_threshold"])  # claim log-odds above which a segment is a claim
 SOURCES_PER_REPLY = int(_MODEL["sources_per_reply"])  # a rebutting reply's strongest claim, then its opening
 EVIDENCE_EDGES = bool(_MODEL["evidence_edges"])  # also the contradicting clause against the one it contradicts
+OPENING_TARGET = bool(_MODEL["opening_target"])  # also the answered post's opening clause as a target
 # The argumentative-exchange default (``argued_reply``): how claim-like (claim log-odds) the answered thesis and
 # the reply's strongest statement must be; None turns the default off. Fitted by bench/fit_claims.py.
 DEFAULT_PARENT_SCORE: float | None = _MODEL["default_parent_score"]
@@ -793,13 +794,19 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
         # segment closest to its words.
         strongest = max(claims or own, key=lambda s: (s.score, -s.index))
         sources = _unique([strongest, own[0], *claims])[:SOURCES_PER_REPLY]
+        answered_clauses: list[Segment]
         if has_reply_structure:
             title = next((s for s in targets if s.post.id == TITLE_POST_ID), None)
             target = title or _thesis(candidates[answered[0].post.id]) or targets[0]
+            # With ``opening_target``, also the answered post's opening clause (a reply to the opening post:
+            # the title, which is already the target): a reply often answers what its parent says first.
+            opening_clause = title or (candidates[answered[0].post.id] or targets)[0]
+            answered_clauses = _unique([target, opening_clause] if OPENING_TARGET else [target])
         else:
             reply_words = content_words(" ".join(s.text for s in own))
             target = max(targets, key=lambda t: (similarity(reply_words, t.words), t.score))
-        pairs = [(source, target) for source in sources]
+            answered_clauses = [target]
+        pairs = [(source, answered_clause) for source in sources for answered_clause in answered_clauses]
         if EVIDENCE_EDGES and found.source is not None and found.target is not None:
             # The clause that contradicts or challenges, against the thesis and the clause it turns against.
             if found.source.candidate:
