@@ -15,9 +15,10 @@ data is written to ``pipeline/data/offline_model.json`` by this script and by no
   ``DEFAULT_QUANTILE`` quantile of the claim scores of the training segments labelled claims, i.e. "at least as
   claim-like as three annotated claims in four" (the quantile was chosen with the non-debate dev set in view,
   see DEFAULT_QUANTILE; the score it gives is fitted on the training threads only);
-- ``sources_per_reply`` (1, 2 or 3) and ``evidence_edges`` (no/yes): how a rebutting reply's edges are drawn,
-  picked by running the whole offline pipeline on the training threads with each choice and keeping the one
-  with the best attack-edge F1 under ``threadbrief eval``'s rules (a tie keeps the earlier, simpler choice).
+- ``sources_per_reply`` (1, 2 or 3), ``evidence_edges`` (no/yes) and ``opening_target`` (no/yes): how a
+  rebutting reply's edges are drawn, picked by running the whole offline pipeline on the training threads with
+  each choice and keeping the one with the best attack-edge F1 under ``threadbrief eval``'s rules (a tie keeps
+  the earlier, simpler choice).
 With --write, the fit on all threads of CMV_DIR (../shared/eval/cmv-dev by default) is written to the model
 file; without it, the script prints the fit beside the shipped file and says whether they are the same bytes.
 The fit is deterministic: the same threads give the same file. ``make crossval`` (bench/crossval.py) scores

@@ -9,7 +9,7 @@ and stance lexicons, argument indicators), never from phrases of particular thre
 - claims: segments scored as log-odds of being a claim rather than a premise or an aside, by a logistic model
   over named 0/1 features (stance verbs, modals, evaluation, hedges, copulas, negation, links, examples,
   opening connectives, narration, length, position, the thread title). The weights, the threshold, the
-  default's two score cuts and the two edge choices are loaded from ``pipeline/data/offline_model.json``,
+  default's two score cuts and the three edge choices are loaded from ``pipeline/data/offline_model.json``,
   which bench/fit_claims.py writes (bench/crossval.py scores that fit on held-out threads). A post that argues
   makes at least one claim; premises directly after a claim in the same sentence support it;
 - replies: the parent (``parent_id``; with no reply structure, one of the few posts before) is what a reply
@@ -27,9 +27,11 @@ and stance lexicons, argument indicators), never from phrases of particular thre
   no stance relation (the reply link stays in the post structure), and neither does a reply to the author's
   own post. A quote-reply answers the quoted words: the reply's words after the quote take that stance toward
   the parent segment the quote repeats. Otherwise the reply's strongest claim, its opening and its next claims
-  (``sources_per_reply`` in all) answer the parent's thesis (the title, for a reply to the opening post),
-  plus, with ``evidence_edges``, the contradicting clause against the one it contradicts. In plain text, where
-  consecutive posts may be one author going on, only an explicit disagreement marker makes a rebuttal.
+  (``sources_per_reply`` in all) answer the parent's thesis (the title, for a reply to the opening post) and,
+  with ``opening_target``, the parent's opening clause (for a reply to the opening post the title stays the
+  only target), plus, with ``evidence_edges``, the contradicting clause against the one it contradicts. In
+  plain text, where consecutive posts may be one author going on, only an explicit disagreement marker makes
+  a rebuttal.
 Failure modes: none at extraction (a post with no claim-like segment yields no claim); importing the module
 raises if the model file is missing or names other features than ``CLAIM_FEATURES``.
 """
@@ -307,8 +309,8 @@ MODEL_FILE = "data/offline_model.json"
 def load_model() -> dict[str, Any]:
     """The fitted parts of the offline extractor, from pipeline/data/offline_model.json (bench/fit_claims.py
     writes it): ``claim_weights`` (one per ``CLAIM_FEATURES``), ``claim_threshold``, ``default_parent_score`` and
-    ``default_reply_score`` (the argumentative-exchange default's cuts), ``sources_per_reply`` and
-    ``evidence_edges``.
+    ``default_reply_score`` (the argumentative-exchange default's cuts), ``sources_per_reply``,
+    ``evidence_edges`` and ``opening_target``.
 
     Failure modes: a missing or unreadable file, or one whose features are not exactly ``CLAIM_FEATURES``,
     raises (``OSError``, ``ValueError``, ``KeyError``): the package is broken, and a silent default would hide
