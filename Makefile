@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint quality halves fit-claims crossval edge-oracle edge-alternatives bench schema-speed longthread imports \
+.PHONY: run test lint quality halves fit-claims crossval edge-oracle edge-alternatives stance-model bench schema-speed longthread imports \
 	fault-report output-cost stance-tradeoff report-sizes screenshots bench-scale bench-scale-posts jobs clean
 
 # The stamp files re-install when pyproject.toml changes.
@@ -60,6 +60,10 @@ crossval: $(VENV)/.installed
 # The argued-reply default's cut: CMV attack edges against false rebuttals on eval/nondebate.
 stance-tradeoff: $(VENV)/.installed
 	$(BIN)/python bench/stance_tradeoff.py
+
+# A perfect and a learned reply stance: CMV attack edges and non-debate false rebuttals (cross-validated by thread).
+stance-model: $(VENV)/.installed
+	$(BIN)/python bench/stance_model.py
 
 # How much of the offline attack-edge error is the source clause, how much the target clause.
 edge-oracle: $(VENV)/.installed

@@ -53,7 +53,10 @@ def main() -> int:
         with offline_model(model):
             scores = scores_on(threads_dir, gold, held_out)
         parts.append(scores)
-        choice = f"sources {model['sources_per_reply']}, evidence edges {'yes' if model['evidence_edges'] else 'no'}"
+        choice = (
+            f"sources {model['sources_per_reply']}, evidence edges {'yes' if model['evidence_edges'] else 'no'}, "
+            f"opening target {'yes' if model['opening_target'] else 'no'}"
+        )
         print(f"  fold {fold + 1}: {len(held_out):>2} held-out threads  {line(scores)}   ({choice})")
     print(f"\ncross-validated ({args.folds}-fold by thread), held-out threads only:")
     for label, name in METRICS:

@@ -1,13 +1,14 @@
 """Other ways to pick the clauses of an attack edge, measured against the offline extractor's own choice.
 
 The offline extractor decides which replies rebut which post (the post pairs), then picks the clauses: as
-sources, the reply's strongest claim and its opening; as the target, the title (for a reply to the opening
-post) or the parent's strongest claim. ``make edge-oracle`` shows that the clause choice is what costs the
-attack-edge F1. This script keeps the extractor's post pairs (the `rebuts` relations of its briefs over
-../shared/eval/cmv-dev) and changes only the clauses, scoring each alternative with ``threadbrief eval``'s
-edge rule (source and target each overlapping the gold units by half of each, one-to-one), pooled:
+sources, the reply's strongest claim, its opening and its next claim; as the targets, the title (for a reply
+to the opening post), or the parent's strongest claim and its opening clause. ``make edge-oracle`` shows that
+the clause choice is what costs the attack-edge F1. This script keeps the extractor's post pairs (the
+`rebuts` relations of its briefs over ../shared/eval/cmv-dev) and changes only the clauses, scoring each
+alternative with ``threadbrief eval``'s edge rule (source and target each overlapping the gold units by half
+of each, one-to-one), pooled:
 - as shipped (the briefs' own edges);
-- sources: every claim of the reply, or every clause of it (claims and premises), with the shipped target;
+- sources: every claim of the reply, or every clause of it (claims and premises), with the shipped targets;
 - targets: the parent's first claim, or the parent clause sharing most content words with the source;
 - a pairwise model: logistic regression over 0/1 features of a (reply clause, parent clause) pair (positions,
   claim or premise, claim-score band, negation and contrast words, question, word overlap), picking the top

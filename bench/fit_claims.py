@@ -15,9 +15,10 @@ data is written to ``pipeline/data/offline_model.json`` by this script and by no
   ``DEFAULT_QUANTILE`` quantile of the claim scores of the training segments labelled claims, i.e. "at least as
   claim-like as three annotated claims in four" (the quantile was chosen with the non-debate dev set in view,
   see DEFAULT_QUANTILE; the score it gives is fitted on the training threads only);
-- ``sources_per_reply`` (1, 2 or 3) and ``evidence_edges`` (no/yes): how a rebutting reply's edges are drawn,
-  picked by running the whole offline pipeline on the training threads with each choice and keeping the one
-  with the best attack-edge F1 under ``threadbrief eval``'s rules (a tie keeps the earlier, simpler choice).
+- ``sources_per_reply`` (1, 2 or 3), ``evidence_edges`` (no/yes) and ``opening_target`` (no/yes): how a
+  rebutting reply's edges are drawn, picked by running the whole offline pipeline on the training threads with
+  each choice and keeping the one with the best attack-edge F1 under ``threadbrief eval``'s rules (a tie keeps
+  the earlier, simpler choice).
 With --write, the fit on all threads of CMV_DIR (../shared/eval/cmv-dev by default) is written to the model
 file; without it, the script prints the fit beside the shipped file and says whether they are the same bytes.
 The fit is deterministic: the same threads give the same file. ``make crossval`` (bench/crossval.py) scores
@@ -58,7 +59,10 @@ DEFAULT_QUANTILE = 0.75
 # A small grid around the segment-level cut, set before it was tried (one grid was tried: `make crossval` gave
 # pooled claim F1 0.549 with the segment-level cut alone, 0.560 with this choice through the pipeline).
 THRESHOLD_OFFSETS = (-0.3, -0.15, 0.0, 0.15, 0.3)
-EDGE_CHOICES = [(sources, evidence) for evidence in (False, True) for sources in (1, 2, 3)]
+# (sources per reply, evidence edges, opening target), simplest first: a tie keeps the earlier choice.
+EDGE_CHOICES = [
+    (sources, evidence, opening) for opening in (False, True) for evidence in (False, True) for sources in (1, 2, 3)
+]
 
 
 @dataclass
@@ -131,12 +135,20 @@ def score_quantile(rows: list[Row], weights: dict[str, float], quantile: float) 
 @contextmanager
 def offline_model(model: dict[str, Any]) -> Iterator[None]:
     """The offline extractor runs with ``model`` instead of the shipped file while the block lasts."""
-    names = ("CLAIM_THRESHOLD", "SOURCES_PER_REPLY", "EVIDENCE_EDGES", "DEFAULT_PARENT_SCORE", "DEFAULT_REPLY_SCORE")
+    names = (
+        "CLAIM_THRESHOLD",
+        "SOURCES_PER_REPLY",
+        "EVIDENCE_EDGES",
+        "OPENING_TARGET",
+        "DEFAULT_PARENT_SCORE",
+        "DEFAULT_REPLY_SCORE",
+    )
     saved = dict(extract_offline.CLAIM_WEIGHTS), {name: getattr(extract_offline, name) for name in names}
     extract_offline.CLAIM_WEIGHTS.update(model["claim_weights"])
     extract_offline.CLAIM_THRESHOLD = model["claim_threshold"]
     extract_offline.SOURCES_PER_REPLY = model["sources_per_reply"]
     extract_offline.EVIDENCE_EDGES = model["evidence_edges"]
+    extract_offline.OPENING_TARGET = model["opening_target"]
     extract_offline.DEFAULT_PARENT_SCORE = model["default_parent_score"]
     extract_offline.DEFAULT_REPLY_SCORE = model["default_reply_score"]
     try:
@@ -168,11 +180,12 @@ def fit_model(
         "default_reply_score": default,
         "sources_per_reply": EDGE_CHOICES[0][0],
         "evidence_edges": EDGE_CHOICES[0][1],
+        "opening_target": EDGE_CHOICES[0][2],
     }
     model["claim_threshold"] = pipeline_threshold(threads_dir, gold, thread_ids, model)
     best = -1.0
-    for sources, evidence in EDGE_CHOICES:
-        candidate = {**model, "sources_per_reply": sources, "evidence_edges": evidence}
+    for sources, evidence, opening in EDGE_CHOICES:
+        candidate = {**model, "sources_per_reply": sources, "evidence_edges": evidence, "opening_target": opening}
         with offline_model(candidate):
             f1 = scores_on(threads_dir, gold, sorted(thread_ids)).attack_edges.f1
         if f1 > best:
@@ -206,6 +219,7 @@ def model_text(model: dict[str, Any], about: str) -> str:
         "default_reply_score": model["default_reply_score"],
         "sources_per_reply": model["sources_per_reply"],
         "evidence_edges": model["evidence_edges"],
+        "opening_target": model["opening_target"],
         "claim_weights": {name: model["claim_weights"][name] for name in CLAIM_FEATURES},
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -250,6 +264,7 @@ def main() -> int:
         "default_reply_score",
         "sources_per_reply",
         "evidence_edges",
+        "opening_target",
     ):
         print(f"    {key:<22} {model[key]!s:>8} {shipped_model[key] if shipped_model else ''!s:>8}")
     with offline_model(model):

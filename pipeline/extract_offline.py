@@ -9,7 +9,7 @@ and stance lexicons, argument indicators), never from phrases of particular thre
 - claims: segments scored as log-odds of being a claim rather than a premise or an aside, by a logistic model
   over named 0/1 features (stance verbs, modals, evaluation, hedges, copulas, negation, links, examples,
   opening connectives, narration, length, position, the thread title). The weights, the threshold, the
-  default's two score cuts and the two edge choices are loaded from ``pipeline/data/offline_model.json``,
+  default's two score cuts and the three edge choices are loaded from ``pipeline/data/offline_model.json``,
   which bench/fit_claims.py writes (bench/crossval.py scores that fit on held-out threads). A post that argues
   makes at least one claim; premises directly after a claim in the same sentence support it;
 - replies: the parent (``parent_id``; with no reply structure, one of the few posts before) is what a reply
@@ -27,9 +27,11 @@ and stance lexicons, argument indicators), never from phrases of particular thre
   no stance relation (the reply link stays in the post structure), and neither does a reply to the author's
   own post. A quote-reply answers the quoted words: the reply's words after the quote take that stance toward
   the parent segment the quote repeats. Otherwise the reply's strongest claim, its opening and its next claims
-  (``sources_per_reply`` in all) answer the parent's thesis (the title, for a reply to the opening post),
-  plus, with ``evidence_edges``, the contradicting clause against the one it contradicts. In plain text, where
-  consecutive posts may be one author going on, only an explicit disagreement marker makes a rebuttal.
+  (``sources_per_reply`` in all) answer the parent's thesis (the title, for a reply to the opening post) and,
+  with ``opening_target``, the parent's opening clause (for a reply to the opening post the title stays the
+  only target), plus, with ``evidence_edges``, the contradicting clause against the one it contradicts. In
+  plain text, where consecutive posts may be one author going on, only an explicit disagreement marker makes
+  a rebuttal.
 Failure modes: none at extraction (a post with no claim-like segment yields no claim); importing the module
 raises if the model file is missing or names other features than ``CLAIM_FEATURES``.
 """
@@ -48,7 +50,7 @@ from .extract import Extractor
 from .models import TITLE_POST_ID, Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 from .text import PUNCTUATION_TABLE, sentence_spans
 
-RULES_VERSION = "offline-10"
+RULES_VERSION = "offline-11"
 MIN_WORDS = 4  # shorter segments are fragments, unless they state a stance ("I completely disagree.")
 MIN_CLAUSE_WORDS = 4  # a clause break needs this many words on both sides
 PLAIN_TEXT_REPLY_WINDOW = 4  # posts back a reply may answer when the input has no reply structure
@@ -307,8 +309,8 @@ MODEL_FILE = "data/offline_model.json"
 def load_model() -> dict[str, Any]:
     """The fitted parts of the offline extractor, from pipeline/data/offline_model.json (bench/fit_claims.py
     writes it): ``claim_weights`` (one per ``CLAIM_FEATURES``), ``claim_threshold``, ``default_parent_score`` and
-    ``default_reply_score`` (the argumentative-exchange default's cuts), ``sources_per_reply`` and
-    ``evidence_edges``.
+    ``default_reply_score`` (the argumentative-exchange default's cuts), ``sources_per_reply``,
+    ``evidence_edges`` and ``opening_target``.
 
     Failure modes: a missing or unreadable file, or one whose features are not exactly ``CLAIM_FEATURES``,
     raises (``OSError``, ``ValueError``, ``KeyError``): the package is broken, and a silent default would hide
@@ -324,6 +326,7 @@ CLAIM_WEIGHTS: dict[str, float] = {name: float(_MODEL["claim_weights"][name]) fo
 CLAIM_THRESHOLD = float(_MODEL["claim_threshold"])  # claim log-odds above which a segment is a claim
 SOURCES_PER_REPLY = int(_MODEL["sources_per_reply"])  # a rebutting reply's strongest claim, then its opening
 EVIDENCE_EDGES = bool(_MODEL["evidence_edges"])  # also the contradicting clause against the one it contradicts
+OPENING_TARGET = bool(_MODEL["opening_target"])  # also the answered post's opening clause as a target
 # The argumentative-exchange default (``argued_reply``): how claim-like (claim log-odds) the answered thesis and
 # the reply's strongest statement must be; None turns the default off. Fitted by bench/fit_claims.py.
 DEFAULT_PARENT_SCORE: float | None = _MODEL["default_parent_score"]
@@ -793,13 +796,19 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
         # segment closest to its words.
         strongest = max(claims or own, key=lambda s: (s.score, -s.index))
         sources = _unique([strongest, own[0], *claims])[:SOURCES_PER_REPLY]
+        answered_clauses: list[Segment]
         if has_reply_structure:
             title = next((s for s in targets if s.post.id == TITLE_POST_ID), None)
             target = title or _thesis(candidates[answered[0].post.id]) or targets[0]
+            # With ``opening_target``, also the answered post's opening clause (a reply to the opening post:
+            # the title, which is already the target): a reply often answers what its parent says first.
+            opening_clause = title or (candidates[answered[0].post.id] or targets)[0]
+            answered_clauses = _unique([target, opening_clause] if OPENING_TARGET else [target])
         else:
             reply_words = content_words(" ".join(s.text for s in own))
             target = max(targets, key=lambda t: (similarity(reply_words, t.words), t.score))
-        pairs = [(source, target) for source in sources]
+            answered_clauses = [target]
+        pairs = [(source, answered_clause) for source in sources for answered_clause in answered_clauses]
         if EVIDENCE_EDGES and found.source is not None and found.target is not None:
             # The clause that contradicts or challenges, against the thesis and the clause it turns against.
             if found.source.candidate:

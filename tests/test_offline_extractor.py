@@ -228,6 +228,29 @@ def test_a_bracketed_placeholder_is_no_claim_but_a_bracketed_sentence_is() -> No
     assert [c["quote"] for c in payload["claims"] if c["post_id"] != "op"] == [sentence]
 
 
+def test_a_rebuttal_answers_the_parents_thesis_and_its_opening_clause_or_only_the_title() -> None:
+    parent = (
+        "Our town tried a smaller budget last year. I think the cuts should go much further, since most buses "
+        "run empty."
+    )
+    reply = "I disagree. Empty buses at noon still carry the workers who have no car at night."
+    thesis, opening = (
+        "I think the cuts should go much further, since most buses run empty.",
+        parent.split(". ")[0] + ".",
+    )
+    nested = [
+        Post("op", "ann", None, "Cities should cut the bus budget."),
+        Post("a", "bob", "op", parent),
+        Post("b", "cy", "a", reply),
+    ]
+    targets = {t for _, kind, t in relation_quotes(extract(nested)) if kind == "rebuts"}
+    assert targets == {thesis, opening}
+    # a reply to the opening post answers the title, not the opening post's first clause as well
+    title = "Cities should cut the bus budget in half"
+    to_opening = [Post("title", "ann", None, title), Post("op", "ann", None, parent), Post("b", "cy", "op", reply)]
+    assert {t for _, kind, t in relation_quotes(extract(to_opening)) if kind == "rebuts"} == {title}
+
+
 def test_in_plain_text_only_an_explicit_marker_makes_a_rebuttal() -> None:
     payload = extract(
         [
@@ -253,6 +276,7 @@ def test_the_shipped_model_names_exactly_the_features_the_extractor_computes() -
     assert set(CLAIM_WEIGHTS) == set(CLAIM_FEATURES)
     assert isinstance(model["claim_threshold"], float)
     assert model["sources_per_reply"] in (1, 2, 3) and isinstance(model["evidence_edges"], bool)
+    assert isinstance(model["opening_target"], bool)
     # every feature a segment can show has a weight, and every weight is a feature some segment can show
     texts = [
         "I think we should probably not do this, since it was bad!",
