@@ -43,6 +43,11 @@ class ExtractionError(ThreadbriefError):
         super().__init__(reason)
 
 
+class WorkersKeepDying(ThreadbriefError):
+    """--jobs: worker processes die on every thread they are given, so the run stops (a thread that stops
+    its worker once is only that thread's failure)."""
+
+
 class OutputError(ThreadbriefError):
     """The output directory cannot be written."""
 

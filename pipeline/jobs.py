@@ -8,8 +8,11 @@ finish in, with its brief already written to OUT by the worker (rendering and wr
 progress events the worker saw replayed on the runner's reporter. The results are those of one process: the
 worker runs the same ``brief_thread`` with the same settings, and nothing in the offline chain depends on
 another thread. Failure modes: as in one process, a thread's unexpected error is recorded as an
-``internal`` failure of that thread (re-raised with ``debug``); a ``ConfigError`` or a worker that dies
-(``BrokenProcessPool``) stops the run.
+``internal`` failure of that thread (re-raised with ``debug``); a ``ConfigError`` stops the run. A worker
+that dies (``BrokenProcessPool``: killed, out of memory, a crash in native code) loses the batches in flight:
+their threads run again one at a time, and a thread whose worker dies again is an ``internal`` failure, the
+others get their briefs; ``WorkersKeepDying`` stops the run when ``MAX_DEATHS_IN_A_ROW``
+threads in a row each stop their worker.
 Why whole threads: the offline chain is CPU from end to end, so a thread is the natural unit; an LLM
 backend's HTTP calls stay in the runner's event loop with its rate limiter and cache (not here).
 Workers are started with forkserver (spawn where there is none), never a bare fork: the runner's process
@@ -29,12 +32,13 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import outputs
 from .answers import AnswerSource, LiveAnswers
-from .errors import ConfigError
+from .errors import ConfigError, WorkersKeepDying
 from .extract_offline import OfflineExtractor
 from .language import detect_texts
 from .models import Failure, Thread, Usage
@@ -47,6 +51,9 @@ from .tokenizer import Tokenizer, get_tokenizer
 MAX_BATCH = 16
 TASKS_PER_WORKER = 8  # aim for this many tasks per worker at least, so a long thread does not leave one idle
 IN_FLIGHT_PER_WORKER = 4  # tasks submitted ahead of the results read: bounded memory, workers never starved
+# Threads in a row that each stop their own worker before the run stops: past this, the workers cannot run at
+# all (a broken install, a failing start), and failing every thread one worker start at a time would only be slow.
+MAX_DEATHS_IN_A_ROW = 3
 
 
 def available_cores() -> int:
@@ -221,18 +228,64 @@ class ThreadPool:
     ) -> AsyncIterator[tuple[str | None, ThreadResult]]:
         loop = asyncio.get_running_loop()
         batches = _batches(threads, count, self.jobs)
-        pool = ProcessPoolExecutor(self.jobs, mp_context=_context(), initializer=_start_worker, initargs=(self.setup,))
-        pending: deque[tuple[list[str | None], Future[list[tuple[ThreadResult, RecordedProgress]]]]] = deque()
+        pool = self._pool(self.jobs)
+        pending: deque[tuple[list[Thread], Future[list[tuple[ThreadResult, RecordedProgress]]]]] = deque()
         try:
             while True:
                 while len(pending) < self.jobs * IN_FLIGHT_PER_WORKER and (batch := next(batches, None)):
-                    pending.append(([t.renamed_from for t in batch], pool.submit(_run_batch, batch)))
+                    pending.append((batch, pool.submit(_run_batch, batch)))
                 if not pending:
                     break
-                renamed, future = pending.popleft()
-                done = await asyncio.wrap_future(future, loop=loop)
-                for renamed_from, (result, recorded) in zip(renamed, done, strict=True):
+                batch, future = pending.popleft()
+                try:
+                    done = await asyncio.wrap_future(future, loop=loop)
+                except BrokenProcessPool:
+                    # A worker died (killed, out of memory, a crash in native code) and took every batch in
+                    # flight with it. Their threads run again one at a time, so the one that kills a worker
+                    # is found and failed alone, and the others get their briefs; then a new pool goes on.
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    lost = [*batch, *(thread for waiting, _ in pending for thread in waiting)]
+                    pending.clear()
+                    async for item in self._one_at_a_time(lost, progress):
+                        yield item
+                    pool = self._pool(self.jobs)
+                    continue
+                for thread, (result, recorded) in zip(batch, done, strict=True):
                     recorded.replay(progress)
-                    yield renamed_from, result
+                    yield thread.renamed_from, result
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _pool(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=_context(), initializer=_start_worker, initargs=(self.setup,))
+
+    async def _one_at_a_time(
+        self, threads: list[Thread], progress: ProgressReporter
+    ) -> AsyncIterator[tuple[str | None, ThreadResult]]:
+        """Each thread alone in a one-worker pool; a thread whose worker dies is failed. ``WorkersKeepDying``
+        when ``MAX_DEATHS_IN_A_ROW`` threads in a row each kill their worker: the workers cannot run at all."""
+        loop = asyncio.get_running_loop()
+        pool, deaths_in_a_row = self._pool(1), 0
+        try:
+            for thread in threads:
+                try:
+                    [(result, recorded)] = await asyncio.wrap_future(pool.submit(_run_batch, [thread]), loop=loop)
+                    recorded.replay(progress)
+                    deaths_in_a_row = 0
+                except BrokenProcessPool:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    deaths_in_a_row += 1
+                    if deaths_in_a_row >= MAX_DEATHS_IN_A_ROW:
+                        raise WorkersKeepDying(
+                            f"{deaths_in_a_row} threads in a row each stopped their worker process: run with --jobs 1 "
+                            "to see the error"
+                        ) from None
+                    pool = self._pool(1)
+                    progress.thread_done(Usage())
+                    reason = "its worker process died while running it (out of memory, or killed): run it with --jobs 1"
+                    result = ThreadResult(
+                        thread.id, thread.input_path, "failed", False, failures=[Failure("internal", None, reason)]
+                    )
+                yield thread.renamed_from, result
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

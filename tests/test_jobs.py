@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,11 @@ from conftest import CMV_THREADS, SEEDS, blank_keys, need
 
 from pipeline import jobs
 from pipeline.cli import cli
+from pipeline.errors import WorkersKeepDying
 from pipeline.extract_offline import OfflineExtractor
 from pipeline.jobs import ThreadPool, WorkerSetup
 from pipeline.load import load_inputs
-from pipeline.models import Usage
+from pipeline.models import Thread, Usage
 from pipeline.runner import THREADS_PER_DEFAULT_JOB, Runner
 from pipeline.settings import RunConfig
 
@@ -128,6 +130,50 @@ def test_a_thread_that_breaks_in_a_worker_is_its_own_failure(inputs: Path, tmp_p
     assert {r.status for r in results} == {"failed"}
     assert all(r.failures[0].reason == "ZeroDivisionError: price table broken on purpose" for r in results)
     assert not list(tmp_path.glob("*/brief.json"))
+
+
+class WorkerKiller(Thread):
+    """A thread that stops the worker process it is sent to: unpickling it there exits that process, as an
+    out-of-memory kill or a crash in native code would."""
+
+    def __reduce__(self) -> Any:
+        return (os._exit, (3,))
+
+
+def _killer(thread: Thread) -> WorkerKiller:
+    return WorkerKiller(**{f.name: getattr(thread, f.name) for f in fields(Thread)})
+
+
+def _pool_run(threads: list[Thread], out: Path) -> tuple[list[Any], CountingProgress]:
+    runner = Runner(RunConfig(inputs=[], out=out, backend="offline"), OfflineExtractor())
+    progress = CountingProgress()
+
+    async def collect() -> list[Any]:
+        pool = ThreadPool(WorkerSetup(out, None, runner.thread_settings), 2)
+        return [result async for _, result in pool.results(iter(threads), len(threads), progress)]
+
+    return asyncio.run(collect()), progress
+
+
+def test_a_thread_that_kills_its_worker_fails_alone_and_the_others_get_their_briefs(
+    inputs: Path, tmp_path: Path
+) -> None:
+    threads = load_inputs([inputs]).threads
+    threads[4] = _killer(threads[4])  # its batch, and the batches in flight beside it, die with the worker
+    results, progress = _pool_run(threads, tmp_path)
+    assert [r.thread_id for r in results] == [t.id for t in threads]
+    assert results[4].status == "failed"
+    assert "worker process died" in results[4].failures[0].reason
+    others = results[:4] + results[5:]
+    assert all(r.status == "complete" and (tmp_path / r.thread_id / "brief.json").is_file() for r in others)
+    assert not (tmp_path / threads[4].id).exists()
+    assert progress.counts["thread_done"] == len(threads)
+
+
+def test_workers_that_die_on_every_thread_stop_the_run(inputs: Path, tmp_path: Path) -> None:
+    threads = [_killer(t) for t in load_inputs([inputs]).threads[: jobs.MAX_DEATHS_IN_A_ROW + 1]]
+    with pytest.raises(WorkersKeepDying, match="--jobs 1"):
+        _pool_run(threads, tmp_path)
 
 
 def test_default_jobs_are_the_cores_a_run_can_keep_busy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
