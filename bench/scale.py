@@ -164,10 +164,14 @@ def run_dump(comments: int, work: Path, sources: list[dict[str, Any]]) -> None:
         dump = work / f"RC-{count}.jsonl.gz"
         build_dump(dump, count, max(10, count // 50), sources)
         ran = measure(threadbrief("import", str(dump), "-o", str(work / f"imported-{count}.jsonl")))
-        raw = sum(1 for _ in gzip.open(dump, "rb"))
+        with gzip.open(dump, "rb") as handle:
+            records = raw_bytes = 0
+            for record in handle:
+                records, raw_bytes = records + 1, raw_bytes + len(record)
         rows.append((count, ran))
         print(
-            f"dump of {count} comments ({dump.stat().st_size / 1e6:.0f} MB gzip, {raw} records): "
+            f"dump of {count} comments ({dump.stat().st_size / 1e6:.0f} MB gzip, {raw_bytes / 1e6:.0f} MB "
+            f"uncompressed, {records} records): "
             f"import {ran.wall:.1f} s wall, {ran.cpu:.1f} s CPU, {ran.peak_mb:.0f} MB peak",
             flush=True,
         )
