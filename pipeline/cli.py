@@ -23,7 +23,6 @@ from . import __version__
 from .batch import BATCH_DISCOUNT, EXIT_WAITING, BatchJob, BatchOutcome
 from .batch_api import BatchAPI
 from .batch_state import config_from_state, load_state, state_path
-from .chunk import check_budget
 from .cost import cost_usd, estimate_run, load_prices
 from .errors import ConfigError, OutputError, ThreadbriefError
 from .evaluate import (
@@ -50,7 +49,7 @@ from .export import (
 from .extract_openai import DEFAULT_OUTPUT_BUDGET, NO_KEY, RESPONSE_FORMATS
 from .importers import FORMATS, format_names
 from .importers.base import ImportOptions
-from .load import InputStream, Loaded, load_inputs, thread_json
+from .load import InputStream, Loaded, thread_json
 from .outputs import Totals, atomic_write
 from .progress import PROGRESS_KINDS, Log, RichProgress, log_line
 from .report import write_report
@@ -446,13 +445,12 @@ def estimate_command(
 ) -> None:
     """Estimate a run over INPUTS with no network: chunks, calls, prompt tokens, output budget and cost."""
     model = resolve_model(model, dict(os.environ))
-    loaded = load_inputs(list(inputs), ImportOptions(input_format, columns))
-    _report_loaded(loaded)
-    threads = loaded.threads
+    stream = InputStream(list(inputs), ImportOptions(input_format, columns))
     tokenizer = get_tokenizer(model)
-    check_budget([t.title or t.id for t in threads], tokenizer, max_chunk_tokens)
+    # One thread at a time, as `run` reads them: a dump of any size. Chunking a thread checks that its title
+    # leaves room for posts (a ConfigError names the fix).
     estimate = estimate_run(
-        threads,
+        stream,
         tokenizer,
         max_chunk_tokens=max_chunk_tokens,
         output_budget=output_budget,
@@ -461,6 +459,7 @@ def estimate_command(
         prices=load_prices(prices),
         price_factor=BATCH_DISCOUNT if use_batch else 1.0,
     )
+    _report_loaded(Loaded(errors=stream.errors, notes=stream.notes))
     cost = f"${estimate.cost_usd:.4f}" if estimate.cost_usd is not None else f"unknown (no price for {model}: --prices)"
     _err(
         f"threadbrief estimate for {model}: {estimate.threads} thread(s), {estimate.chunks} chunk(s), "

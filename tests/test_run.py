@@ -388,6 +388,18 @@ def test_estimate_counts_chunks_calls_tokens_and_cost_with_no_network(tmp_path: 
     assert broken.exit_code == 2 and "not a price table" in broken.stderr
 
 
+def test_estimate_reads_the_inputs_as_run_does_skipping_what_it_cannot_read(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    shutil.copytree(SEEDS, folder)
+    (folder / "broken.json").write_text("{ not json")
+    result = invoke(["estimate", str(folder), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["threads"] == 5
+    assert "SKIPPED" in result.stderr and "broken.json" in result.stderr
+    narrow = invoke(["estimate", str(folder), "--max-chunk-tokens", "300"])
+    assert narrow.exit_code == 2 and "--max-chunk-tokens 300 leaves" in narrow.stderr
+
+
 def test_max_cost_refuses_to_start_a_run_over_budget(tmp_path: Path) -> None:
     env = {"OPENAI_API_KEY": KEY}
     base = ["run", str(SEEDS), "-o", str(tmp_path / "o"), "--base-url", "http://127.0.0.1:9/v1", "--no-cache"]
