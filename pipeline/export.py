@@ -14,8 +14,6 @@ import csv
 import io
 import json
 import os
-import sqlite3
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -24,12 +22,13 @@ import ijson
 
 from .brief_types import Brief
 from .errors import InputError
+from .spill import ScratchDatabase
 
 CLAIM_FIELDS = ("thread_id", "claim_id", "post_id", "speaker", "kind", "text", "quote", "start", "end", "match")
 RELATION_FIELDS = ("thread_id", "source", "target", "type", "source_quote", "target_quote")
 
 
-class RunBriefs:
+class RunBriefs(ScratchDatabase):
     """The brief.json files of OUT's last run, in folder-name order, and the thread folders beside them that
     run did not write. With a run.json, only the briefs it lists: an earlier run's folders left in OUT are
     not mixed in. Without one (briefs copied by hand), every ``*/brief.json``.
@@ -39,13 +38,10 @@ class RunBriefs:
 
     def __init__(self, out: Path) -> None:
         self.out = out
-        fd, self.file = tempfile.mkstemp(prefix="threadbrief-briefs-", suffix=".sqlite")
-        os.close(fd)
-        self.db = sqlite3.connect(self.file)
-        self.db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+        super().__init__(
             "CREATE TABLE found (name TEXT PRIMARY KEY) WITHOUT ROWID;"
-            "CREATE TABLE listed (brief TEXT PRIMARY KEY) WITHOUT ROWID;"
+            "CREATE TABLE listed (brief TEXT PRIMARY KEY) WITHOUT ROWID;",
+            prefix="threadbrief-briefs-",
         )
         self.db.executemany("INSERT OR IGNORE INTO found VALUES (?)", ((name,) for name in brief_folders(out)))
         manifest = out / "run.json"
@@ -76,10 +72,6 @@ class RunBriefs:
 
     def unlisted(self) -> list[str]:
         return list(self._names(False)) if self.has_manifest else []
-
-    def close(self) -> None:
-        self.db.close()
-        Path(self.file).unlink(missing_ok=True)
 
 
 def brief_folders(out: Path) -> Iterator[str]:

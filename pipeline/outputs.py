@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from .export import brief_folders, to_jsonl
 from .importers.base import Note
 from .models import ThreadStatus, Usage
 from .render import brief_markdown
+from .spill import ScratchDatabase
 from .thread import ThreadResult
 
 RUN_FILE = "run.json"
@@ -197,21 +197,19 @@ _SLOT_VALUE = ["\0threads\0"]
 _SLOT = '"threads": [\n    "\\u0000threads\\u0000"\n  ]'
 
 
-class RunRecord:
+class RunRecord(ScratchDatabase):
     """This run's threads, recorded as each finishes: its run.json entry and its flat rows go to a
     temporary SQLite file in OUT (removed by ``close``; a killed run's is removed by the next ``prepare``),
     the totals are counters. ``write`` streams run.json, claims.jsonl and relations.jsonl from it in input
     order, whatever order the threads finished in."""
 
     def __init__(self, out: Path) -> None:
-        fd, name = tempfile.mkstemp(dir=out, prefix=".run-record.", suffix=".tmp")
-        os.close(fd)
-        self.path = Path(name)
-        self.db = sqlite3.connect(name)
-        # A scratch file: no journal, no fsync (a crash loses it with the run; briefs already written stay).
-        self.db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-            "CREATE TABLE threads (seq INTEGER PRIMARY KEY, id TEXT UNIQUE, entry TEXT, claims TEXT, relations TEXT);"
+        # A crash loses it with the run (briefs already written stay); ".tmp": the next ``prepare`` removes it.
+        super().__init__(
+            "CREATE TABLE threads (seq INTEGER PRIMARY KEY, id TEXT UNIQUE, entry TEXT, claims TEXT, relations TEXT);",
+            prefix=".run-record.",
+            suffix=".tmp",
+            folder=out,
         )
         self.statuses: dict[ThreadStatus, int] = {"complete": 0, "partial": 0, "failed": 0, "pending": 0}
         self.usage = Usage()
@@ -297,10 +295,6 @@ class RunRecord:
         for name, column in (("claims.jsonl", "claims"), ("relations.jsonl", "relations")):
             with atomic_file(out / name) as handle:
                 handle.writelines(self._column(column))
-
-    def close(self) -> None:
-        self.db.close()
-        self.path.unlink(missing_ok=True)
 
 
 def write_run(out: Path, summary: RunSummary, record: RunRecord) -> None:

@@ -5,6 +5,8 @@ Output: the groups one at a time, in the order their key was first added, each w
 order they were added; a record whose (key, item) is already there is refused (``add`` says so), so a
 repeated record is kept once. Held in memory: one group while it is read, and SQLite's page cache (a few
 MB); the rest is in a temporary SQLite file in the system's temp directory (``TMPDIR``), deleted on close.
+``ScratchDatabase`` is the temporary SQLite file under it, shared with the run's record (``outputs.RunRecord``)
+and export's list of briefs (``export.RunBriefs``).
 Failure modes: ``OSError`` / ``sqlite3.Error`` when the temp directory cannot be written or fills up.
 """
 
@@ -16,6 +18,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 _COMMIT_EVERY = 10_000  # records per transaction: one per record would make a dump's load disk-bound
@@ -36,17 +39,29 @@ class Group:
     line: int | None
 
 
-class GroupSpill:
-    def __init__(self) -> None:
-        fd, self.file = tempfile.mkstemp(prefix="threadbrief-spill-", suffix=".sqlite")
+class ScratchDatabase:
+    """A temporary SQLite file made with ``schema`` (in ``folder``, else the system's temp directory), removed
+    by ``close``. No journal and no fsync: a crash loses it, and the next run starts again from its input."""
+
+    def __init__(self, schema: str, prefix: str, suffix: str = ".sqlite", folder: Path | None = None) -> None:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
         os.close(fd)
-        # A scratch file: no journal and no fsync (a crash loses it, and the next run starts from the input).
-        self.db = sqlite3.connect(self.file)
-        self.db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+        self.path = Path(name)
+        self.db = sqlite3.connect(name)
+        self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + schema)
+
+    def close(self) -> None:
+        self.db.close()
+        self.path.unlink(missing_ok=True)
+
+
+class GroupSpill(ScratchDatabase):
+    def __init__(self) -> None:
+        super().__init__(
             "CREATE TABLE groups (seq INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, path TEXT, line INTEGER);"
             "CREATE TABLE records (grp INTEGER NOT NULL, item TEXT, path TEXT, line INTEGER, value TEXT,"
-            " UNIQUE (grp, item));"
+            " UNIQUE (grp, item));",
+            prefix="threadbrief-spill-",
         )
         self._pending = 0
 
@@ -83,8 +98,3 @@ class GroupSpill:
                 "SELECT item, path, line, value FROM records WHERE grp = ? ORDER BY rowid", (seq,)
             ).fetchall()
             yield Group(key, path, line), [Spilled(item, p, n, json.loads(v)) for item, p, n, v in rows]
-
-    def close(self) -> None:
-        self.db.close()
-        if os.path.exists(self.file):
-            os.unlink(self.file)
