@@ -87,9 +87,13 @@ async def brief_and_write(
     except Exception as exc:
         if settings.debug:
             raise
-        reason = f"{type(exc).__name__}: {exc}"
-        progress.thread_done(Usage())
-        return ThreadResult(thread.id, thread.input_path, "failed", False, failures=[Failure("internal", None, reason)])
+        return failed_thread(thread, f"{type(exc).__name__}: {exc}", progress)
+
+
+def failed_thread(thread: Thread, reason: str, progress: ProgressReporter) -> ThreadResult:
+    """A thread that ended in an unexpected error, with no brief: its ``internal`` failure, counted as done."""
+    progress.thread_done(Usage())
+    return ThreadResult(thread.id, thread.input_path, "failed", False, failures=[Failure("internal", None, reason)])
 
 
 @dataclass(frozen=True)
@@ -281,11 +285,8 @@ class ThreadPool:
                             "to see the error"
                         ) from None
                     pool = self._pool(1)
-                    progress.thread_done(Usage())
                     reason = "its worker process died while running it (out of memory, or killed): run it with --jobs 1"
-                    result = ThreadResult(
-                        thread.id, thread.input_path, "failed", False, failures=[Failure("internal", None, reason)]
-                    )
+                    result = failed_thread(thread, reason, progress)
                 yield thread.renamed_from, result
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
