@@ -313,12 +313,14 @@ class BatchJob:
         runner = Runner(self.config, self.extractor, self.log, on_cache_miss=queue)
         report = await runner.run()
         try:
-            submitted = await self._submit(queue.queued) if queue.queued else []
+            # A pass stopped part-way (Ctrl-C, a ConfigError) submits nothing: its queue is incomplete.
+            submitted = await self._submit(queue.queued) if queue.queued and report.stop is None else []
             self.save()
             report.manifest["batch"] = batch_section(self.state, self.config.out, runner.price)
             outputs.write_run(self.config.out, report.manifest, report.record)
         finally:
             report.record.close()
+        report.raise_stop()
         due = self.waiting
         return BatchOutcome(EXIT_WAITING if due else report.exit_code, report.manifest, submitted, due)
 

@@ -43,6 +43,7 @@ from .export import (
     briefs_in,
     claim_rows,
     relation_rows,
+    run_stopped,
     write_csv,
     write_jsonl,
 )
@@ -54,7 +55,7 @@ from .outputs import Totals, atomic_write
 from .progress import PROGRESS_KINDS, Log, RichProgress, log_line
 from .report import write_report
 from .resources import schema_names, schema_path
-from .runner import run
+from .runner import INTERRUPTED_EXIT_CODE, run
 from .settings import RunConfig, make_extractor, openai_extractor, resolve_model
 from .tokenizer import get_tokenizer
 from .validate import brief_problems
@@ -78,6 +79,12 @@ class _Commands(click.Group):
                 raise
             _err(f"threadbrief: error: {exc}")
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            if ctx.meta.get(_DEBUG):
+                raise
+            # A run has written run.json for what finished and said so on a STOPPED line by now.
+            _err("threadbrief: interrupted")
+            sys.exit(INTERRUPTED_EXIT_CODE)
 
 
 def _debug(debug: bool) -> None:
@@ -521,7 +528,8 @@ def eval_command(gold: Path, out: Path, as_json: bool) -> None:
         click.echo(json.dumps(scores.as_dict(), indent=2))
 
 
-def _note_earlier_folders(out: Path) -> None:
+def _note_run_gaps(out: Path) -> None:
+    """NOTE lines for what OUT's briefs leave out: folders of earlier runs, threads a stopped run never ran."""
     briefs = RunBriefs(out)
     try:
         earlier = briefs.unlisted()
@@ -530,6 +538,13 @@ def _note_earlier_folders(out: Path) -> None:
     if earlier:
         shown = ", ".join(earlier[:5]) + (f" and {len(earlier) - 5} more" if len(earlier) > 5 else "")
         _log("NOTE", f"{out}: left out {len(earlier)} thread folder(s) that run.json does not list ({shown})")
+    stopped = run_stopped(out)
+    if stopped is not None:
+        _log(
+            "NOTE",
+            f"{out}: its run stopped part-way ({str(stopped.get('reason'))[:160]}): "
+            f"{stopped.get('threads_not_run')} thread(s) of its input did not run; run it again to brief them",
+        )
 
 
 @cli.command("export")
@@ -538,7 +553,7 @@ def _note_earlier_folders(out: Path) -> None:
 @click.option("--what", type=click.Choice(["claims", "relations"]), default="claims", show_default=True)
 def export_command(out: Path, fmt: str, what: str) -> None:
     """Print the claims (or relations) of every brief in OUT as CSV or JSON Lines on stdout."""
-    _note_earlier_folders(out)
+    _note_run_gaps(out)
     briefs = briefs_in(out)  # one at a time: the rows are written as each brief is read
     first = next(briefs, None)
     if first is None:
@@ -566,7 +581,7 @@ def export_command(out: Path, fmt: str, what: str) -> None:
 def report_command(out: Path, site: Path | None) -> None:
     """Write a static HTML site of the briefs in OUT (no network, opens from file://)."""
     site = site or out / "report"
-    _note_earlier_folders(out)
+    _note_run_gaps(out)
     try:
         pages = write_report(out, site)
     except OSError as exc:

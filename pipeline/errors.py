@@ -1,7 +1,8 @@
 """The error hierarchy: each message names the fix; the CLI prints it as one line and exits.
 
-Exit codes: 2 for usage or configuration errors (nothing ran), 1 for a run where some thread
-did not complete.
+Exit codes: 2 for usage or configuration errors (nothing ran, or a configuration error met mid-run stopped
+it), 1 for a run where some thread did not complete, 130 for a run interrupted by Ctrl-C (SIGINT). A run
+stopped part-way has written run.json for the threads that finished first (``runner``).
 """
 
 from __future__ import annotations

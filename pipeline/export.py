@@ -105,6 +105,16 @@ def _names_threads(handle: IO[bytes]) -> bool:
     return False
 
 
+def run_stopped(out: Path) -> dict[str, Any] | None:
+    """run.json's ``stopped`` (what stopped the run part-way: reason, threads not run), read as a stream; None
+    when the run ran to the end or OUT has no readable run.json."""
+    try:
+        with (out / "run.json").open("rb") as handle:
+            return next((s for s in ijson.items(handle, "stopped") if isinstance(s, dict)), None)
+    except (OSError, ijson.JSONError, ValueError):
+        return None
+
+
 def run_brief_paths(out: Path) -> tuple[list[Path], list[str]]:
     """``RunBriefs`` as two lists (for a look at a small OUT)."""
     briefs = RunBriefs(out)

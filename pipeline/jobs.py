@@ -27,6 +27,7 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import select
+import signal
 import threading
 import time
 from collections import deque
@@ -184,6 +185,9 @@ def _exit_when_gone(runner_pid: int) -> None:
 
 def _start_worker(setup: WorkerSetup) -> None:
     global _worker
+    # Ctrl-C reaches the terminal's whole process group; the runner alone decides what it stops (it lets the
+    # batches in flight finish and records them), so a worker must not die of it half-way through a brief.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_when_gone, args=(setup.runner_pid,), daemon=True).start()
     _worker = _Worker(setup)
 
@@ -226,6 +230,16 @@ class ThreadPool:
     def __init__(self, setup: WorkerSetup, jobs: int) -> None:
         self.setup = setup
         self.jobs = jobs
+        # Interrupted (the caller's task cancelled): the results of the batches that were in flight, which
+        # the workers finished (their briefs are written) but ``results`` could no longer yield; in input order.
+        self.left_over: list[tuple[str | None, ThreadResult]] = []
+
+    def _keep_finished(
+        self, flights: Iterable[tuple[list[Thread], Future[list[tuple[ThreadResult, RecordedProgress]]]]]
+    ) -> None:
+        for batch, future in flights:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self.left_over += [(t.renamed_from, r) for t, (r, _) in zip(batch, future.result(), strict=True)]
 
     async def results(
         self, threads: Iterable[Thread], count: int, progress: ProgressReporter
@@ -240,20 +254,25 @@ class ThreadPool:
                     pending.append((batch, pool.submit(_run_batch, batch)))
                 if not pending:
                     break
-                batch, future = pending.popleft()
+                batch, future = pending[0]
                 try:
                     done = await asyncio.wrap_future(future, loop=loop)
+                except asyncio.CancelledError:
+                    pool.shutdown(wait=True, cancel_futures=True)  # the batches already running finish
+                    self._keep_finished(pending)
+                    raise
                 except BrokenProcessPool:
                     # A worker died (killed, out of memory, a crash in native code) and took every batch in
                     # flight with it. Their threads run again one at a time, so the one that kills a worker
                     # is found and failed alone, and the others get their briefs; then a new pool goes on.
                     pool.shutdown(wait=True, cancel_futures=True)
-                    lost = [*batch, *(thread for waiting, _ in pending for thread in waiting)]
+                    lost = [thread for waiting, _ in pending for thread in waiting]
                     pending.clear()
                     async for item in self._one_at_a_time(lost, progress):
                         yield item
                     pool = self._pool(self.jobs)
                     continue
+                pending.popleft()
                 for thread, (result, recorded) in zip(batch, done, strict=True):
                     recorded.replay(progress)
                     yield thread.renamed_from, result
@@ -272,10 +291,15 @@ class ThreadPool:
         pool, deaths_in_a_row = self._pool(1), 0
         try:
             for thread in threads:
+                future = pool.submit(_run_batch, [thread])
                 try:
-                    [(result, recorded)] = await asyncio.wrap_future(pool.submit(_run_batch, [thread]), loop=loop)
+                    [(result, recorded)] = await asyncio.wrap_future(future, loop=loop)
                     recorded.replay(progress)
                     deaths_in_a_row = 0
+                except asyncio.CancelledError:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    self._keep_finished([([thread], future)])
+                    raise
                 except BrokenProcessPool:
                     pool.shutdown(wait=True, cancel_futures=True)
                     deaths_in_a_row += 1

@@ -147,8 +147,18 @@ class RunHeader(TypedDict):
     schemas: dict[str, str]
 
 
+class Stopped(TypedDict):
+    """What stopped a run part-way (``runner.stopped_section``): its threads that finished are in run.json."""
+
+    error: str  # the exception's class: WorkersKeepDying, ConfigError, KeyboardInterrupt, ...
+    reason: str
+    exit_code: int
+    threads_not_run: int  # threads of the input that have no entry (in flight or never started)
+
+
 class _ManifestExtras(TypedDict, total=False):
     batch: dict[str, Any]  # batch runs: the batches and their requests (batch.batch_section)
+    stopped: Stopped  # a run stopped part-way
 
 
 class RunSummary(RunHeader, _ManifestExtras):

@@ -28,7 +28,7 @@ import ijson
 from .brief_types import Brief
 from .debate import Core, Relations, debate_core, key_exchanges, positions, speaker_count
 from .debate_map import EDGE_COLOURS, map_svg
-from .export import briefs_in
+from .export import briefs_in, run_stopped
 from .report_tree import post_tree
 
 # The map lays out at most this many claims (the largest rebuttal chains); each is a readable 176 px box.
@@ -261,13 +261,21 @@ def index_row(row: ThreadRow) -> str:
 _ROWS = "\0rows\0"  # where the index's rows go in its page
 
 
-def _index_parts(count: int, input_errors: list[dict[str, Any]]) -> tuple[str, str]:
-    """The index page around its rows."""
+def _index_parts(
+    count: int, input_errors: list[dict[str, Any]], stopped: dict[str, Any] | None = None
+) -> tuple[str, str]:
+    """The index page around its rows; ``stopped``: run.json's account of a run stopped part-way."""
     head = '<th data-sort="text">thread</th><th data-sort="text">status</th>' + "".join(
         f'<th data-sort="num">{n}</th>' for n in _INDEX_NUMBERS
     )
-    body = [
-        "<h1>threadbrief report</h1>",
+    body = ["<h1>threadbrief report</h1>"]
+    if stopped:
+        body.append(
+            f'<p class="status-failed"><strong>This run stopped part-way</strong>: {_e(stopped.get("reason"))}. '
+            f"{_e(stopped.get('threads_not_run'))} thread(s) of its input did not run and are not here; "
+            "run it again to brief them.</p>"
+        )
+    body += [
         f"<p>{count} thread(s). Click a column to sort; search matches the titles and the claims' text.</p>",
         '<p><input id="search" type="search" placeholder="search claims" size="40"></p>',
         f'<table id="threads"><thead><tr>{head}</tr></thead><tbody>',
@@ -287,9 +295,9 @@ def _index_parts(count: int, input_errors: list[dict[str, Any]]) -> tuple[str, s
     return before, after
 
 
-def index_page(rows: list[ThreadRow], input_errors: list[dict[str, Any]]) -> str:
+def index_page(rows: list[ThreadRow], input_errors: list[dict[str, Any]], stopped: dict[str, Any] | None = None) -> str:
     """The whole index page of ``rows`` (for a small site; ``write_report`` streams it)."""
-    before, after = _index_parts(len(rows), input_errors)
+    before, after = _index_parts(len(rows), input_errors, stopped)
     return before + "".join(index_row(row) + "\n" for row in rows) + after
 
 
@@ -313,7 +321,7 @@ def write_report(out: Path, site: Path) -> int:
             rows.write(index_row(thread_row(brief)) + "\n")
             count += 1
         rows.seek(0)
-        before, after = _index_parts(count, _input_errors(out))
+        before, after = _index_parts(count, _input_errors(out), run_stopped(out))
         with (site / "index.html").open("w", encoding="utf-8") as index:
             index.write(before)
             shutil.copyfileobj(rows, index)

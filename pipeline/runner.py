@@ -9,7 +9,10 @@ Memory does not grow with the number of threads: the inputs are read twice, stre
 the budgets, counts the threads and reports input errors; the second feeds the threads in), at most
 ``window`` threads are in flight, and a finished thread's result goes to the record on disk.
 Failure modes: ``ConfigError``/``OutputError`` (exit 2) before any thread runs; everything that goes wrong
-inside a thread is recorded in its brief and result, and the other threads carry on.
+inside a thread is recorded in its brief and result, and the other threads carry on. What stops the run
+part-way (``WorkersKeepDying``, a ``ConfigError`` from a thread, Ctrl-C) is raised only after run.json and the
+flat files are written for the threads that finished, with run.json's ``stopped`` saying what and how many
+threads did not run: an earlier run's run.json never stays beside this run's briefs.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from .brief_types import PromptHash
 from .cache import ExtractionCache
 from .chunk import check_budget, fixed_prompt_tokens
 from .cost import Estimate, Pricing, estimate_run, load_prices
-from .errors import ConfigError
+from .errors import ConfigError, ThreadbriefError
 from .extract import Extractor
 from .extract_openai import EXTRACT_PROMPTS, SUMMARY_PROMPTS
 from .jobs import ThreadPool, WorkerSetup, available_cores, brief_and_write, start_early
@@ -51,6 +54,16 @@ class RunReport:
     exit_code: int
     manifest: RunSummary
     record: RunRecord  # the caller writes the files from it (outputs.write_run), then closes it
+    # What stopped the run part-way (workers that keep dying, a ConfigError, Ctrl-C: asyncio's CancelledError),
+    # None when every thread ran. The caller writes the files first, then raises it (``raise_stop``).
+    stop: BaseException | None = None
+
+    def raise_stop(self) -> None:
+        """Raise what stopped the run, if anything: an interrupt (Ctrl-C) as the KeyboardInterrupt it was."""
+        if isinstance(self.stop, asyncio.CancelledError):
+            raise KeyboardInterrupt from None
+        if self.stop is not None:
+            raise self.stop
 
 
 # Below this many threads per worker, a worker's start (about a second: imports, the language model) costs
@@ -88,6 +101,19 @@ def refuse_over_budget(estimate: Estimate, model: str | None, max_cost: float) -
             f"prompt tokens, {estimate.output_budget} output budget) exceeds --max-cost ${max_cost:.4f}: "
             "raise --max-cost, or run fewer threads (see `threadbrief estimate`)"
         )
+
+
+INTERRUPTED_EXIT_CODE = 130  # a shell's code for a process stopped by SIGINT (128 + 2)
+
+
+def stopped_section(stop: BaseException, count: int, ran: int) -> outputs.Stopped:
+    """run.json's ``stopped``: what stopped the run part-way, its exit code, and how many threads never ran."""
+    if isinstance(stop, asyncio.CancelledError):
+        error, reason, code = "KeyboardInterrupt", "interrupted (Ctrl-C or SIGINT)", INTERRUPTED_EXIT_CODE
+    else:
+        error, reason = type(stop).__name__, str(stop) or type(stop).__name__
+        code = stop.exit_code if isinstance(stop, ThreadbriefError) else 1
+    return {"error": error, "reason": reason, "exit_code": code, "threads_not_run": max(0, count - ran)}
 
 
 def note_earlier_folders(out: Path, record: RunRecord, log: Log) -> list[str]:
@@ -230,11 +256,18 @@ class Runner:
 
     async def _run_in_workers(self, threads: Iterable[Thread], record: RunRecord, count: int, jobs: int) -> None:
         setup = WorkerSetup(self.config.out, self.extractor.model, self.thread_settings)
-        seq = 0
-        async for renamed_from, result in ThreadPool(setup, jobs).results(threads, count, self.progress):
-            self._log_result(result)
-            record.add(seq, result, renamed_from)
-            seq += 1
+        pool, seq = ThreadPool(setup, jobs), 0
+        try:
+            async for renamed_from, result in pool.results(threads, count, self.progress):
+                self._log_result(result)
+                record.add(seq, result, renamed_from)
+                seq += 1
+        except asyncio.CancelledError:
+            for renamed_from, result in pool.left_over:  # their briefs are written: run.json lists them
+                self._log_result(result)
+                record.add(seq, result, renamed_from)
+                seq += 1
+            raise
 
     async def _run_here(self, threads: Iterable[Thread], record: RunRecord) -> None:
         """At most ``window_size`` threads at once in this process's event loop."""
@@ -250,17 +283,24 @@ class Runner:
             finally:
                 slots.release()
 
-        for seq, thread in enumerate(threads):
-            await slots.acquire()
-            if stopped:
-                break  # start no more threads
-            task = asyncio.create_task(one(seq, thread))
-            running.add(task)
-            task.add_done_callback(running.discard)
-            # Let this thread chunk and send its first requests before the next one is prepared:
-            # otherwise every thread's CPU work runs before the first request leaves.
-            await asyncio.sleep(0)
-        await asyncio.gather(*running)
+        try:
+            for seq, thread in enumerate(threads):
+                await slots.acquire()
+                if stopped:
+                    break  # start no more threads
+                task = asyncio.create_task(one(seq, thread))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                # Let this thread chunk and send its first requests before the next one is prepared:
+                # otherwise every thread's CPU work runs before the first request leaves.
+                await asyncio.sleep(0)
+            await asyncio.gather(*running)
+        except asyncio.CancelledError:
+            # Interrupted: the threads in flight stop here, so none is recorded after run.json's totals are.
+            for task in list(running):
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
         if stopped:
             raise stopped[0]
 
@@ -282,8 +322,13 @@ class Runner:
                 "--backend openai writes in it",
             )
         record = RunRecord(self.config.out)
+        stop: BaseException | None = None
         try:
             await self._run_all(inputs, record, count)
+        except (Exception, asyncio.CancelledError) as exc:
+            # The threads that finished still go to run.json, with what stopped the run: otherwise an earlier
+            # run's run.json would stay beside this run's briefs, and report and export would follow it.
+            stop = exc
         except BaseException:
             record.close()
             raise
@@ -310,7 +355,15 @@ class Runner:
             "schemas": self.schemas,
         }
         summary = record.summary(header, inputs.errors, inputs.notes, earlier, self.price, self.extractor.rate_limited)
-        return RunReport(summary["exit_code"], summary, record)
+        if stop is not None:
+            summary["stopped"] = stopped_section(stop, count, record.threads)
+            summary["exit_code"] = summary["stopped"]["exit_code"]
+            self.log(
+                "STOPPED",
+                f"{record.threads} of {count} thread(s) ran before the run stopped; run.json records them "
+                f"and what stopped it ({summary['stopped']['reason'][:160]})",
+            )
+        return RunReport(summary["exit_code"], summary, record, stop)
 
 
 def run(
@@ -326,4 +379,5 @@ def run(
         outputs.write_run(config.out, report.manifest, report.record)
     finally:
         report.record.close()
+    report.raise_stop()
     return report.exit_code, report.manifest

@@ -1,0 +1,194 @@
+"""A run stopped part-way (Ctrl-C, workers that keep dying, a ConfigError from a thread) still writes run.json
+for the threads that finished, says what stopped it, and replaces an earlier run's run.json."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT, make_threads, write_thread
+
+from pipeline import jobs
+from pipeline.cli import cli
+from pipeline.errors import ConfigError
+from pipeline.extract_offline import OfflineExtractor
+from pipeline.load import load_inputs
+from pipeline.models import Thread
+from pipeline.outputs import read_manifest, write_run
+from pipeline.runner import INTERRUPTED_EXIT_CODE, Runner
+from pipeline.settings import RunConfig
+
+
+def _earlier_run(folder: Path, out: Path) -> None:
+    """A complete run of two threads, e0 and e1, into OUT: the stopped run must replace its run.json."""
+    folder.mkdir(parents=True)
+    for name in ("e0", "e1"):
+        write_thread(folder / f"{name}.json", name, [("a", "ann", None, "Cats are better pets than dogs.")])
+    result = CliRunner().invoke(cli, ["run", str(folder), "-o", str(out), "--backend", "offline", "-q"])
+    assert result.exit_code == 0, result.stderr
+
+
+def _this_runs_folders(out: Path, manifest: dict[str, Any]) -> set[str]:
+    return {p.parent.name for p in out.glob("*/brief.json")} - set(manifest["earlier_thread_folders"])
+
+
+def test_a_config_error_from_a_thread_stops_the_run_after_run_json_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _earlier_run(tmp_path / "earlier", tmp_path / "out")
+    inputs = make_threads(tmp_path / "in", 6)
+    real = jobs.brief_and_write
+
+    async def refuse_t3(thread: Thread, *args: Any) -> Any:
+        if thread.id == "t3":
+            raise ConfigError("the endpoint refused the key: check OPENAI_API_KEY")
+        return await real(thread, *args)
+
+    monkeypatch.setattr("pipeline.runner.brief_and_write", refuse_t3)
+    args = ["run", str(inputs), "-o", str(tmp_path / "out"), "--backend", "offline", "-q", "--concurrency", "1"]
+    result = CliRunner().invoke(cli, args)
+
+    assert result.exit_code == 2
+    assert "threadbrief: error: the endpoint refused the key" in result.stderr
+    assert "STOPPED" in result.stderr and "run.json records them" in result.stderr
+    manifest = read_manifest(tmp_path / "out")
+    listed = [t["id"] for t in manifest["threads"]]
+    assert "t3" not in listed and listed and set(listed) <= {f"t{n}" for n in range(6)}
+    assert set(listed) == _this_runs_folders(tmp_path / "out", manifest)  # every brief it wrote is listed
+    assert manifest["stopped"] == {
+        "error": "ConfigError",
+        "reason": "the endpoint refused the key: check OPENAI_API_KEY",
+        "exit_code": 2,
+        "threads_not_run": 6 - len(listed),
+    }
+    assert manifest["exit_code"] == 2 and manifest["totals"]["threads"] == len(listed)
+    assert manifest["earlier_thread_folders"] == ["e0", "e1"]  # the earlier run's, not listed as this run's
+    lines = (tmp_path / "out" / "claims.jsonl").read_text("utf-8").splitlines()
+    assert lines and {json.loads(line)["thread_id"] for line in lines} <= set(listed)
+
+    # report and export say that the run stopped, and which part of its input is missing
+    site = tmp_path / "site"
+    report = CliRunner().invoke(cli, ["report", str(tmp_path / "out"), "-o", str(site)])
+    assert report.exit_code == 0, report.stderr
+    assert "run stopped part-way" in report.stderr and f"{6 - len(listed)} thread(s)" in report.stderr
+    index = (site / "index.html").read_text("utf-8")
+    assert "This run stopped part-way" in index and "the endpoint refused the key" in index
+    exported = CliRunner().invoke(cli, ["export", str(tmp_path / "out")])
+    assert exported.exit_code == 0 and "run stopped part-way" in exported.stderr
+
+
+def test_a_complete_run_says_nothing_of_a_stop(tmp_path: Path) -> None:
+    _earlier_run(tmp_path / "in", tmp_path / "out")
+    assert "stopped" not in read_manifest(tmp_path / "out")
+    report = CliRunner().invoke(cli, ["report", str(tmp_path / "out"), "-o", str(tmp_path / "site")])
+    assert "stopped" not in report.stderr
+    assert "stopped part-way" not in (tmp_path / "site" / "index.html").read_text("utf-8")
+
+
+class _WorkerKiller(Thread):
+    """A thread whose unpickling in a worker exits that process, as an out-of-memory kill would."""
+
+    def __reduce__(self) -> Any:
+        return (os._exit, (3,))
+
+
+def test_workers_that_keep_dying_stop_the_run_after_run_json_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _earlier_run(tmp_path / "earlier", tmp_path / "out")
+    threads = load_inputs([make_threads(tmp_path / "in", 3 + jobs.MAX_DEATHS_IN_A_ROW)]).threads
+    killers = [_WorkerKiller(**{f.name: getattr(t, f.name) for f in fields(Thread)}) for t in threads[3:]]
+
+    class Stream(list[Thread]):
+        errors: list[Any] = []
+        notes: list[Any] = []
+
+    monkeypatch.setattr(Runner, "_survey", lambda self: (Stream(threads[:3] + killers), len(threads)))
+    args = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--backend", "offline", "-q", "--jobs", "2"]
+    result = CliRunner().invoke(cli, args)
+
+    assert result.exit_code == 1
+    assert "threads in a row each stopped their worker process" in result.stderr
+    manifest = read_manifest(tmp_path / "out")
+    entries = {t["id"]: t["status"] for t in manifest["threads"]}
+    assert {"t0", "t1", "t2"} <= set(entries) and all(entries[t] == "complete" for t in ("t0", "t1", "t2"))
+    assert all(status == "failed" for name, status in entries.items() if name not in ("t0", "t1", "t2"))
+    assert manifest["stopped"]["error"] == "WorkersKeepDying"
+    assert manifest["stopped"]["threads_not_run"] == len(threads) - len(entries) > 0
+    assert manifest["exit_code"] == 1 and manifest["earlier_thread_folders"] == ["e0", "e1"]
+
+
+def test_an_interrupted_pass_records_the_threads_that_finished_and_none_after(tmp_path: Path) -> None:
+    inputs = make_threads(tmp_path / "in", 400)
+    out = tmp_path / "out"
+    config = RunConfig(inputs=[inputs], out=out, backend="offline", concurrency=1, jobs=1)  # in this process
+    runner = Runner(config, OfflineExtractor())
+
+    async def interrupt_after_some() -> Any:
+        task = asyncio.create_task(runner.run())
+        for _ in range(20_000):  # bounded: the first briefs come within a second or two
+            if len(list(out.glob("*/brief.json"))) >= 5 or task.done():
+                break
+            await asyncio.sleep(0.001)
+        task.cancel()  # what asyncio.run does on Ctrl-C
+        return await task
+
+    report = asyncio.run(interrupt_after_some())
+    assert isinstance(report.stop, asyncio.CancelledError)
+    try:
+        write_run(out, report.manifest, report.record)
+    finally:
+        report.record.close()
+    manifest = read_manifest(out)
+    listed = {t["id"] for t in manifest["threads"]}
+    assert 5 <= len(listed) < 400
+    assert listed == {p.parent.name for p in out.glob("*/brief.json")}  # a brief written is a brief listed
+    assert manifest["stopped"] == {
+        "error": "KeyboardInterrupt",
+        "reason": "interrupted (Ctrl-C or SIGINT)",
+        "exit_code": INTERRUPTED_EXIT_CODE,
+        "threads_not_run": 400 - len(listed),
+    }
+    with pytest.raises(KeyboardInterrupt):
+        report.raise_stop()
+
+
+def test_ctrl_c_on_a_run_in_workers_writes_run_json_and_exits_130(tmp_path: Path) -> None:
+    """Ctrl-C as a terminal sends it: SIGINT to the whole process group, workers included."""
+    inputs = make_threads(tmp_path / "in", 3000)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "pipeline", "run", str(inputs), "-o", str(out), "-q", "--jobs", "2"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if sum(1 for _ in out.glob("*/brief.json")) >= 20:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == INTERRUPTED_EXIT_CODE, stderr
+    assert "threadbrief: interrupted" in stderr and "Traceback" not in stderr
+    manifest = read_manifest(out)
+    listed = {t["id"] for t in manifest["threads"]}
+    assert 20 <= len(listed) < 3000
+    # the batches the workers were running when Ctrl-C came finished, and are listed with the rest
+    assert listed == {p.parent.name for p in out.glob("*/brief.json")}
+    assert manifest["stopped"]["threads_not_run"] == 3000 - len(listed)
+    assert not list(out.glob(".*.tmp"))  # the run record and temp files are gone
