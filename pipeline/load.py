@@ -215,6 +215,7 @@ class _Reader:
         self.options = options
         self.formats = _candidates(options)
         self.pools: dict[str, DocPool] = {}
+        self.pooled = 0  # documents handed to a pool so far
 
     def close(self) -> None:
         for pool in self.pools.values():
@@ -251,6 +252,7 @@ class _Reader:
             if pool is None:
                 pool = self.pools[fmt.name] = fmt.pool() if fmt.pool else ListPool(fmt.parse_json)
             pool.add(Doc(doc.path, fmt.slim(doc.value), doc.line) if fmt.slim else doc)
+            self.pooled += 1
             return Imported()
         return _alone(_safely(fmt, lambda: fmt.parse_json([doc]), doc.path), doc.digest)
 
@@ -609,46 +611,91 @@ class InputStream:
     """The threads of the inputs, loaded one at a time: iterate it (as often as needed: each pass reads the
     inputs again, and yields the same threads, ids and all). Held meanwhile: the ids given so far (each id
     unique across the run), the errors and the notes; never the threads. ``errors`` and ``notes`` are those
-    of the last pass, complete once it has ended."""
+    of the last pass, complete once it has ended.
+    With ``keep_pools`` (a caller that makes several passes, and then calls ``close``), what the first pass
+    spilled is kept for the next: a file whose every document went to a pool (a dump, regrouped on disk) is
+    not read again, its notes and errors are repeated, and the pools build their threads again from the spill.
+    Where a file fed a pool and also gave threads of its own, every pass reads everything again."""
 
-    def __init__(self, paths: Iterable[Path], options: ImportOptions | None = None) -> None:
+    def __init__(
+        self, paths: Iterable[Path], options: ImportOptions | None = None, *, keep_pools: bool = False
+    ) -> None:
         self.paths = list(paths)
         self.options = options or ImportOptions()
         self.errors: list[InputError] = []
         self.notes: list[Note] = []
+        self.keep_pools = keep_pools
+        self._kept: _Reader | None = None  # the first pass's reader, its pools filled
+        self._pooled_files: dict[Path, Imported] = {}  # file → its notes and errors, for a kept reader
+
+    def close(self) -> None:
+        """Remove what ``keep_pools`` kept (the pools' spill files)."""
+        if self._kept is not None:
+            self._kept.close()
+            self._kept = None
 
     def __iter__(self) -> Iterator[Thread]:
+        if self._kept is not None:
+            yield from self._pass(self._kept, reread=False)
+            return
         reader = _Reader(self.options)
+        try:
+            yield from self._pass(reader, reread=True)
+        except BaseException:
+            reader.close()
+            raise
+        if self.keep_pools and reader.pools:
+            self._kept = reader
+        else:
+            reader.close()
+
+    def _pass(self, reader: _Reader, *, reread: bool) -> Iterator[Thread]:
         read_errors: list[InputError] = []
         thread_errors: list[InputError] = []
         notes: list[Note] = []
         renamed: dict[str, str] = {}  # an importer's id → the id its first thread is written under, where they differ
         taken: dict[str, bool] = {}  # the ids given → whether their thread had that id already
         repairs: list[tuple[str, str, Repair]] = []
-        try:
-            for piece in self._pieces(reader):
-                notes += piece.notes
-                read_errors += piece.errors
-                for draft in piece.threads:
-                    try:
-                        thread, made = finish_thread(draft, draft.digest or _canonical_digest(draft))
-                    except InputError as exc:
-                        thread_errors.append(exc)
-                        continue
-                    _give_unique_id(thread, taken, renamed)
-                    repairs += [(draft.where, thread.id, repair) for repair in made]
-                    yield thread
-        finally:
-            reader.close()
+        for piece in self._pieces(reader, reread):
+            notes += piece.notes
+            read_errors += piece.errors
+            for draft in piece.threads:
+                try:
+                    thread, made = finish_thread(draft, draft.digest or _canonical_digest(draft))
+                except InputError as exc:
+                    thread_errors.append(exc)
+                    continue
+                _give_unique_id(thread, taken, renamed)
+                repairs += [(draft.where, thread.id, repair) for repair in made]
+                yield thread
         self.errors = read_errors + thread_errors
         # Importers name threads by the ids they gave; say the ids the threads are written under.
         self.notes = [Note(n.where, n.reason, renamed.get(n.thread, n.thread)) if n.thread else n for n in notes]
         self.notes += _repair_notes(repairs)
 
-    def _pieces(self, reader: _Reader) -> Iterator[Imported]:
-        """Every file's pieces in turn, then what the pooled formats built from their documents."""
+    def _pieces(self, reader: _Reader, reread: bool) -> Iterator[Imported]:
+        """Every file's pieces in turn, then what the pooled formats built from their documents. ``reread``
+        False: the pools are full from a first pass, and the files that fed them only are not read again."""
+        if reread and self.keep_pools:
+            self._pooled_files = {}
         for path in discover(self.paths, reader.options):
-            yield from reader.file(path)
+            if not reread and path in self._pooled_files:
+                yield self._pooled_files[path]
+                continue
+            if not (reread and self.keep_pools):
+                yield from reader.file(path)
+                continue
+            pooled, gave_threads, said = reader.pooled, False, Imported()
+            for piece in reader.file(path):
+                gave_threads = gave_threads or bool(piece.threads)
+                said.notes += piece.notes
+                said.errors += piece.errors
+                yield piece
+            if reader.pooled > pooled:
+                if gave_threads:  # it fed a pool and gave threads: a next pass would feed the pool twice
+                    self.keep_pools = False
+                else:
+                    self._pooled_files[path] = said
         for name, pool in reader.pools.items():
             yield from _safely_each(format_named(name), pool.threads(), pool.first_path)
 

@@ -6,8 +6,9 @@ answer (default: the extractor, live). Output: a ``RunReport`` (exit code, the m
 record holding every thread's entry and rows); ``run`` also writes the manifest and the flat files
 (``outputs.write_run``). Exit code: 0 when every thread is complete, 1 otherwise.
 Memory does not grow with the number of threads: the inputs are read twice, streamed (a first pass checks
-the budgets, counts the threads and reports input errors; the second feeds the threads in), at most
-``window`` threads are in flight, and a finished thread's result goes to the record on disk.
+the budgets, counts the threads and reports input errors; the second feeds the threads in; a dump regrouped
+on disk by the first pass is not read again: ``InputStream(keep_pools=True)``), at most ``window`` threads
+are in flight, and a finished thread's result goes to the record on disk.
 Failure modes: ``ConfigError``/``OutputError`` (exit 2) before any thread runs; everything that goes wrong
 inside a thread is recorded in its brief and result, and the other threads carry on. What stops the run
 part-way (``WorkersKeepDying``, a ``ConfigError`` from a thread, Ctrl-C) is raised only after run.json and the
@@ -192,7 +193,15 @@ class Runner:
     def _survey(self) -> tuple[InputStream, int]:
         """The first pass over the inputs: the threads counted and their titles checked against the chunk
         budget (and the run's cost against --max-cost) before any runs; input errors and notes reported."""
-        inputs = InputStream(self.config.inputs, self.config.import_options)
+        # The run reads its inputs twice: a dump regrouped on disk by the first pass is kept for the second.
+        inputs = InputStream(self.config.inputs, self.config.import_options, keep_pools=True)
+        try:
+            return inputs, self._first_pass(inputs)
+        except BaseException:
+            inputs.close()  # the spill of a dump read in this pass
+            raise
+
+    def _first_pass(self, inputs: InputStream) -> int:
         count, widest, widest_tokens = 0, "", -1
         for thread in inputs:
             count += 1
@@ -227,7 +236,7 @@ class Runner:
                 price_factor=self.config.price_factor,
             )
             refuse_over_budget(estimate, self.extractor.model, self.config.max_cost)
-        return inputs, count
+        return count
 
     def jobs_for(self, count: int) -> int:
         """Worker processes for ``count`` threads: 1 (this process) for a backend that calls a model, whose
@@ -332,6 +341,8 @@ class Runner:
         except BaseException:
             record.close()
             raise
+        finally:
+            inputs.close()
         earlier = note_earlier_folders(self.config.out, record, self.log)
         header: RunHeader = {
             "threadbrief_version": __version__,

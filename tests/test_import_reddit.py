@@ -6,15 +6,17 @@ import gzip
 import json
 import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import zstandard
-from conftest import posts_by_id
+from conftest import posts_by_id, write_thread
 
 from pipeline.importers import reddit
 from pipeline.importers.base import Doc
-from pipeline.load import load_inputs
+from pipeline.load import InputStream, load_inputs
 from pipeline.models import Thread
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "reddit"
@@ -494,3 +496,47 @@ def _page(sid: str, title: str, selftext: str, comments: list[Any]) -> list[dict
         {"kind": "Listing", "data": {"children": [submission]}},
         {"kind": "Listing", "data": {"children": comments}},
     ]
+
+
+def _pass(stream: InputStream) -> tuple[list[tuple[str, list[tuple[str, str | None, str]]]], list[str], list[str]]:
+    threads = [(t.id, [(p.id, p.parent_id, p.text) for p in t.posts]) for t in stream]
+    return threads, [f"{n.where}: {n.reason}" for n in stream.notes], [str(e) for e in stream.errors]
+
+
+def test_a_second_pass_builds_a_dump_from_the_first_pass_spill_without_reading_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "scratch"))
+    (tmp_path / "scratch").mkdir()
+    dump, submissions = tmp_path / "RC_j1qaqu.jsonl", tmp_path / "RS_j1qaqu.jsonl"
+    shutil.copy(RC_THREAD, dump)
+    shutil.copy(RS_THREAD, submissions)
+    (tmp_path / "bad.jsonl").write_text('{"body": "no shape"}\n', encoding="utf-8")
+    write_thread(tmp_path / "own.json", "own", [("a", "ann", None, "A thread file of our own format.")])
+    stream = InputStream([tmp_path / "own.json", dump, submissions, tmp_path / "bad.jsonl"], keep_pools=True)
+    first = _pass(stream)
+    assert [t for t, _ in first[0]] == ["own", "reddit-j1qaqu"] and len(first[1]) == 2 and len(first[2]) == 1
+    assert len(list((tmp_path / "scratch").iterdir())) == 1  # the spill, kept for the next pass
+    dump.unlink()  # the dump is not read again: its threads come from the spill, its notes are repeated
+    submissions.unlink()
+    assert _pass(stream) == first
+    assert _pass(stream) == first  # and again: the notes the building finds are not counted twice
+    stream.close()
+    assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_without_kept_pools_or_with_a_file_that_feeds_a_pool_and_gives_threads_each_pass_reads_everything(
+    tmp_path: Path,
+) -> None:
+    mixed = tmp_path / "mixed.jsonl"
+    own = {"id": "own", "posts": [{"id": "a", "author": "ann", "parent_id": None, "text": "Our own thread line."}]}
+    mixed.write_text(json.dumps(own) + "\n" + RC_THREAD.read_text(encoding="utf-8"), encoding="utf-8")
+    stream = InputStream([mixed], keep_pools=True)
+    first = _pass(stream)
+    assert [t for t, _ in first[0]] == ["own", "reddit-j1qaqu"]
+    assert _pass(stream) == first  # read again, the pool built anew: no record counted as repeated
+    mixed.unlink()
+    assert _pass(stream)[0] == []  # it was read again, not kept
+    stream.close()
+    plain = InputStream([RC_THREAD])
+    assert _pass(plain) == _pass(plain)

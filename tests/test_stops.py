@@ -113,6 +113,9 @@ def test_workers_that_keep_dying_stop_the_run_after_run_json_is_written(
         errors: list[Any] = []
         notes: list[Any] = []
 
+        def close(self) -> None:
+            pass
+
     monkeypatch.setattr(Runner, "_survey", lambda self: (Stream(threads[:3] + killers), len(threads)))
     args = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--backend", "offline", "-q", "--jobs", "2"]
     result = CliRunner().invoke(cli, args)

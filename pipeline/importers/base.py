@@ -138,7 +138,8 @@ class Format:
 
 
 class DocPool(Protocol):
-    """A pooled format's documents of one run: added as they are read, then read back as threads."""
+    """A pooled format's documents of one run: added as they are read, then read back as threads. ``threads``
+    may be called again (a run's second pass reuses the pool) and must yield the same threads and notes."""
 
     first_path: str  # the file of the first document: what a failure of the whole pool names
 

@@ -21,6 +21,7 @@ kind. Nested replies are walked with an explicit stack: any depth the JSON parse
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -355,13 +356,15 @@ class DumpPool:
             self.tally.add(doc.path, "repeated", thread_id)
 
     def threads(self) -> Iterator[Imported]:
-        """One thread per submission, in the order the records first name them; the notes after the last."""
+        """One thread per submission, in the order the records first name them; the notes after the last.
+        Each call builds them again from the spill, with the same notes (a run reads its inputs twice)."""
+        tally = copy.deepcopy(self.tally)  # what reading found, and, for this call only, what building finds
         for group, records in self.spill.groups():
-            yield Imported(threads=[self._thread(group, records)])
-        yield Imported(notes=self.tally.notes())
+            yield Imported(threads=[self._thread(group, records, tally)])
+        yield Imported(notes=tally.notes())
 
-    def _thread(self, group: Group, records: list[Spilled]) -> DraftThread:
-        thread_id, tally = group.key, self.tally
+    def _thread(self, group: Group, records: list[Spilled], tally: _Tally) -> DraftThread:
+        thread_id = group.key
         submission = next((r for r in records if r.item == "t3"), None)
         comments = [r for r in records if r.item != "t3"]
         where = group.path if group.line is None else f"{group.path}:{group.line}"
