@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 _RESET = 0xFF  # never in UTF-8 (nor in CESU-style surrogates), so a free separator between texts
+_CHUNK = 4096  # automaton rows read at once when checking it: 4 MB
 _MAX_DEPTH = 16  # a deeper trie would make the vectorized walk slower than it is worth
 # A few texts the fast path must score as rank does before it is used: scripts, a featureless text, case.
 _SAMPLES = (
@@ -96,9 +97,8 @@ class Scanner:
         labels = list(dict.fromkeys(classes))
         columns = np.array([classes.index(label) for label in labels], dtype=np.intp)
         bits = table.view(np.uint16)
-        exponent = bits & 0x7C00
-        negative_normal = bool(((bits & 0x8000) != 0).all() and ((exponent != 0) & (exponent != 0x7C00)).all())
-        table_bits = bits if negative_normal else None
+        # Negative normal float16s are the bit patterns 0x8400 (sign, exponent 1) to 0xFBFF (exponent 30).
+        table_bits = bits if int(bits.min()) >= 0x8400 and int(bits.max()) <= 0xFBFF else None
         scanner = cls(identifier, labels, columns, depth, rowbase, nextmove, start2, output, table_bits)
         # The last guard, against a numpy or py3langid whose arithmetic differs from what this mirrors.
         expected_rows = [[dict(identifier.rank(text))[label] for label in labels] for text in _SAMPLES]
@@ -186,11 +186,17 @@ def _aho_corasick_depth(nextmove: npt.NDArray[np.uint32], row: npt.NDArray[np.in
     while frontier.size:
         # A row's moves are the same for every state using it: read each row once per level.
         rows, first, users = np.unique(row[frontier], return_index=True, return_counts=True)
-        targets = nextmove[rows].astype(np.intp)
-        which, byte = np.nonzero(~seen[targets])
-        if which.size and (users[which] > 1).any():
-            return None  # two states of a level share a new child: not a trie
-        new = targets[which, byte]
+        found, sources, bytes_ = [], [], []
+        for at in range(0, rows.size, _CHUNK):  # in chunks: a level's rows at once would take ~100 MB
+            targets = nextmove[rows[at : at + _CHUNK]]
+            which, byte = np.nonzero(~seen[targets])
+            which += at
+            if which.size and (users[which] > 1).any():
+                return None  # two states of a level share a new child: not a trie
+            found.append(targets[which - at, byte].astype(np.int64))
+            sources.append(which)
+            bytes_.append(byte)
+        new, which, byte = np.concatenate(found), np.concatenate(sources), np.concatenate(bytes_)
         if np.unique(new).size != new.size:
             return None
         level += 1
@@ -209,11 +215,11 @@ def _aho_corasick_depth(nextmove: npt.NDArray[np.uint32], row: npt.NDArray[np.in
         return None
     checked = np.arange(1, states)
     checked = checked[row[checked] != row[failure[checked]]]  # a state sharing its failure's row moves alike
-    for at in range(0, checked.size, 8192):
-        part = checked[at : at + 8192]
-        own = nextmove[row[part]].astype(np.int64)
+    for at in range(0, checked.size, _CHUNK):
+        part = checked[at : at + _CHUNK]
+        own = nextmove[row[part]]
         which, byte = np.nonzero(own != nextmove[row[failure[part]]])
-        target = own[which, byte]
+        target = own[which, byte].astype(np.int64)
         if ((parent[target] != part[which]) | (via[target] != byte)).any():
             return None
     return int(depth.max())

@@ -10,6 +10,7 @@ Unicode ranges, with a fixed seed.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from array import array
 from typing import Any
@@ -197,3 +198,15 @@ def test_an_automaton_that_is_not_aho_corasick_is_refused() -> None:
     assert Scanner.build(ident) is not None and scanner.depth == Scanner.build(ident).depth  # type: ignore[union-attr]
     raw = LanguageIdentifier.from_model_file("data/model.npz.xz", norm_probs=False)
     assert Scanner.build(raw) is None  # raw scores are not what the fast path computes
+
+
+def test_the_float16_table_read_as_py3langid_reads_it_gives_the_same() -> None:
+    # The bit-shift widening is for tables of negative normal float16s only; any other table is indexed as
+    # py3langid indexes it, and both give rank's numbers.
+    scanner = _scanner()
+    assert scanner.table_bits is not None
+    plain = dataclasses.replace(scanner, table_bits=None)
+    for texts in _batches(8, 20):
+        expected = _rank_rows(texts, scanner.labels)
+        np.testing.assert_array_equal(plain.probabilities(texts), expected)
+        np.testing.assert_array_equal(scanner.probabilities(texts), expected)
