@@ -14,8 +14,13 @@ Method: py3langid (a maintained fork of Lui & Baldwin's langid.py: naive Bayes o
 100 languages, deterministic, model shipped in the wheel) with normalized probabilities. Each post is
 classified on its own and the thread's distribution is the mixture of its posts' distributions weighted
 by their letters: a long post counts more than "ok", and a thread half English and half German gets about
-0.5 for each, below ``MIN_CONFIDENCE``, so it is "und" rather than either.
-Failure modes: none raised. The model (a few MB, compressed) is loaded on first use, in about a second.
+0.5 for each, below ``MIN_CONFIDENCE``, so it is "und" rather than either. A thread with fewer than
+``MIN_LETTERS`` letters is "und" without being classified. The probabilities are py3langid's own, bit for
+bit, computed by ``langid_fast`` (the library's model and arithmetic, its byte-by-byte Python walk
+vectorized, a thread's posts at once); when the installed py3langid is not the one that module was written
+against, by py3langid's ``rank``.
+Failure modes: none raised. The model (a few MB, compressed) is loaded on first use, in about a second,
+and checked for the fast path in about half a second more.
 """
 
 from __future__ import annotations
@@ -23,9 +28,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .models import TITLE_POST_ID, Thread
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from .langid_fast import Scanner
 
 UNDETERMINED_CODE = "und"  # ISO 639-2's code for "undetermined", as BCP 47 uses it
 # The thread's top language needs this probability, and the thread this many letters, to be named. Set on
@@ -60,7 +71,36 @@ def _identifier() -> Any:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+@lru_cache(maxsize=1)
+def _scanner() -> Scanner | None:
+    from .langid_fast import Scanner  # imports numpy, as the model does: only when detecting
+
+    return Scanner.build(_identifier())
+
+
+def _probabilities(texts: list[str]) -> tuple[list[str], npt.NDArray[np.float64]]:
+    """The labels, and a row per text of each label's probability as ``rank`` gives it."""
+    import numpy as np
+
+    scanner = _scanner()
+    if scanner is not None:
+        return scanner.labels, scanner.probabilities(texts).astype(np.float64)
+    identifier = _identifier()  # another py3langid than langid_fast knows: its own, slower, rank
+    labels = identifier.labels
+    rows = np.zeros((len(texts), len(labels)), dtype=np.float64)
+    for i, text in enumerate(texts):
+        ranked = dict(identifier.rank(text))
+        rows[i] = [ranked[label] for label in labels]
+    return labels, rows
+
+
+# str.isalpha is [A-Za-z] on ASCII, so an ASCII text's letters are counted by deleting every other byte in C.
+_NOT_ASCII_LETTERS = bytes(b for b in range(128) if not chr(b).isalpha())
+
+
 def _letters(text: str) -> int:
+    if text.isascii():
+        return len(text.encode("ascii").translate(None, _NOT_ASCII_LETTERS))
     return sum(map(str.isalpha, text))  # the same count as a generator's, at half the time
 
 
@@ -88,20 +128,27 @@ def thread_texts(thread: Thread) -> list[str]:
 
 def detect_texts(texts: list[str]) -> Detected:
     """The language of ``texts`` taken together (see the module's docstring)."""
-    weights: dict[str, float] = {}
-    total = 0
-    for text in texts:
-        letters = _letters(text)
-        if not letters:
-            continue
-        total += letters
-        for code, probability in _identifier().rank(text):
-            if probability > 0:
-                weights[code] = weights.get(code, 0.0) + letters * probability
-    if total < MIN_LETTERS or not weights:
+    read = [(text, letters) for text in texts if (letters := _letters(text))]
+    total = sum(letters for _, letters in read)
+    if total < MIN_LETTERS:
         return UNDETERMINED
-    code = max(weights, key=lambda c: (weights[c], c))  # ties (never seen) broken by code: deterministic
-    confidence = weights[code] / total
+    import numpy as np  # loaded with the model
+
+    labels, rows = _probabilities([text for text, _ in read])
+    # Summed text by text in reading order, as float64: the same additions a dict of running sums makes.
+    weights = np.zeros(len(labels), dtype=np.float64)
+    given = np.zeros(len(labels), dtype=bool)
+    for (_, letters), row in zip(read, rows, strict=True):
+        weights += np.where(row > 0, letters * row, 0.0)
+        given |= row > 0
+    if not given.any():
+        return UNDETERMINED
+    best = float(weights[given].max())
+    # ties (never seen) broken by code: deterministic
+    code = max(
+        label for label, weight, was in zip(labels, weights.tolist(), given, strict=True) if was and weight == best
+    )
+    confidence = best / total
     if code == _NO_LANGUAGE or confidence < MIN_CONFIDENCE:
         return UNDETERMINED
     return Detected(code, round(confidence, 3))
