@@ -15,11 +15,13 @@ And the model's float16 table is widened to float32 by shifting bits, exactly as
 Failure modes: ``Scanner.build`` returns None, once at load, when the identifier is not what this module
 was written against (another py3langid release: a missing attribute, another layout, an automaton that is
 not Aho-Corasick over a trie, a byte 0xFF that does not lead to the root, a few sample texts not scored
-exactly as ``rank`` scores them); the caller then uses ``rank``. The checks take about half a second.
+exactly as ``rank`` scores them); the caller then uses ``rank``. The automaton check takes about a quarter
+of a second, and is skipped for the automaton it has already passed (py3langid 0.4.0's, known by its sha256).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -88,7 +90,7 @@ class Scanner:
             return None
         if not expected:
             return None
-        depth = _aho_corasick_depth(nextmove.reshape(-1, 256), row)
+        depth = _checked_depth(nextmove, row, output)
         if depth is None or not 2 <= depth <= _MAX_DEPTH:
             return None
         rowbase = row << 8
@@ -160,6 +162,29 @@ class Scanner:
 
 
 _NEGATIVE_HALF_TO_SINGLE = np.uint32(((127 - 15) << 23) - (1 << 28) + (1 << 31))
+
+# The automaton of py3langid 0.4.0's shipped model (sha256 of its moves, rows and outputs) and its trie depth,
+# as ``_aho_corasick_depth`` found them (tests/test_langid_fast.py checks it again): that model is not checked
+# again at every start, which would cost a quarter of a second; any other automaton is.
+_CHECKED_AUTOMATON = "2e5413ca69d6fd46d48d685d91df48fb85511a7431b88cdff0c55995f0c82f77"
+_CHECKED_DEPTH = 6
+
+
+def automaton_fingerprint(
+    nextmove: npt.NDArray[np.uint32], row: npt.NDArray[np.intp], output: npt.NDArray[np.int64]
+) -> str:
+    digest = hashlib.sha256(nextmove.tobytes())
+    digest.update(row.astype(np.uint16).tobytes())
+    digest.update(output.tobytes())
+    return digest.hexdigest()
+
+
+def _checked_depth(
+    nextmove: npt.NDArray[np.uint32], row: npt.NDArray[np.intp], output: npt.NDArray[np.int64]
+) -> int | None:
+    if automaton_fingerprint(nextmove, row, output) == _CHECKED_AUTOMATON:
+        return _CHECKED_DEPTH
+    return _aho_corasick_depth(nextmove.reshape(-1, 256), row)
 
 
 def _aho_corasick_depth(nextmove: npt.NDArray[np.uint32], row: npt.NDArray[np.intp]) -> int | None:

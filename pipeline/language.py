@@ -20,7 +20,7 @@ bit, computed by ``langid_fast`` (the library's model and arithmetic, its byte-b
 vectorized, a thread's posts at once); when the installed py3langid is not the one that module was written
 against, by py3langid's ``rank``.
 Failure modes: none raised. The model (a few MB, compressed) is loaded on first use, in about a second,
-and checked for the fast path in about half a second more.
+and checked for the fast path (``langid_fast``).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import pytest
 from conftest import CMV_THREADS, need
 from py3langid.langid import LanguageIdentifier, visit_counts
 
-from pipeline import language
+from pipeline import langid_fast, language
 from pipeline.langid_fast import Scanner
 from pipeline.language import MIN_CONFIDENCE, MIN_LETTERS, UNDETERMINED, Detected, detect_texts, thread_texts
 
@@ -210,3 +210,18 @@ def test_the_float16_table_read_as_py3langid_reads_it_gives_the_same() -> None:
         expected = _rank_rows(texts, scanner.labels)
         np.testing.assert_array_equal(plain.probabilities(texts), expected)
         np.testing.assert_array_equal(scanner.probabilities(texts), expected)
+
+
+def test_the_shipped_automaton_passes_the_check_its_fingerprint_skips() -> None:
+    ident = _ident()
+    nextmove = np.frombuffer(ident.tk_nextmove, dtype=np.uint32)
+    row = np.frombuffer(ident.tk_row, dtype=np.uint16).astype(np.intp)
+    output = np.asarray(ident.tk_output, dtype=np.int64)
+    depth = langid_fast._aho_corasick_depth(nextmove.reshape(-1, 256), row)
+    assert depth is not None
+    if langid_fast.automaton_fingerprint(nextmove, row, output) == langid_fast._CHECKED_AUTOMATON:
+        assert depth == langid_fast._CHECKED_DEPTH == _scanner().depth
+    # one changed move and the fingerprint no longer matches, so the full check runs (and refuses it)
+    changed = nextmove.copy()
+    changed[int(row[0]) * 256 + ord("t")] = 0
+    assert langid_fast.automaton_fingerprint(changed, row, output) != langid_fast._CHECKED_AUTOMATON
