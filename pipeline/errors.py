@@ -1,7 +1,8 @@
 """The error hierarchy: each message names the fix; the CLI prints it as one line and exits.
 
 Exit codes: 2 for usage or configuration errors (nothing ran, or a configuration error met mid-run stopped
-it), 1 for a run where some thread did not complete, 130 for a run interrupted by Ctrl-C (SIGINT). A run
+it), 1 for a run where some thread did not complete, 130 for a run interrupted by Ctrl-C (SIGINT), 143 for one
+sent SIGTERM. A run
 stopped part-way has written run.json for the threads that finished first (``runner``).
 """
 
@@ -47,6 +48,13 @@ class ExtractionError(ThreadbriefError):
 class WorkersKeepDying(ThreadbriefError):
     """--jobs: worker processes die on every thread they are given, so the run stops (a thread that stops
     its worker once is only that thread's failure)."""
+
+
+class Terminated(ThreadbriefError):
+    """The run was sent SIGTERM (``timeout``, a container stopping, a process manager): it stopped as Ctrl-C
+    stops it, after writing run.json for the threads that finished."""
+
+    exit_code = 143  # 128 + SIGTERM, as a shell reports a process it ended
 
 
 class OutputError(ThreadbriefError):

@@ -187,6 +187,7 @@ def _start_worker(setup: WorkerSetup) -> None:
     global _worker
     # Ctrl-C reaches the terminal's whole process group; the runner alone decides what it stops (it lets the
     # batches in flight finish and records them), so a worker must not die of it half-way through a brief.
+    # SIGTERM keeps its default: it is how the pool itself ends workers it finds broken.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_when_gone, args=(setup.runner_pid,), daemon=True).start()
     _worker = _Worker(setup)

@@ -19,6 +19,8 @@ threads did not run: an earlier run's run.json never stays beside this run's bri
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from .brief_types import PromptHash
 from .cache import ExtractionCache
 from .chunk import check_budget, fixed_prompt_tokens
 from .cost import Estimate, Pricing, estimate_run, load_prices
-from .errors import ConfigError, ThreadbriefError
+from .errors import ConfigError, Terminated, ThreadbriefError
 from .extract import Extractor
 from .extract_openai import EXTRACT_PROMPTS, SUMMARY_PROMPTS
 from .jobs import ThreadPool, WorkerSetup, available_cores, brief_and_write, start_early
@@ -105,6 +107,31 @@ def refuse_over_budget(estimate: Estimate, model: str | None, max_cost: float) -
 
 
 INTERRUPTED_EXIT_CODE = 130  # a shell's code for a process stopped by SIGINT (128 + 2)
+
+
+def _on_sigterm_cancel(task: asyncio.Task[object] | None) -> threading.Event:
+    """SIGTERM stops the run as Ctrl-C does (its task cancelled; the event says it was SIGTERM), so run.json is
+    written before the process ends. Only in the main thread of a process with signals (elsewhere the event
+    is never set and SIGTERM keeps its default action)."""
+    event = threading.Event()
+
+    def terminate() -> None:
+        event.set()
+        if task is not None:
+            task.cancel()
+
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signals
+        pass
+    return event
+
+
+def _stop_handling_sigterm() -> None:
+    try:
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+    except (NotImplementedError, RuntimeError, ValueError):
+        pass
 
 
 def stopped_section(stop: BaseException, count: int, ran: int) -> outputs.Stopped:
@@ -332,16 +359,20 @@ class Runner:
             )
         record = RunRecord(self.config.out)
         stop: BaseException | None = None
+        terminated = _on_sigterm_cancel(asyncio.current_task())
         try:
             await self._run_all(inputs, record, count)
         except (Exception, asyncio.CancelledError) as exc:
             # The threads that finished still go to run.json, with what stopped the run: otherwise an earlier
             # run's run.json would stay beside this run's briefs, and report and export would follow it.
             stop = exc
+            if terminated.is_set():  # also when SIGTERM sent to the process group ended the workers first
+                stop = Terminated("terminated (SIGTERM): run.json records the threads that finished")
         except BaseException:
             record.close()
             raise
         finally:
+            _stop_handling_sigterm()
             inputs.close()
         earlier = note_earlier_folders(self.config.out, record, self.log)
         header: RunHeader = {

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from conftest import ROOT, make_threads, write_thread
 
 from pipeline import jobs
 from pipeline.cli import cli
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, Terminated
 from pipeline.extract_offline import OfflineExtractor
 from pipeline.load import load_inputs
 from pipeline.models import Thread
@@ -166,11 +167,11 @@ def test_an_interrupted_pass_records_the_threads_that_finished_and_none_after(tm
         report.raise_stop()
 
 
-def test_ctrl_c_on_a_run_in_workers_writes_run_json_and_exits_130(tmp_path: Path) -> None:
-    """Ctrl-C as a terminal sends it: SIGINT to the whole process group, workers included."""
+def _stopped_run(tmp_path: Path, jobs: int, send: Callable[[int], None]) -> tuple[int, str, Path]:
+    """A run of 3,000 small threads in a process of its own, sent a signal once 20 briefs are written."""
     inputs = make_threads(tmp_path / "in", 3000)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "pipeline", "run", str(inputs), "-o", str(out), "-q", "--jobs", "2"]
+    command = [sys.executable, "-m", "pipeline", "run", str(inputs), "-o", str(out), "-q", "--jobs", str(jobs)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -179,14 +180,32 @@ def test_ctrl_c_on_a_run_in_workers_writes_run_json_and_exits_130(tmp_path: Path
             if sum(1 for _ in out.glob("*/brief.json")) >= 20:
                 break
             time.sleep(0.05)
-        assert process.poll() is None, "the run ended before it could be interrupted"
-        os.killpg(process.pid, signal.SIGINT)
+        assert process.poll() is None, "the run ended before it could be stopped"
+        send(process.pid)
         _, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    assert process.returncode == INTERRUPTED_EXIT_CODE, stderr
+    return process.returncode, stderr, out
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does_and_exits_143(tmp_path: Path) -> None:
+    """SIGTERM to the run's process alone, as `timeout` or a container's stop sends it."""
+    code, stderr, out = _stopped_run(tmp_path, 1, lambda pid: os.kill(pid, signal.SIGTERM))
+    assert code == Terminated.exit_code == 143, stderr
+    assert "threadbrief: error: terminated (SIGTERM)" in stderr and "Traceback" not in stderr
+    manifest = read_manifest(out)
+    listed = {t["id"] for t in manifest["threads"]}
+    assert 20 <= len(listed) < 3000 and listed == {p.parent.name for p in out.glob("*/brief.json")}
+    assert manifest["stopped"]["error"] == "Terminated" and manifest["exit_code"] == 143
+    assert manifest["stopped"]["threads_not_run"] == 3000 - len(listed)
+
+
+def test_ctrl_c_on_a_run_in_workers_writes_run_json_and_exits_130(tmp_path: Path) -> None:
+    """Ctrl-C as a terminal sends it: SIGINT to the whole process group, workers included."""
+    code, stderr, out = _stopped_run(tmp_path, 2, lambda pid: os.killpg(pid, signal.SIGINT))
+    assert code == INTERRUPTED_EXIT_CODE, stderr
     assert "threadbrief: interrupted" in stderr and "Traceback" not in stderr
     manifest = read_manifest(out)
     listed = {t["id"] for t in manifest["threads"]}
