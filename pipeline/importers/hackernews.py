@@ -343,7 +343,8 @@ class FirebasePool:
     is resolved on disk: each item points one step up its chain (its parent, or through a missing parent the
     item that lists it in ``kids``), and the pointers are doubled with UPDATE statements until each reaches
     the chain's top (log₂ of the deepest chain rounds). Items on a reply cycle never reach a top; those few
-    are walked one by one as ``_firebase_groups`` of old did, so the same cycle member names the thread.
+    are walked one by one, as the in-memory algorithm walked every item, so the same cycle member names the
+    thread (tests/test_import_hackernews_pool.py keeps that algorithm as its oracle).
     """
 
     def __init__(self) -> None:
