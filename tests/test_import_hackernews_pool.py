@@ -1,9 +1,9 @@
 """The streamed Hacker News Firebase pool (``hackernews.FirebasePool``) against the in-memory algorithm it
 replaced, on generated item sets: the same threads in the same order, the same posts, notes and errors.
 
-The oracle below is the previous ``parse_firebase`` (its collect, group and thread functions), copied verbatim
-from pipeline/importers/hackernews.py before the pool; it shares only the small helpers with the module. The
-item sets are made up: random trees with long reply chains, polls and their options, deleted and dead items,
+The oracle below is the previous ``parse_firebase`` (its tally, collect, group and thread functions), copied
+verbatim from pipeline/importers/hackernews.py before the pool; it shares only the small helpers with the module.
+The item sets are made up: random trees with long reply chains, polls and their options, deleted and dead items,
 items missing from the input (a story, a comment in the middle of a chain, kids never given), repeated ids,
 null items, elements that are no item, reply cycles with replies under them, missing or tied times.
 """
@@ -23,8 +23,10 @@ from pipeline.importers.base import Doc, DraftThread, Imported, Note
 from pipeline.importers.hackernews import (
     _HEADED_TYPES,
     _ITEM_TYPES,
+    _REASONS,
     DEAD_TEXT,
     DELETED_TEXT,
+    FIREBASE_ITEM_URL,
     ITEM_URL,
     _author,
     _firebase_parent,
@@ -34,13 +36,58 @@ from pipeline.importers.hackernews import (
     _item_id,
     _numeric_key,
     _prune_placeholders,
-    _Tally,
     _title,
 )
 from pipeline.load import InputStream, load_inputs
 from pipeline.models import Post
 
 # --- the oracle: parse_firebase as it was, every item of the run in a dict ---------------------------------------
+
+
+class _Tally:
+    """What was left out or repaired, counted per kind over many threads: one note per kind, naming the thread
+    when only one has it (as the loader does for its own repairs)."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, list[tuple[str, str | None, int, str]]] = {}
+
+    def add(self, kind: str, where: str, thread: str | None, n: int, first: str) -> None:
+        if n:
+            self.kinds.setdefault(kind, []).append((where, thread, n, first))
+
+    def notes(self) -> list[Note]:
+        notes: list[Note] = []
+        for kind, group in self.kinds.items():
+            where, thread, n, first = group[0]
+            total = sum(g[2] for g in group)
+            if kind == "root":
+                reason = (
+                    f"item {first} (the story, or the comment these reply to) is not in the input: {n} item(s) "
+                    f"replying to it open the thread without it; add {FIREBASE_ITEM_URL.format(first)} to include it"
+                )
+                if len(group) > 1:
+                    reason = (
+                        f"{len(group)} threads lack their story or top item (first: item {first}): {total} item(s) "
+                        f"reply to an item not in the input; add {FIREBASE_ITEM_URL.format('<id>')} for each"
+                    )
+            elif kind == "comment-root":
+                reason = (
+                    f"the file's root item {first} is a comment: the thread starts at it; the story and its other "
+                    "comments are not in the file (fetch the story's id from the items API for all of it)"
+                )
+                if len(group) > 1:
+                    reason = (
+                        f"{len(group)} root items are comments, not stories (first: {first}): threads start at them"
+                    )
+            else:
+                reason = _REASONS[kind].format(n=total, first=first)
+            if len(group) == 1:
+                notes.append(Note(where, reason, thread))
+            elif kind in ("root", "comment-root"):  # these already count their threads
+                notes.append(Note(where, reason))
+            else:
+                notes.append(Note(where, f"{reason} (in {len(group)} threads, first: {thread})"))
+        return notes
 
 
 def _old_collect(docs: list[Doc], found: Imported) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:

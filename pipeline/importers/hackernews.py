@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
@@ -130,30 +131,42 @@ _REASONS = {
 }
 
 
+@dataclass
+class _Kind:
+    where: str  # the first thread that has it: its file, id, count and first instance
+    thread: str | None
+    n: int
+    first: str
+    total: int = 0  # over every thread
+    threads: int = 0
+
+
 class _Tally:
     """What was left out or repaired, counted per kind over many threads: one note per kind, naming the thread
-    when only one has it (as the loader does for its own repairs)."""
+    when only one has it (as the loader does for its own repairs). Keeps the first thread's instance and the
+    counts, so a dump of millions of threads is tallied in constant memory."""
 
     def __init__(self) -> None:
-        self.kinds: dict[str, list[tuple[str, str | None, int, str]]] = {}
+        self.kinds: dict[str, _Kind] = {}
 
     def add(self, kind: str, where: str, thread: str | None, n: int, first: str) -> None:
         if n:
-            self.kinds.setdefault(kind, []).append((where, thread, n, first))
+            seen = self.kinds.setdefault(kind, _Kind(where, thread, n, first))
+            seen.total += n
+            seen.threads += 1
 
     def notes(self) -> list[Note]:
         notes: list[Note] = []
-        for kind, group in self.kinds.items():
-            where, thread, n, first = group[0]
-            total = sum(g[2] for g in group)
+        for kind, seen in self.kinds.items():
+            where, thread, n, first, total = seen.where, seen.thread, seen.n, seen.first, seen.total
             if kind == "root":
                 reason = (
                     f"item {first} (the story, or the comment these reply to) is not in the input: {n} item(s) "
                     f"replying to it open the thread without it; add {FIREBASE_ITEM_URL.format(first)} to include it"
                 )
-                if len(group) > 1:
+                if seen.threads > 1:
                     reason = (
-                        f"{len(group)} threads lack their story or top item (first: item {first}): {total} item(s) "
+                        f"{seen.threads} threads lack their story or top item (first: item {first}): {total} item(s) "
                         f"reply to an item not in the input; add {FIREBASE_ITEM_URL.format('<id>')} for each"
                     )
             elif kind == "comment-root":
@@ -161,18 +174,18 @@ class _Tally:
                     f"the file's root item {first} is a comment: the thread starts at it; the story and its other "
                     "comments are not in the file (fetch the story's id from the items API for all of it)"
                 )
-                if len(group) > 1:
+                if seen.threads > 1:
                     reason = (
-                        f"{len(group)} root items are comments, not stories (first: {first}): threads start at them"
+                        f"{seen.threads} root items are comments, not stories (first: {first}): threads start at them"
                     )
             else:
                 reason = _REASONS[kind].format(n=total, first=first)
-            if len(group) == 1:
+            if seen.threads == 1:
                 notes.append(Note(where, reason, thread))
             elif kind in ("root", "comment-root"):  # these already count their threads
                 notes.append(Note(where, reason))
             else:
-                notes.append(Note(where, f"{reason} (in {len(group)} threads, first: {thread})"))
+                notes.append(Note(where, f"{reason} (in {seen.threads} threads, first: {thread})"))
         return notes
 
 
