@@ -87,11 +87,13 @@ output-cost: $(VENV)/.installed
 	$(BIN)/python bench/output_cost.py
 
 # Time and peak memory against the number of threads (offline run, export, report over cmv-dev copies),
-# with the fitted growth exponents; SIZES=1000,3000 for a quick look, DUMP=2000000 for a Reddit dump's load.
+# with the fitted growth exponents; SIZES=1000,3000 for a quick look, DUMP=2000000 for a Reddit dump's load,
+# HN=2000000 for a Hacker News items dump's.
 SIZES ?= 1000,3000,10000,30000
 DUMP ?= 0
+HN ?= 0
 bench-scale: $(VENV)/.installed
-	$(BIN)/python bench/scale.py --sizes $(SIZES) --dump-comments $(DUMP)
+	$(BIN)/python bench/scale.py --sizes $(SIZES) --dump-comments $(DUMP) --hn-items $(HN)
 
 # The fault-injection table, docs/fault-report.md, from the fault tests' results (the suite writes no file).
 fault-report: $(VENV)/.installed-test

@@ -14,7 +14,11 @@ Targets (issue 16): ≤ 1.05 for time, ≤ 0.1 for peak memory.
 Also, with --dump-comments N: a Reddit comment dump of N comments (JSON Lines, gzip) spread over many
 submissions in interleaved order, read by the loader alone (``threadbrief import``): peak RSS against the
 dump's size.
-Usage: python bench/scale.py [--sizes 1000,3000,10000,30000] [--no-tools] [--dump-comments 2000000] [--jobs 1]
+With --hn-items N: a Hacker News items dump of N Firebase items (JSON Lines, gzip, in id order as a crawl of
+the API gives them: threads interleaved, reply chains deep), the same way (the hn-firebase pool spills the items
+to a scratch SQLite file and resolves each item's thread there).
+Usage: python bench/scale.py [--sizes 1000,3000,10000,30000] [--no-tools] [--dump-comments 2000000]
+       [--hn-items 2000000] [--jobs 1]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import math
 import random
 import sys
 import tempfile
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,6 +114,50 @@ def build_dump(path: Path, comments: int, submissions: int, sources: list[dict[s
             handle.write(json.dumps(record) + "\n")
 
 
+def build_hn_items(path: Path, items: int, sources: list[dict[str, Any]], seed: int = 16) -> None:
+    """A Hacker News items dump (gzip JSON Lines, one Firebase item a line, in id order as a crawl of the API
+    gives them): a story every 50 items or so, each comment replying to a recent item of one of the last 2,000
+    stories, so threads interleave and reply chains run deep; ``kids`` lists each item's replies. Texts are
+    cmv-dev paragraphs, one in 20 as HTML (html_to_text's parser costs 0.3 ms an item: the same before and
+    after, and it would hide the load's own cost)."""
+    rng = random.Random(seed)
+    paragraphs = [p.replace("&", "and").replace("<", " ") for p in paragraphs_of(sources)]
+    parent = array("l", [0]) * (items + 1)  # 0: a story
+    first_kid, next_kid = array("l", [0]) * (items + 1), array("l", [0]) * (items + 1)
+    open_threads: list[list[int]] = []
+    for item in range(1, items + 1):
+        if not open_threads or rng.random() < 0.02:
+            open_threads.append([item])
+            if len(open_threads) > 2000:
+                open_threads.pop(0)
+            continue
+        thread = rng.choice(open_threads)
+        parent[item] = rng.choice(thread[-8:])
+        thread.append(item)
+    for item in range(items, 0, -1):  # kids in id order: pushed from the last
+        if parent[item]:
+            next_kid[item], first_kid[parent[item]] = first_kid[parent[item]], item
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as handle:
+        for item in range(1, items + 1):
+            text = rng.choice(paragraphs)
+            record: dict[str, Any] = {"by": f"user{rng.randrange(5000)}", "id": item}
+            kids, kid = [], first_kid[item]
+            while kid:
+                kids.append(kid)
+                kid = next_kid[kid]
+            if kids:
+                record["kids"] = kids
+            if parent[item]:
+                record["parent"] = parent[item]
+                record["text"] = f"<p>{text}</p><p>{rng.choice(paragraphs)}" if rng.random() < 0.05 else text
+                record["type"] = "comment"
+            else:
+                record.update(descendants=0, score=rng.randrange(500), title=text[:80], type="story")
+                record["url"] = f"https://example.com/{item}"
+            record["time"] = 1_600_000_000 + item
+            handle.write(json.dumps(record) + "\n")
+
+
 def exponent(xs: list[float], ys: list[float]) -> float:
     """The slope of log y over log x, least squares."""
     lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
@@ -179,11 +228,35 @@ def run_dump(comments: int, work: Path, sources: list[dict[str, Any]]) -> None:
     print(f"  dump import: peak RSS exponent over comments {peak:.2f}")
 
 
+def run_hn_items(items: int, work: Path, sources: list[dict[str, Any]]) -> None:
+    rows = []
+    for count in (items // 10, items):
+        dump = work / f"hn-items-{count}.jsonl.gz"
+        build_hn_items(dump, count, sources)
+        out = work / f"hn-imported-{count}"
+        ran = measure(threadbrief("import", str(dump), "-o", str(out)))
+        with gzip.open(dump, "rb") as handle:
+            records = raw_bytes = 0
+            for record in handle:
+                records, raw_bytes = records + 1, raw_bytes + len(record)
+        threads = sum(1 for _ in out.glob("*.json"))
+        rows.append((count, ran))
+        print(
+            f"HN items dump of {records} items ({dump.stat().st_size / 1e6:.0f} MB gzip, {raw_bytes / 1e6:.0f} MB "
+            f"uncompressed), {threads} threads: import {ran.wall:.1f} s wall, {ran.cpu:.1f} s CPU, "
+            f"{ran.peak_mb:.0f} MB peak",
+            flush=True,
+        )
+    peak = exponent([float(c) for c, _ in rows], [r.peak_mb for _, r in rows])
+    print(f"  HN items import: peak RSS exponent over items {peak:.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,3000,10000,30000", help="thread counts, comma-separated")
     parser.add_argument("--no-tools", action="store_true", help="measure the run only, not export and report")
     parser.add_argument("--dump-comments", type=int, default=0, help="also measure a Reddit dump of this many")
+    parser.add_argument("--hn-items", type=int, default=0, help="also measure a Hacker News items dump of this many")
     parser.add_argument("--keep", type=Path, default=None, help="build and run in this folder and keep it")
     parser.add_argument("--source", type=Path, default=CMV, help="the threads to copy (cmv-dev's threads/)")
     parser.add_argument(
@@ -201,6 +274,8 @@ def main() -> int:
             run_sizes(sizes, not args.no_tools, work, sources, args.jobs)
         if args.dump_comments:
             run_dump(args.dump_comments, work, sources)
+        if args.hn_items:
+            run_hn_items(args.hn_items, work, sources)
     LAUNCHER.close()
     return 0
 

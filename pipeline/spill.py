@@ -5,8 +5,8 @@ Output: the groups one at a time, in the order their key was first added, each w
 order they were added; a record whose (key, item) is already there is refused (``add`` says so), so a
 repeated record is kept once. Held in memory: one group while it is read, and SQLite's page cache (a few
 MB); the rest is in a temporary SQLite file in the system's temp directory (``TMPDIR``), deleted on close.
-``ScratchDatabase`` is the temporary SQLite file under it, shared with the run's record (``outputs.RunRecord``)
-and export's list of briefs (``export.RunBriefs``).
+``ScratchDatabase`` is the temporary SQLite file under it, shared with the run's record (``outputs.RunRecord``),
+export's list of briefs (``export.RunBriefs``) and the Hacker News items pool (``hackernews.FirebasePool``).
 Failure modes: ``OSError`` / ``sqlite3.Error`` when the temp directory cannot be written or fills up.
 """
 

@@ -4,8 +4,11 @@ Input: parsed JSON documents.
 - ``hn-algolia``: ``https://hn.algolia.com/api/v1/items/<id>``, one item with its replies nested in
   ``children`` (a JSON array of such items, or JSON Lines, gives one thread each). Read one document at a time.
 - ``hn-firebase``: ``https://hacker-news.firebaseio.com/v0/item/<id>.json`` items (``by``, ``parent``,
-  ``kids``, ``text``, ``time``, ...), one per file, a JSON array of them or one per JSON Lines line. Pooled:
-  every Firebase item of the run is read at once, so a folder of one-item downloads joins into its threads.
+  ``kids``, ``text``, ``time``, ...), one per file, a JSON array of them or one per JSON Lines line (a crawl
+  of the API or an items dump of millions of lines, plain or compressed). Pooled: every Firebase item of the
+  run joins its thread, so a folder of one-item downloads joins into its threads. The items are spilled to a
+  scratch SQLite file in ``$TMPDIR`` as they are read (``FirebasePool``), each item's thread is resolved
+  there, and threads are built one at a time: memory holds one thread, never the dump.
 
 Output: ``Imported`` threads ``hn-<root id>`` with ``source`` the item's page on news.ycombinator.com.
 The opening post is the root item (the story's text; a link story's title, so the loader adds no separate
@@ -19,15 +22,20 @@ Failure modes: nothing raised for bad items. An array element that is not an ite
 that file (the other elements are kept); every repair or omission (missing story, replies not in the input,
 deleted items, repeated ids, ``null`` items) is a ``Note``, one per kind for a file (Algolia) or for the run
 (Firebase), naming the first instance. Trees are walked with explicit stacks, never recursion: any depth the
-loader's JSON parser accepts is read, and a Firebase reply chain has no depth limit at all.
+loader's JSON parser accepts is read, and a Firebase reply chain has no depth limit at all. A Firebase run
+needs temp space for its items (``OSError`` / ``sqlite3.Error`` when ``$TMPDIR`` cannot be written or fills).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
 from ..models import Post
+from ..spill import ScratchDatabase
 from .base import Doc, DraftThread, Format, Imported, Note, text_of
 from .html import html_to_text
 
@@ -123,30 +131,42 @@ _REASONS = {
 }
 
 
+@dataclass
+class _Kind:
+    where: str  # the first thread that has it: its file, id, count and first instance
+    thread: str | None
+    n: int
+    first: str
+    total: int = 0  # over every thread
+    threads: int = 0
+
+
 class _Tally:
     """What was left out or repaired, counted per kind over many threads: one note per kind, naming the thread
-    when only one has it (as the loader does for its own repairs)."""
+    when only one has it (as the loader does for its own repairs). Keeps the first thread's instance and the
+    counts, so a dump of millions of threads is tallied in constant memory."""
 
     def __init__(self) -> None:
-        self.kinds: dict[str, list[tuple[str, str | None, int, str]]] = {}
+        self.kinds: dict[str, _Kind] = {}
 
     def add(self, kind: str, where: str, thread: str | None, n: int, first: str) -> None:
         if n:
-            self.kinds.setdefault(kind, []).append((where, thread, n, first))
+            seen = self.kinds.setdefault(kind, _Kind(where, thread, n, first))
+            seen.total += n
+            seen.threads += 1
 
     def notes(self) -> list[Note]:
         notes: list[Note] = []
-        for kind, group in self.kinds.items():
-            where, thread, n, first = group[0]
-            total = sum(g[2] for g in group)
+        for kind, seen in self.kinds.items():
+            where, thread, n, first, total = seen.where, seen.thread, seen.n, seen.first, seen.total
             if kind == "root":
                 reason = (
                     f"item {first} (the story, or the comment these reply to) is not in the input: {n} item(s) "
                     f"replying to it open the thread without it; add {FIREBASE_ITEM_URL.format(first)} to include it"
                 )
-                if len(group) > 1:
+                if seen.threads > 1:
                     reason = (
-                        f"{len(group)} threads lack their story or top item (first: item {first}): {total} item(s) "
+                        f"{seen.threads} threads lack their story or top item (first: item {first}): {total} item(s) "
                         f"reply to an item not in the input; add {FIREBASE_ITEM_URL.format('<id>')} for each"
                     )
             elif kind == "comment-root":
@@ -154,18 +174,18 @@ class _Tally:
                     f"the file's root item {first} is a comment: the thread starts at it; the story and its other "
                     "comments are not in the file (fetch the story's id from the items API for all of it)"
                 )
-                if len(group) > 1:
+                if seen.threads > 1:
                     reason = (
-                        f"{len(group)} root items are comments, not stories (first: {first}): threads start at them"
+                        f"{seen.threads} root items are comments, not stories (first: {first}): threads start at them"
                     )
             else:
                 reason = _REASONS[kind].format(n=total, first=first)
-            if len(group) == 1:
+            if seen.threads == 1:
                 notes.append(Note(where, reason, thread))
             elif kind in ("root", "comment-root"):  # these already count their threads
                 notes.append(Note(where, reason))
             else:
-                notes.append(Note(where, f"{reason} (in {len(group)} threads, first: {thread})"))
+                notes.append(Note(where, f"{reason} (in {seen.threads} threads, first: {thread})"))
         return notes
 
 
@@ -299,7 +319,7 @@ def _slim_item(value: Any) -> Any:
 
 
 def slim_firebase(value: Any) -> Any:
-    """Only what parse_firebase reads, so a pooled run holds no scores, urls or descendant counts."""
+    """Only what parse_firebase reads, so a pooled run spills no scores, urls or descendant counts."""
     if isinstance(value, list):
         return [_slim_item(v) for v in value]
     return _slim_item(value)
@@ -312,93 +332,209 @@ def _firebase_parent(item: dict[str, Any]) -> str | None:
     return parent
 
 
-def _collect_firebase(docs: list[Doc], found: Imported) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Every item of the run by id (the first of repeated ids), and the file each came from."""
-    items: dict[str, dict[str, Any]] = {}
-    where_of: dict[str, str] = {}
-    repeated: list[str] = []
-    first_repeat_where = ""
-    for doc in docs:
+_FIREBASE_SCHEMA = """
+CREATE TABLE files (n INTEGER PRIMARY KEY, path BLOB NOT NULL);
+CREATE TABLE items (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, parent TEXT, file INTEGER NOT NULL,
+    line INTEGER, value TEXT NOT NULL);
+CREATE TABLE listed (kid TEXT PRIMARY KEY, lister INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE chain (seq INTEGER PRIMARY KEY, up0 INTEGER, up INTEGER, top TEXT);
+"""
+_COMMIT_EVERY = 10_000  # items per transaction: one per item would make a dump's load disk-bound
+_IN_BATCH = 500  # ids per "id IN (...)" query, well under SQLite's limit on parameters
+
+
+def _path_bytes(path: str) -> bytes:
+    # A file name that is not UTF-8 arrives with surrogate escapes, which SQLite's TEXT would refuse.
+    return path.encode("utf-8", "surrogateescape")
+
+
+class FirebasePool:
+    """A run's Firebase items, spilled to a scratch SQLite file as they are read, then built into threads one
+    at a time: a dump of any size, in the memory of its largest thread.
+
+    Which thread an item belongs to (the top of its reply chain) is known only once every item is read, so it
+    is resolved on disk: each item points one step up its chain (its parent, or through a missing parent the
+    item that lists it in ``kids``), and the pointers are doubled with UPDATE statements until each reaches
+    the chain's top (log₂ of the deepest chain rounds). Items on a reply cycle never reach a top; those few
+    are walked one by one, as the in-memory algorithm walked every item, so the same cycle member names the
+    thread (tests/test_import_hackernews_pool.py keeps that algorithm as its oracle).
+    """
+
+    def __init__(self) -> None:
+        self.spill = ScratchDatabase(_FIREBASE_SCHEMA, prefix="threadbrief-hn-")
+        self.db = self.spill.db
+        self.first_path = ""
+        self.notes: list[Note] = []  # the null items of each file, in the order they were read
+        self.errors: list[InputError] = []
+        self.repeated = 0
+        self.first_repeat = ""
+        self.first_repeat_where = ""
+        self._path: str | None = None
+        self._file = 0
+        self._pending = 0
+        self._resolved = False
+
+    def add(self, doc: Doc) -> None:
+        self.first_path = self.first_path or doc.path
         values = doc.value if isinstance(doc.value, list) else [doc.value]
-        bad: list[int] = []
-        nulls = 0
+        bad, first_bad, nulls = 0, 0, 0
         for index, value in enumerate(values, 1):
             if value is None:
                 nulls += 1
                 continue
             item_id = _item_id(value.get("id")) if isinstance(value, dict) else None
             if item_id is None or value.get("type") not in _ITEM_TYPES:
-                bad.append(index)
+                bad += 1
+                first_bad = first_bad or index
                 continue
-            if item_id in items:
-                if not repeated:
-                    first_repeat_where = doc.where
-                repeated.append(item_id)
-                continue
-            items[item_id] = value
-            where_of[item_id] = doc.where
+            self._add_item(item_id, _slim_item(value), doc)
         if bad:
-            found.errors.append(
+            self.errors.append(
                 InputError(
                     doc.path,
-                    f"{len(bad)} element(s) are not Hacker News items (first: element {bad[0]}; an item needs a "
+                    f"{bad} element(s) are not Hacker News items (first: element {first_bad}; an item needs a "
                     "numeric id and a type story/comment/job/poll/pollopt): left out",
                     doc.line,
                 )
             )
         if nulls:
-            found.notes.append(Note(doc.where, f"{nulls} null item(s) (ids the API does not know) skipped"))
-    if repeated:
-        found.notes.append(
-            Note(
-                first_repeat_where,
-                f"{len(repeated)} item(s) given more than once (first: {_first(repeated)}): the first copy kept",
-            )
+            self.notes.append(Note(doc.where, f"{nulls} null item(s) (ids the API does not know) skipped"))
+
+    def _add_item(self, item_id: str, item: dict[str, Any], doc: Doc) -> None:
+        if doc.path != self._path:
+            self._path = doc.path
+            cursor = self.db.execute("INSERT INTO files (path) VALUES (?)", (_path_bytes(doc.path),))
+            self._file = int(cursor.lastrowid or 0)
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO items (id, parent, file, line, value) VALUES (?, ?, ?, ?, ?)",
+            (item_id, _firebase_parent(item), self._file, doc.line, json.dumps(item)),
         )
-    return items, where_of
+        if cursor.rowcount != 1:  # the first copy of an id is kept
+            if not self.repeated:
+                self.first_repeat, self.first_repeat_where = item_id, doc.where
+            self.repeated += 1
+            return
+        seq = int(cursor.lastrowid or 0)
+        # The first item (in reading order) to list a kid is the one a chain climbs through when it is missing.
+        listed = _ids(item.get("kids")) + _ids(item.get("parts"))
+        if listed:
+            self.db.executemany("INSERT OR IGNORE INTO listed (kid, lister) VALUES (?, ?)", ((k, seq) for k in listed))
+        self._pending += 1
+        if self._pending >= _COMMIT_EVERY:
+            self.db.commit()
+            self._pending = 0
 
+    def _resolve_tops(self) -> None:
+        """Fill chain.top for every item: its thread's key (an item id, given or missing). Once: a run's second
+        pass reads the threads again from the same tops."""
+        if self._resolved:
+            return
+        db = self.db
+        db.commit()
+        db.execute("DROP INDEX IF EXISTS chain_top")
+        db.execute("DELETE FROM chain")  # what a call stopped part-way left
+        # One step up: the parent when given, else the first item listing the missing parent as a kid; none
+        # at the top, which is the item itself (no parent) or the missing parent no item lists.
+        db.execute(
+            "INSERT INTO chain (seq, up0, up, top) "
+            "SELECT i.seq, coalesce(p.seq, l.lister), coalesce(p.seq, l.lister), "
+            "CASE WHEN i.parent IS NULL THEN i.id WHEN p.seq IS NULL AND l.lister IS NULL THEN i.parent END "
+            "FROM items AS i LEFT JOIN items AS p ON p.id = i.parent "
+            "LEFT JOIN listed AS l ON p.seq IS NULL AND l.kid = i.parent"
+        )
+        left = db.execute("SELECT count(*) FROM chain WHERE top IS NULL").fetchone()[0]
+        while left:
+            db.execute(
+                "UPDATE chain SET up = c.up, top = c.top FROM chain AS c WHERE chain.top IS NULL AND chain.up = c.seq"
+            )
+            before, left = left, db.execute("SELECT count(*) FROM chain WHERE top IS NULL").fetchone()[0]
+            if left == before:
+                break  # only items on or under a reply cycle are left: none of them reaches a top
+        # Each round settles at least the unsettled item nearest its top, so what is left reaches a cycle. The
+        # first (in reading order) of a cycle's items walks up until it meets its own path: that item names
+        # the thread of the cycle and of every item under it, as the in-memory walk did.
+        seq = 0
+        while left:
+            row = db.execute("SELECT seq FROM chain WHERE top IS NULL AND seq > ? ORDER BY seq LIMIT 1", (seq,))
+            found = row.fetchone()
+            if found is None:
+                break
+            seq = node = int(found[0])
+            path: list[int] = []
+            on_path: set[int] = set()
+            while True:
+                top, step = db.execute("SELECT top, up0 FROM chain WHERE seq = ?", (node,)).fetchone()
+                if top is not None:
+                    break
+                path.append(node)
+                on_path.add(node)
+                if step in on_path:
+                    top = db.execute("SELECT id FROM items WHERE seq = ?", (step,)).fetchone()[0]
+                    break
+                node = step
+            db.executemany("UPDATE chain SET top = ? WHERE seq = ?", ((top, n) for n in path))
+        db.execute("CREATE INDEX chain_top ON chain (top, seq)")
+        db.commit()
+        self._resolved = True
 
-def _firebase_groups(items: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-    """Items grouped by the top of their reply chain: a given item with no parent (the story), else the first
-    id the chain reaches that is not in the input. A missing parent that a given item lists in its ``kids`` is
-    climbed through that item, so a gap in the middle of a thread does not split it."""
-    listed_by: dict[str, str] = {}
-    for item_id, item in items.items():
-        for kid in _ids(item.get("kids")) + _ids(item.get("parts")):
-            listed_by.setdefault(kid, item_id)
-    top_of: dict[str, str] = {}
-    groups: dict[str, list[str]] = {}
-    for item_id in items:
-        path: list[str] = []
-        on_path: set[str] = set()
-        node = item_id
-        while True:
-            if node in top_of:
-                top = top_of[node]
-                break
-            path.append(node)
-            on_path.add(node)
-            parent = _firebase_parent(items[node])
-            if parent is None:
-                top = node
-                break
-            step = parent if parent in items else listed_by.get(parent)
-            if step is None:
-                top = parent  # the chain leaves the input: the thread is named after the missing item
-                break
-            if step in on_path:
-                top = step  # a reply cycle; the loader cuts it, here it only has to end
-                break
-            node = step
-        for n in path:
-            top_of[n] = top
-        groups.setdefault(top, []).append(item_id)
-    return groups
+    def _known(self, ids: set[str]) -> set[str]:
+        """Those of ``ids`` that are items of the input."""
+        wanted = sorted(ids)
+        known: set[str] = set()
+        for start in range(0, len(wanted), _IN_BATCH):
+            batch = wanted[start : start + _IN_BATCH]
+            marks = ",".join("?" * len(batch))
+            known.update(r[0] for r in self.db.execute(f"SELECT id FROM items WHERE id IN ({marks})", batch))
+        return known
+
+    def threads(self) -> Iterator[Imported]:
+        """One thread per top, in the order of each thread's first item read; the notes and errors after. Each
+        call builds them again from the spill, with the same notes (a run reads its inputs twice)."""
+        self._resolve_tops()
+        tally = _Tally()
+        members_of = self.db.cursor()
+        groups = self.db.cursor().execute("SELECT top, min(seq) AS first FROM chain GROUP BY top ORDER BY first")
+        for top, _first_seq in groups:
+            items: dict[str, dict[str, Any]] = {}
+            where_of: dict[str, str] = {}
+            rows = members_of.execute(
+                "SELECT i.id, f.path, i.line, i.value FROM chain AS c JOIN items AS i ON i.seq = c.seq "
+                "JOIN files AS f ON f.n = i.file WHERE c.top = ? ORDER BY c.seq",
+                (top,),
+            )
+            for item_id, path, line, value in rows:
+                items[item_id] = json.loads(value)
+                where_of[item_id] = Doc(path.decode("utf-8", "surrogateescape"), None, line).where
+            wanted = {top}
+            for item in items.values():
+                wanted.update(_ids(item.get("kids")), _ids(item.get("parts")))
+                parent = _firebase_parent(item)
+                if parent is not None:
+                    wanted.add(parent)
+            known = self._known(wanted - items.keys()) | items.keys()
+            thread = _firebase_thread(top, items, known, where_of, tally)
+            if thread is not None:
+                yield Imported(threads=[thread])
+        notes = list(self.notes)
+        if self.repeated:
+            notes.append(
+                Note(
+                    self.first_repeat_where,
+                    f"{self.repeated} item(s) given more than once (first: {_first([self.first_repeat])}): the "
+                    "first copy kept",
+                )
+            )
+        yield Imported(notes=notes + tally.notes(), errors=list(self.errors))
+
+    def close(self) -> None:
+        self.spill.close()
 
 
 def _firebase_thread(
-    top: str, member_ids: list[str], items: dict[str, dict[str, Any]], where_of: dict[str, str], tally: _Tally
+    top: str, items: dict[str, dict[str, Any]], known: set[str], where_of: dict[str, str], tally: _Tally
 ) -> DraftThread | None:
+    """The thread of ``items`` (every item whose chain tops at ``top``); ``known``: which of the ids they name
+    (parents, kids, parts, the top) are items of the input."""
     root = items.get(top)
 
     def order(item_id: str) -> tuple[int, float, tuple[int, str]]:
@@ -406,7 +542,7 @@ def _firebase_thread(
         at = float(time) if isinstance(time, (int, float)) and not isinstance(time, bool) else float("inf")
         return (0 if item_id == top else 1, at, _numeric_key(item_id))
 
-    ordered = sorted(member_ids, key=order)
+    ordered = sorted(items, key=order)
     thread_id = f"hn-{top}"
     where = where_of[top] if root is not None else where_of[ordered[0]]
     title = _title(root.get("title")) if root is not None and root.get("type") in _HEADED_TYPES else None
@@ -418,10 +554,10 @@ def _firebase_thread(
     parts_missing: list[str] = []
     for item_id in ordered:
         item = items[item_id]
-        kids_missing += [k for k in _ids(item.get("kids")) if k not in items]
-        parts_missing += [k for k in _ids(item.get("parts")) if k not in items]
+        kids_missing += [k for k in _ids(item.get("kids")) if k not in known]
+        parts_missing += [k for k in _ids(item.get("parts")) if k not in known]
         parent = _firebase_parent(item)
-        if parent is not None and parent not in items:
+        if parent is not None and parent not in known:
             if parent == top:
                 orphans.add(item_id)
             else:
@@ -455,14 +591,16 @@ def _firebase_thread(
 
 
 def parse_firebase(docs: list[Doc]) -> Imported:
+    """Firebase items in memory → threads (what the loader does through ``FirebasePool``, for a list at hand)."""
+    pool = FirebasePool()
     found = Imported()
-    items, where_of = _collect_firebase(docs, found)
-    tally = _Tally()
-    for top, member_ids in _firebase_groups(items).items():
-        thread = _firebase_thread(top, member_ids, items, where_of, tally)
-        if thread is not None:
-            found.threads.append(thread)
-    found.notes += tally.notes()
+    try:
+        for doc in docs:
+            pool.add(doc)
+        for piece in pool.threads():
+            found.add(piece)
+    finally:
+        pool.close()
     return found
 
 
@@ -482,7 +620,8 @@ FIREBASE = Format(
     name="hn-firebase",
     title="Hacker News items from the official Firebase API (by, parent, kids)",
     obtain="curl https://hacker-news.firebaseio.com/v0/item/<id>.json for the story and every id in its kids "
-    "(recursively): one file per item, a JSON array or JSON Lines; all files of a run are read together",
+    "(recursively): one file per item, a JSON array or JSON Lines (an items dump of any size, .gz/.zst too); all "
+    "files of a run are read together",
     kept="items (story, comment, job, poll, pollopt) joined into threads by parent: the story first, then by time; "
     "authors, reply links, HTML → text; deleted/dead items kept as placeholders when a reply hangs under them, "
     "else left out; kids not in the input and a missing story are noted",
@@ -490,6 +629,7 @@ FIREBASE = Format(
     parse_json=parse_firebase,
     pooled=True,
     slim=slim_firebase,
+    pool=FirebasePool,
 )
 
 FORMATS: tuple[Format, ...] = (ALGOLIA, FIREBASE)
