@@ -31,6 +31,7 @@ import random
 import sys
 import tempfile
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,48 +208,33 @@ def run_sizes(sizes: list[int], tools: bool, work: Path, sources: list[dict[str,
         print(f"  {step:>6}: wall {wall:5.2f}  CPU {cpu:5.2f}  peak RSS {peak:5.2f}")
 
 
-def run_dump(comments: int, work: Path, sources: list[dict[str, Any]]) -> None:
+def run_import(name: str, unit: str, total: int, work: Path, build: Callable[[Path, int], None], out: str) -> None:
+    """``threadbrief import`` of a generated dump of total/10 and total records (``build`` writes one), into a
+    folder of thread files (``out`` "") or one JSON Lines file (``out`` ".jsonl"): its size, time and peak RSS."""
     rows = []
-    for count in (comments // 10, comments):
-        dump = work / f"RC-{count}.jsonl.gz"
-        build_dump(dump, count, max(10, count // 50), sources)
-        ran = measure(threadbrief("import", str(dump), "-o", str(work / f"imported-{count}.jsonl")))
+    for count in (total // 10, total):
+        dump = work / f"{name}-{count}.jsonl.gz"
+        build(dump, count)
+        imported = work / f"{name}-imported-{count}{out}"
+        ran = measure(threadbrief("import", str(dump), "-o", str(imported)))
         with gzip.open(dump, "rb") as handle:
             records = raw_bytes = 0
             for record in handle:
                 records, raw_bytes = records + 1, raw_bytes + len(record)
+        if imported.is_dir():
+            threads = sum(1 for _ in imported.glob("*.json"))
+        else:
+            with imported.open("rb") as lines:
+                threads = sum(1 for _ in lines)
         rows.append((count, ran))
         print(
-            f"dump of {count} comments ({dump.stat().st_size / 1e6:.0f} MB gzip, {raw_bytes / 1e6:.0f} MB "
-            f"uncompressed, {records} records): "
-            f"import {ran.wall:.1f} s wall, {ran.cpu:.1f} s CPU, {ran.peak_mb:.0f} MB peak",
-            flush=True,
-        )
-    peak = exponent([float(c) for c, _ in rows], [r.peak_mb for _, r in rows])
-    print(f"  dump import: peak RSS exponent over comments {peak:.2f}")
-
-
-def run_hn_items(items: int, work: Path, sources: list[dict[str, Any]]) -> None:
-    rows = []
-    for count in (items // 10, items):
-        dump = work / f"hn-items-{count}.jsonl.gz"
-        build_hn_items(dump, count, sources)
-        out = work / f"hn-imported-{count}"
-        ran = measure(threadbrief("import", str(dump), "-o", str(out)))
-        with gzip.open(dump, "rb") as handle:
-            records = raw_bytes = 0
-            for record in handle:
-                records, raw_bytes = records + 1, raw_bytes + len(record)
-        threads = sum(1 for _ in out.glob("*.json"))
-        rows.append((count, ran))
-        print(
-            f"HN items dump of {records} items ({dump.stat().st_size / 1e6:.0f} MB gzip, {raw_bytes / 1e6:.0f} MB "
+            f"{name} dump of {records} {unit} ({dump.stat().st_size / 1e6:.0f} MB gzip, {raw_bytes / 1e6:.0f} MB "
             f"uncompressed), {threads} threads: import {ran.wall:.1f} s wall, {ran.cpu:.1f} s CPU, "
             f"{ran.peak_mb:.0f} MB peak",
             flush=True,
         )
     peak = exponent([float(c) for c, _ in rows], [r.peak_mb for _, r in rows])
-    print(f"  HN items import: peak RSS exponent over items {peak:.2f}")
+    print(f"  {name} import: peak RSS exponent over {unit} {peak:.2f}")
 
 
 def main() -> int:
@@ -273,9 +259,13 @@ def main() -> int:
         if sizes:
             run_sizes(sizes, not args.no_tools, work, sources, args.jobs)
         if args.dump_comments:
-            run_dump(args.dump_comments, work, sources)
+
+            def reddit(path: Path, count: int) -> None:
+                build_dump(path, count, max(10, count // 50), sources)
+
+            run_import("Reddit", "records", args.dump_comments, work, reddit, ".jsonl")
         if args.hn_items:
-            run_hn_items(args.hn_items, work, sources)
+            run_import("HN-items", "items", args.hn_items, work, lambda path, n: build_hn_items(path, n, sources), "")
     LAUNCHER.close()
     return 0
 

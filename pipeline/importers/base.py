@@ -150,6 +150,19 @@ class DocPool(Protocol):
     def close(self) -> None: ...
 
 
+def through_pool(pool: DocPool, docs: list[Doc]) -> Imported:
+    """``docs`` in memory through ``pool`` (what the loader does as it reads them), for a list at hand."""
+    found = Imported()
+    try:
+        for doc in docs:
+            pool.add(doc)
+        for piece in pool.threads():
+            found.add(piece)
+    finally:
+        pool.close()
+    return found
+
+
 class ListPool:
     """The documents in a list, for the format's one ``parse_json`` call (formats whose exports are small)."""
 

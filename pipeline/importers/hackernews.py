@@ -36,7 +36,7 @@ from typing import Any
 from ..errors import InputError
 from ..models import Post
 from ..spill import ScratchDatabase
-from .base import Doc, DraftThread, Format, Imported, Note, text_of
+from .base import Doc, DraftThread, Format, Imported, Note, text_of, through_pool
 from .html import html_to_text
 
 ITEM_URL = "https://news.ycombinator.com/item?id={}"
@@ -444,8 +444,12 @@ class FirebasePool:
         )
         left = db.execute("SELECT count(*) FROM chain WHERE top IS NULL").fetchone()[0]
         while left:
+            # Correlated subqueries rather than UPDATE ... FROM, which SQLite has only since 3.33 (2020): Python
+            # links the system's SQLite, older on some distributions still in use. A row read already doubled
+            # in this statement is only further up the same chain.
             db.execute(
-                "UPDATE chain SET up = c.up, top = c.top FROM chain AS c WHERE chain.top IS NULL AND chain.up = c.seq"
+                "UPDATE chain SET up = (SELECT c.up FROM chain AS c WHERE c.seq = chain.up), "
+                "top = (SELECT c.top FROM chain AS c WHERE c.seq = chain.up) WHERE top IS NULL"
             )
             before, left = left, db.execute("SELECT count(*) FROM chain WHERE top IS NULL").fetchone()[0]
             if left == before:
@@ -592,16 +596,7 @@ def _firebase_thread(
 
 def parse_firebase(docs: list[Doc]) -> Imported:
     """Firebase items in memory → threads (what the loader does through ``FirebasePool``, for a list at hand)."""
-    pool = FirebasePool()
-    found = Imported()
-    try:
-        for doc in docs:
-            pool.add(doc)
-        for piece in pool.threads():
-            found.add(piece)
-    finally:
-        pool.close()
-    return found
+    return through_pool(FirebasePool(), docs)
 
 
 ALGOLIA = Format(

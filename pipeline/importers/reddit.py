@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import InputError
 from ..models import Post
 from ..spill import Group, GroupSpill, Spilled
-from .base import Doc, DraftThread, Format, Imported, Note, id_of, text_of
+from .base import Doc, DraftThread, Format, Imported, Note, id_of, text_of, through_pool
 
 SITE = "https://www.reddit.com"
 _GONE = frozenset({"[deleted]", "[removed]"})
@@ -404,16 +404,7 @@ class DumpPool:
 
 def parse_dump(docs: list[Doc]) -> Imported:
     """Dump records in memory → threads (what the loader does through ``DumpPool``, for a list at hand)."""
-    pool = DumpPool()
-    found = Imported()
-    try:
-        for doc in docs:
-            pool.add(doc)
-        for piece in pool.threads():
-            found.add(piece)
-    finally:
-        pool.close()
-    return found
+    return through_pool(DumpPool(), docs)
 
 
 FORMATS: tuple[Format, ...] = (
