@@ -1,7 +1,10 @@
 """GitHub issues and pull requests → threads, from the REST API's JSON or the gh CLI's.
 
-Input: every GitHub document of the run at once (the format is pooled), so an issue object in one file and its
-comments in another become one thread. Each document is one of these, or an array of them:
+Input: every GitHub document of the run (the format is pooled), so an issue object in one file and its
+comments in another become one thread. The loader hands each document to ``GitHubPool`` as it is read, which
+spills each item (slimmed) to a temporary SQLite file under its issue (``spill.GroupSpill``) and then builds the
+threads one issue at a time: a whole repository's issues and comments are read in the memory of its largest
+thread. Each document is one of these, or an array of them:
 
 - issue comments, ``GET /repos/O/R/issues/N/comments``: ``{id, user: {login, type}, body, created_at, html_url,
   issue_url}``;
@@ -12,30 +15,34 @@ comments in another become one thread. Each document is one of these, or an arra
 - ``gh issue view N --json title,body,author,comments`` / ``gh pr view`` (an array from ``gh issue list --json``):
   ``{number, title, body, url, author: {login}, comments: [{author, body, createdAt, url}], reviews?}``.
 
-Output: one thread per issue or pull request, id ``github-<owner>-<repo>-<number>`` (joined on the owner, repository
-and number named by ``issue_url`` / ``pull_request_url`` / ``html_url`` / ``url``), source its page. Posts: the
-opening post (id: the issue number), then the comments in time order. Bodies are Markdown and stay as written,
-except HTML inside them (``<details>``, ``<img>``, tables, template ``<!-- -->`` comments), which becomes text
-through ``html_to_text``. Reply links: a review comment replies to its ``in_reply_to_id``; issue comments are flat
-and reply to the opening post, except a quote-reply: a comment whose ``> `` lines all appear (case, quote marks,
-whitespace and Markdown emphasis folded) in an earlier post's own text replies to the latest such post. The ``>``
-lines stay in its text. Authors are logins; a deleted account (``ghost``, or no user) is None.
+Output: one thread per issue or pull request, in the order the documents first name them, id
+``github-<owner>-<repo>-<number>`` (joined on the owner, repository and number named by ``issue_url`` /
+``pull_request_url`` / ``html_url`` / ``url``), source its page. Posts: the opening post (id: the issue number),
+then the comments in time order. Bodies are Markdown and stay as written, except HTML inside them (``<details>``,
+``<img>``, tables, template ``<!-- -->`` comments), which becomes text through ``html_to_text``. Reply links: a
+review comment replies to its ``in_reply_to_id``; issue comments are flat and reply to the opening post, except a
+quote-reply: a comment whose ``> `` lines all appear (case, quote marks, whitespace and Markdown emphasis folded) in
+an earlier post's own text replies to the latest such post. The ``>`` lines stay in its text. Authors are logins; a
+deleted account (``ghost``, or no user) is None.
 
 Left out, each with one note per thread: bot comments (login ending ``[bot]``, ``type: "Bot"``, gh's
 ``is_bot``), comments without text, a comment or opening post given twice. Comments given without their issue
 still make a thread, with no opening post and a note saying how to add it. Failure modes: an item of a document
-that is none of the shapes above is left out with a note naming the document; nothing raises.
+that is none of the shapes above is left out with a note naming the document; nothing raises, except
+``OSError`` / ``sqlite3.Error`` from the spill when the temp directory (``TMPDIR``) cannot be written or fills up.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..models import Post
+from ..spill import GroupSpill
 from ..text import fold
 from .base import Doc, DraftThread, Format, Imported, Note, id_of, text_of
 from .html import html_to_text
@@ -178,7 +185,7 @@ def detect(value: Any) -> bool:
     return _kind(value) is not None
 
 
-# --- slimming: what parse needs of a document, so a pooled run does not hold whole API responses -----------
+# --- slimming: what parse needs of a document, so the spill does not hold whole API responses ------------
 
 _KEPT_FIELDS = (
     "id",
@@ -376,90 +383,89 @@ def _page_url(url: Any) -> str | None:
     return url.split("#", 1)[0] if isinstance(url, str) and _PAGE_URL.match(url) else None
 
 
-class _Reader:
-    def __init__(self) -> None:
-        self.threads: dict[_Key, _Acc] = {}
-        self.notes: list[Note] = []
+def _key(place: tuple[str, str, str] | None, where: str, index: int, number: Any = None) -> _Key:
+    """What joins an item to its thread: the issue's owner, repository and number when a URL names them, else
+    the number within its document, else the document (and item) itself."""
+    if place is not None:
+        return ("github", place[0].lower(), place[1].lower(), place[2])
+    if isinstance(number, int):
+        return ("number", where, str(number))
+    return ("document", where) if index < 0 else ("document", where, str(index))
 
-    def acc(self, key: _Key, place: tuple[str, str, str] | None, where: str) -> _Acc:
-        found = self.threads.get(key)
-        if found is None:
-            found = _Acc(where=where)
-            if place is not None:
-                found.owner, found.repo, found.number = place
-            self.threads[key] = found
-        return found
 
-    def key(self, place: tuple[str, str, str] | None, where: str, index: int, number: Any = None) -> _Key:
-        if place is not None:
-            return ("github", place[0].lower(), place[1].lower(), place[2])
-        if isinstance(number, int):
-            return ("number", where, str(number))
-        return ("document", where) if index < 0 else ("document", where, str(index))
+def _gh_comments(item: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in item["comments"] if isinstance(c, dict)]
 
-    def document(self, doc: Doc) -> None:
-        values = doc.value if isinstance(doc.value, list) else [doc.value]
-        unknown: list[int] = []
-        for index, item in enumerate(values):
-            kind = _kind(item)
-            if kind == "issue":
-                self.issue(item, doc.where, index)
-            elif kind == "gh":
-                self.gh(item, doc.where, index)
-            elif kind in ("comment", "review"):
-                self.comment(item, kind == "review", doc.where)
-            else:
-                unknown.append(index)
-        if unknown:
-            self.notes.append(
-                Note(
-                    doc.where,
-                    f"{len(unknown)} item(s) are not GitHub issues or comments (first: item {unknown[0]}): left out",
-                )
-            )
 
-    def opening(self, acc: _Acc, item: _Item, title: Any, source: Any, where: str) -> None:
-        if acc.opening is not None:
-            acc.repeated_opening += 1
-            return
-        acc.opening = item
-        acc.title = title if isinstance(title, str) and title.strip() else None
-        acc.where = where
-        page = _page_url(source)
-        if page is not None:
-            acc.source = page
-
-    def issue(self, item: dict[str, Any], where: str, index: int) -> None:
+def _locate(kind: str, item: dict[str, Any], where: str, index: int) -> tuple[_Key, tuple[str, str, str] | None]:
+    """An item's thread key and the place (owner, repository, number) it names, if any."""
+    if kind == "issue":
         place = _first_place(item, ("html_url", "url", "comments_url"))
-        acc = self.acc(self.key(place, where, index), place, where)
-        user = item.get("user")
-        number = str(item["number"])
-        acc.number = acc.number or number
-        post = _Item(number, _author(user), _is_bot(user), text_of(item.get("body")), _created(item), None, False)
-        self.opening(acc, post, item.get("title"), item.get("html_url"), where)
+        return _key(place, where, index), place
+    if kind == "gh":
+        place = _place(item.get("url")) or next(
+            (p for p in (_place(c.get("url")) for c in _gh_comments(item)) if p), None
+        )
+        return _key(place, where, index, item.get("number")), place
+    urls = ("pull_request_url", "html_url") if kind == "review" else ("issue_url", "html_url")
+    place = _first_place(item, urls)
+    return _key(place, where, -1), place
 
-    def gh(self, item: dict[str, Any], where: str, index: int) -> None:
-        comments = [c for c in item["comments"] if isinstance(c, dict)]
-        place = _place(item.get("url")) or next((p for p in (_place(c.get("url")) for c in comments) if p), None)
-        number = item.get("number")
-        acc = self.acc(self.key(place, where, index, number), place, where)
-        if isinstance(number, int):
-            acc.number = acc.number or str(number)
-        author = item.get("author")
-        opening_id = acc.number or "op"
-        post = _Item(opening_id, _author(author), _is_bot(author), text_of(item.get("body")), None, None, False)
-        self.opening(acc, post, item.get("title"), item.get("url"), where)
-        reviews = [r for r in item.get("reviews") or [] if isinstance(r, dict)]
-        acc.comments += [_comment_item(comment, "author") for comment in comments + reviews]
 
-    def comment(self, item: dict[str, Any], review: bool, where: str) -> None:
-        urls = ("pull_request_url", "html_url") if review else ("issue_url", "html_url")
-        place = _first_place(item, urls)
-        acc = self.acc(self.key(place, where, -1), place, where)
-        if acc.source is None:
-            acc.source = _page_url(item.get("html_url"))
-        reply_to = id_of(item.get("in_reply_to_id")) if review else None
-        acc.comments.append(_comment_item(item, "user", reply_to, review))
+def _new_acc(place: tuple[str, str, str] | None, where: str) -> _Acc:
+    acc = _Acc(where=where)
+    if place is not None:
+        acc.owner, acc.repo, acc.number = place
+    return acc
+
+
+def _opening(acc: _Acc, item: _Item, title: Any, source: Any, where: str) -> None:
+    if acc.opening is not None:
+        acc.repeated_opening += 1
+        return
+    acc.opening = item
+    acc.title = title if isinstance(title, str) and title.strip() else None
+    acc.where = where
+    page = _page_url(source)
+    if page is not None:
+        acc.source = page
+
+
+def _read_issue(acc: _Acc, item: dict[str, Any], where: str) -> None:
+    user = item.get("user")
+    number = str(item["number"])
+    acc.number = acc.number or number
+    post = _Item(number, _author(user), _is_bot(user), text_of(item.get("body")), _created(item), None, False)
+    _opening(acc, post, item.get("title"), item.get("html_url"), where)
+
+
+def _read_gh(acc: _Acc, item: dict[str, Any], where: str) -> None:
+    number = item.get("number")
+    if isinstance(number, int):
+        acc.number = acc.number or str(number)
+    author = item.get("author")
+    opening_id = acc.number or "op"
+    post = _Item(opening_id, _author(author), _is_bot(author), text_of(item.get("body")), None, None, False)
+    _opening(acc, post, item.get("title"), item.get("url"), where)
+    reviews = [r for r in item.get("reviews") or [] if isinstance(r, dict)]
+    acc.comments += [_comment_item(comment, "author") for comment in _gh_comments(item) + reviews]
+
+
+def _read_comment(acc: _Acc, item: dict[str, Any], review: bool) -> None:
+    if acc.source is None:
+        acc.source = _page_url(item.get("html_url"))
+    reply_to = id_of(item.get("in_reply_to_id")) if review else None
+    acc.comments.append(_comment_item(item, "user", reply_to, review))
+
+
+def _read(acc: _Acc, kind: str, item: dict[str, Any], where: str) -> None:
+    """One item into its thread's accumulator."""
+    if kind == "issue":
+        _read_issue(acc, item, where)
+    elif kind == "gh":
+        _read_gh(acc, item, where)
+    else:
+        _read_comment(acc, item, kind == "review")
 
 
 # --- one thread -----------------------------------------------------------------------------------------
@@ -624,18 +630,77 @@ def _finish(acc: _Acc) -> tuple[DraftThread, list[Note]]:
     return draft, [Note(where, reason, draft.id) for reason in notes]
 
 
+def _built(acc: _Acc) -> Imported:
+    """One issue's accumulator → its thread (none when no post has text) and its notes."""
+    draft, notes = _finish(acc)
+    if draft.posts:
+        return Imported(threads=[draft], notes=notes)
+    return Imported(
+        notes=[*notes, Note(draft.where, "no post with text (all from bots, or empty): no thread", draft.id)]
+    )
+
+
+class GitHubPool:
+    """A run's GitHub documents (as the loader hands them: slimmed by ``slim``), each item spilled to disk
+    under its issue's key as it is read (``spill``), then built into threads one issue at a time: a
+    repository's every issue and comment, in the memory of its largest thread. Held meanwhile: the notes on
+    items of no GitHub shape."""
+
+    def __init__(self) -> None:
+        self.spill = GroupSpill()
+        self.notes: list[Note] = []
+        self.first_path = ""
+
+    def add(self, doc: Doc) -> None:
+        self.first_path = self.first_path or doc.path
+        values = doc.value if isinstance(doc.value, list) else [doc.value]
+        unknown: list[int] = []
+        for index, item in enumerate(values):
+            kind = _kind(item)
+            if kind is None:
+                unknown.append(index)
+                continue
+            key, _ = _locate(kind, item, doc.where, index)
+            group = self.spill.group("\0".join(key), doc.path, doc.line)  # no NUL in a path or a login
+            # No item id: a repeated comment or issue is kept in the spill, to be noted when its thread is built.
+            self.spill.add(group, None, doc.path, doc.line, [kind, doc.where, index, item])
+        if unknown:
+            self.notes.append(
+                Note(
+                    doc.where,
+                    f"{len(unknown)} item(s) are not GitHub issues or comments (first: item {unknown[0]}): left out",
+                )
+            )
+
+    def threads(self) -> Iterator[Imported]:
+        """The notes on unreadable items, then one thread per issue, in the order the items first name them.
+        Each call builds them again from the spill, with the same notes (a run reads its inputs twice)."""
+        yield Imported(notes=list(self.notes))
+        for _group, records in self.spill.groups():
+            acc: _Acc | None = None
+            for record in records:
+                kind, where, index, item = record.value
+                if acc is None:
+                    acc = _new_acc(_locate(kind, item, where, index)[1], where)
+                _read(acc, kind, item, where)
+            if acc is not None:
+                yield _built(acc)
+
+    def close(self) -> None:
+        self.spill.close()
+
+
 def parse(docs: list[Doc]) -> Imported:
-    reader = _Reader()
-    for doc in docs:
-        reader.document(doc)
-    found = Imported(notes=reader.notes)
-    for acc in reader.threads.values():
-        draft, notes = _finish(acc)
-        found.notes += notes
-        if draft.posts:
-            found.threads.append(draft)
-        else:
-            found.notes.append(Note(draft.where, "no post with text (all from bots, or empty): no thread", draft.id))
+    """Documents in memory → threads (what the loader does through ``GitHubPool``, for a list at hand)."""
+    pool = GitHubPool()
+    found = Imported()
+    try:
+        for doc in docs:
+            pool.add(doc)
+        for piece in pool.threads():
+            found.add(piece)
+    finally:
+        pool.close()
     return found
 
 
@@ -657,5 +722,6 @@ FORMATS: tuple[Format, ...] = (
         parse_json=parse,
         pooled=True,
         slim=slim,
+        pool=GitHubPool,
     ),
 )
