@@ -65,6 +65,7 @@ FILES: dict[str, Any] = {
         _comment(102, "alice", "> Which version do you run?\n\nVersion 2.1, on Linux.", 3),
         _comment(103, "dependabot[bot]", "Bumps widget-core to 2.2.", 2),
         _comment(104, "erin", "   ", 4),
+        _comment(302, "erin", "Me too, on Windows.", 8, number=9),
     ],
     "reviews-5.json": [
         _review(201, "carol", "Please rename this function.", 5),
@@ -92,14 +93,19 @@ ISSUE_5 = (
         ("202", "alice", "201", "Renamed it."),
     ],
 )
-ISSUE_9 = (
-    "github-acme-widget-9",
-    None,
-    f"{PAGE}/issues/9",
-    "more.json",
-    False,
-    [("301", "dave", None, "Same crash here, on macOS.")],
-)
+
+
+def _issue_9(where: str) -> tuple[Any, ...]:
+    return (
+        "github-acme-widget-9",
+        None,
+        f"{PAGE}/issues/9",
+        where,  # no opening post: the file that first named the issue
+        False,
+        [("301", "dave", None, "Same crash here, on macOS."), ("302", "erin", None, "Me too, on Windows.")],
+    )
+
+
 NOTES_5 = [
     "1 comment(s) given more than once ('101'): kept once",
     "1 bot comment(s) left out (dependabot[bot]; first: '103'): not part of the debate",
@@ -107,7 +113,7 @@ NOTES_5 = [
     "1 comment(s) quote an earlier comment: linked as replies to it",
 ]
 NOTE_9 = (
-    "issue body not given (1 comment(s) read without it): pass the issue JSON alongside "
+    "issue body not given (2 comment(s) read without it): pass the issue JSON alongside "
     "(GET /repos/OWNER/REPO/issues/N, or gh issue view N --json title,body,author,comments)"
 )
 UNKNOWN = ("more.json", "1 item(s) are not GitHub issues or comments (first: item 2): left out", None)
@@ -123,11 +129,12 @@ def _seen(found: Imported) -> tuple[list[Any], list[tuple[str, str, str | None]]
 
 def _expected(order: tuple[str, ...]) -> tuple[list[Any], list[tuple[str, str, str | None]]]:
     notes_5 = [("issue-5.json", reason, "github-acme-widget-5") for reason in NOTES_5]
-    notes_9 = [("more.json", NOTE_9, "github-acme-widget-9")]
+    where_9 = next(name for name in order if name in ("more.json", "comments-5.json"))
+    notes_9 = [(where_9, NOTE_9, "github-acme-widget-9")]
     # Threads in the order their issue is first named: more.json names issue 9 before issue 5.
     if order[0] == "more.json":
-        return [ISSUE_9, ISSUE_5], [UNKNOWN, *notes_9, *notes_5]
-    return [ISSUE_5, ISSUE_9], [UNKNOWN, *notes_5, *notes_9]
+        return [_issue_9(where_9), ISSUE_5], [UNKNOWN, *notes_9, *notes_5]
+    return [ISSUE_5, _issue_9(where_9)], [UNKNOWN, *notes_5, *notes_9]
 
 
 def _pool_of(order: tuple[str, ...]) -> github.GitHubPool:
@@ -188,7 +195,7 @@ def test_the_loader_hands_github_documents_to_the_pool_and_a_second_pass_rebuild
             "github-acme-widget-5",
             [("title", None), ("5", None), ("101", "5"), ("102", "101"), ("201", "5"), ("202", "201")],
         ),
-        ("github-acme-widget-9", [("301", None)]),
+        ("github-acme-widget-9", [("301", None), ("302", None)]),
     ]
     assert len(list((tmp_path / "scratch").iterdir())) == 1  # the spill, kept for the next pass
     shutil.rmtree(inputs)  # not read again: the threads come from the spill
@@ -200,14 +207,15 @@ def test_the_loader_hands_github_documents_to_the_pool_and_a_second_pass_rebuild
 def test_the_pool_keeps_the_items_on_disk_not_in_memory() -> None:
     body = "A comment long enough to count, repeated to make a page of them weigh something. " * 25
     pages = [
-        [_comment(page * 100 + n, "bob", body, n % 60, number=page * 100 + n) for n in range(100)] for page in range(50)
+        json.dumps([_comment(page * 100 + n, "bob", body, n % 60, number=page * 100 + n) for n in range(100)])
+        for page in range(50)
     ]
     pool = github.GitHubPool()
     try:
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
         for index, page in enumerate(pages):
-            pool.add(Doc(f"page-{index}.json", page))
+            pool.add(Doc(f"page-{index}.json", json.loads(page)))  # read as the loader reads a file
         held = tracemalloc.get_traced_memory()[0] - before
         tracemalloc.stop()
         # 5,000 comments of 2 KB: 10 MB of text, of which the pool holds none (SQLite's cache is not traced).
