@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .PHONY: run test lint quality halves fit-claims crossval edge-oracle edge-alternatives stance-model bench schema-speed longthread imports \
-	fault-report output-cost stance-tradeoff report-sizes screenshots bench-scale bench-scale-posts jobs clean
+	fault-report output-cost stance-tradeoff report-sizes screenshots bench-scale bench-github-scale bench-scale-posts jobs clean
 
 # The stamp files re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -94,6 +94,12 @@ DUMP ?= 0
 HN ?= 0
 bench-scale: $(VENV)/.installed
 	$(BIN)/python bench/scale.py --sizes $(SIZES) --dump-comments $(DUMP) --hn-items $(HN)
+
+# Peak memory of `threadbrief import` over a folder of a repository's GitHub issues and comments (pages of
+# 100, comments in time order), at each number of issues in ISSUES.
+ISSUES ?= 2000,20000
+bench-github-scale: $(VENV)/.installed
+	$(BIN)/python bench/github_scale.py --sizes $(ISSUES)
 
 # The fault-injection table, docs/fault-report.md, from the fault tests' results (the suite writes no file).
 fault-report: $(VENV)/.installed-test
