@@ -44,7 +44,7 @@ from typing import Any
 from ..models import Post
 from ..spill import GroupSpill
 from ..text import fold
-from .base import Doc, DraftThread, Format, Imported, Note, id_of, text_of
+from .base import Doc, DraftThread, Format, Imported, Note, id_of, text_of, through_pool
 from .html import html_to_text
 
 # The owner, repository and number of an issue or pull request in an API URL (github.com or Enterprise's
@@ -692,16 +692,7 @@ class GitHubPool:
 
 def parse(docs: list[Doc]) -> Imported:
     """Documents in memory → threads (what the loader does through ``GitHubPool``, for a list at hand)."""
-    pool = GitHubPool()
-    found = Imported()
-    try:
-        for doc in docs:
-            pool.add(doc)
-        for piece in pool.threads():
-            found.add(piece)
-    finally:
-        pool.close()
-    return found
+    return through_pool(GitHubPool(), docs)
 
 
 FORMATS: tuple[Format, ...] = (
