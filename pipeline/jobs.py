@@ -223,6 +223,17 @@ def _batches(threads: Iterable[Thread], count: int, jobs: int) -> Iterator[list[
         yield batch
 
 
+def _submit(pool: ProcessPoolExecutor, batch: list[Thread]) -> Future[list[tuple[ThreadResult, RecordedProgress]]]:
+    """The batch's future; when a worker died since the last result was read, submitting fails at once, and the
+    future then holds that failure, so the batch is lost and run again with those that were in flight."""
+    try:
+        return pool.submit(_run_batch, batch)
+    except BrokenProcessPool as exc:
+        failed: Future[list[tuple[ThreadResult, RecordedProgress]]] = Future()
+        failed.set_exception(exc)
+        return failed
+
+
 class ThreadPool:
     """Whole threads in ``jobs`` worker processes; results in input order, each with its thread's
     ``renamed_from``. The threads are read as batches are sent, at most ``IN_FLIGHT_PER_WORKER`` batches a
@@ -252,7 +263,7 @@ class ThreadPool:
         try:
             while True:
                 while len(pending) < self.jobs * IN_FLIGHT_PER_WORKER and (batch := next(batches, None)):
-                    pending.append((batch, pool.submit(_run_batch, batch)))
+                    pending.append((batch, _submit(pool, batch)))
                 if not pending:
                     break
                 batch, future = pending[0]
@@ -292,7 +303,7 @@ class ThreadPool:
         pool, deaths_in_a_row = self._pool(1), 0
         try:
             for thread in threads:
-                future = pool.submit(_run_batch, [thread])
+                future = _submit(pool, [thread])
                 try:
                     [(result, recorded)] = await asyncio.wrap_future(future, loop=loop)
                     recorded.replay(progress)

@@ -38,7 +38,19 @@ import zstandard
 
 from .errors import InputError
 from .importers import FORMATS, format_named, native
-from .importers.base import Doc, DocPool, DraftThread, Format, Imported, ImportOptions, ListPool, Members, Note
+from .importers.base import (
+    Doc,
+    DocPool,
+    DraftThread,
+    Format,
+    Imported,
+    ImportOptions,
+    ListPool,
+    Members,
+    Note,
+    loads_repaired,
+    surrogate_note,
+)
 from .importers.native import decode
 from .models import TITLE_POST_ID, Post, Thread
 from .text import fold
@@ -195,9 +207,10 @@ def _first_line_is_json(text: str) -> bool:
     return True
 
 
-def _parse_json(text: str, path: str, line: int | None = None) -> Any:
+def _parse_json(text: str, path: str, line: int | None = None) -> tuple[Any, int]:
+    """The document, and how many lone surrogates in it were replaced (``loads_repaired``)."""
     try:
-        return json.loads(text)
+        return loads_repaired(text)
     except json.JSONDecodeError as exc:
         where = f"at column {exc.colno}" if line is not None else f"at line {exc.lineno} column {exc.colno}"
         raise InputError(path, f"invalid JSON ({exc.msg}) {where}", line) from exc
@@ -205,6 +218,19 @@ def _parse_json(text: str, path: str, line: int | None = None) -> Any:
         raise InputError(
             path, "JSON nested too deeply to read (thousands of levels): is this a real export?", line
         ) from exc
+
+
+@dataclass
+class _Repairs:
+    """Lone surrogates replaced in a JSON Lines file: how many, and the first line that had one."""
+
+    count: int = 0
+    first: int | None = None
+
+    def add(self, line: int, replaced: int) -> None:
+        if replaced and self.first is None:
+            self.first = line
+        self.count += replaced
 
 
 class _Reader:
@@ -258,15 +284,19 @@ class _Reader:
 
     def json_lines(self, stream: _LineReader, path: str) -> Iterator[Imported]:
         """Each record's threads and notes as it is read (a dump is never held whole); the file's errors,
-        in line order, after its last record."""
+        in line order, and its repairs, after its last record."""
         errors: list[InputError] = []
+        repaired = _Repairs()
         try:
-            yield from self._json_lines(stream, path, errors)
+            yield from self._json_lines(stream, path, errors, repaired)
         except _STREAM_ERRORS as exc:  # a truncated or corrupt stream: what was read before it is kept
             errors.append(InputError(path, f"the stream breaks off ({_reason(exc)}): the records before it kept"))
-        yield Imported(errors=errors)
+        notes = [surrogate_note(path, repaired.count, f"line {repaired.first}")] if repaired.count else []
+        yield Imported(errors=errors, notes=notes)
 
-    def _json_lines(self, stream: _LineReader, path: str, errors: list[InputError]) -> Iterator[Imported]:
+    def _json_lines(
+        self, stream: _LineReader, path: str, errors: list[InputError], repaired: _Repairs
+    ) -> Iterator[Imported]:
         seen = read = 0
         for number, raw in _lines(stream):
             if len(errors) >= _MAX_BAD_LINES and not read:
@@ -280,7 +310,8 @@ class _Reader:
                 if not text.strip():
                     continue
                 seen += 1
-                value = _parse_json(text, path, number)
+                value, replaced = _parse_json(text, path, number)
+                repaired.add(number, replaced)
             except UnicodeDecodeError as exc:
                 seen += 1
                 errors.append(InputError(path, f"not UTF-8 (bad byte at offset {exc.start}): skipped", number))
@@ -383,14 +414,17 @@ class _Reader:
             )
             return
         try:
-            value = _parse_json(text, name)
+            value, replaced = _parse_json(text, name)
         except InputError as exc:
             if _first_line_is_json(text):  # JSON Lines under another name (dumps are often called .json)
                 yield from self.json_lines(io.BufferedReader(io.BytesIO(text.encode("utf-8"))), name)
             else:
                 yield Imported(errors=[exc])
             return
-        yield self.document(Doc(name, value, None, hashlib.sha256(data).hexdigest()))
+        piece = self.document(Doc(name, value, None, hashlib.sha256(data).hexdigest()))
+        if replaced:
+            piece.notes.append(surrogate_note(name, replaced, "this file"))
+        yield piece
 
     def zip_file(self, path: Path) -> Imported:
         name = str(path)

@@ -22,7 +22,7 @@ from conftest import ROOT, write_thread
 from pipeline.cli import cli
 from pipeline.errors import InputError
 from pipeline.importers import FORMATS
-from pipeline.importers.base import DraftThread, Members
+from pipeline.importers.base import DraftThread, Members, loads_repaired
 from pipeline.importers.html import html_to_text
 from pipeline.load import MAX_MEMBER_RATIO, _read_member, finish_thread, load_inputs
 from pipeline.models import Post
@@ -359,3 +359,44 @@ def test_a_run_into_an_earlier_runs_directory_names_its_folders_and_report_and_e
     assert json.loads((out / "run.json").read_text())["earlier_thread_folders"] == ["a"]
     assert "left out 1 thread folder(s) that run.json does not list (a)" in invoke(["export", str(out)]).stderr
     assert third.exit_code == 0
+
+
+def test_loads_repaired_replaces_lone_surrogates_everywhere_and_keeps_escaped_pairs() -> None:
+    deep = "[" * 900 + '"\\udc00"' + "]" * 900  # as deep as json.loads reads
+    value, replaced = loads_repaired(deep)
+    for _ in range(900):
+        value = value[0]
+    assert (value, replaced) == ("\ufffd", 1)
+    text = '{"k\\ud83d": ["a\\ud83d\\ude00b", "cut \\ud83d", {"x": "\\ude00 low"}], "n": 1}'
+    assert loads_repaired(text) == ({"n": 1, "k\ufffd": ["a\U0001f600b", "cut \ufffd", {"x": "\ufffd low"}]}, 3)
+    assert loads_repaired('"\\\\ud83d is a backslash and text"') == ("\\ud83d is a backslash and text", 0)
+    assert loads_repaired('"plain"') == ("plain", 0)
+
+
+def test_a_lone_surrogate_in_an_export_is_replaced_with_a_note_and_the_run_completes(tmp_path: Path) -> None:
+    """An emoji cut in half by a length limit reaches JSON as a lone \\ud83d escape (Reddit dumps have them):
+    it cannot be written as UTF-8, and it used to fail the thread or stop the whole run."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    text = "Cats are better than dogs \\ud83d, and \\ud83d\\ude00 stays a smile."
+    (inputs / "t.json").write_text(
+        '{"id": "t", "posts": [{"id": "a", "author": "ann", "parent_id": null, "text": "' + text + '"}]}',
+        encoding="utf-8",
+    )
+    comment = {"id": "c1", "link_id": "t3_abc", "parent_id": "t3_abc", "author": "x", "created_utc": 1}
+    lines = [json.dumps({**comment, "id": f"c{n}", "body": "fine"}) for n in range(1, 3)]
+    lines.append(json.dumps({**comment, "id": "c3"})[:-1] + ', "body": "half \\udc00 and \\ud83d"}')
+    (inputs / "RC_x.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", str(inputs), "-o", str(out), "--backend", "offline", "-q"])
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads((out / "run.json").read_text("utf-8"))
+    assert {t["id"]: t["status"] for t in manifest["threads"]} == {"t": "complete", "reddit-abc": "complete"}
+    notes = {n["input"]: n["reason"] for n in manifest["input_notes"] if "surrogate" in n["reason"]}
+    assert "1 lone UTF-16 surrogate(s)" in notes[str(inputs / "t.json")]
+    assert (
+        "2 lone UTF-16 surrogate(s)" in notes[str(inputs / "RC_x.jsonl")]
+        and "line 3" in notes[str(inputs / "RC_x.jsonl")]
+    )
+    brief = json.loads((out / "t" / "brief.json").read_text("utf-8"))
+    assert brief["posts"][0]["text"] == "Cats are better than dogs \ufffd, and \U0001f600 stays a smile."

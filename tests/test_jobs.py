@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,34 @@ def test_a_thread_that_kills_its_worker_fails_alone_and_the_others_get_their_bri
     others = results[:4] + results[5:]
     assert all(r.status == "complete" and (tmp_path / r.thread_id / "brief.json").is_file() for r in others)
     assert not (tmp_path / threads[4].id).exists()
+    assert progress.counts["thread_done"] == len(threads)
+
+
+def test_a_pool_found_broken_as_a_batch_is_submitted_runs_the_lost_threads_again(
+    inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker can die between one result and the next submit: then ``submit`` itself raises (seen under load)."""
+    threads = load_inputs([inputs]).threads[:6]
+    make_pool, submits = ThreadPool._pool, []
+
+    class BreaksOnTheThirdSubmit:
+        def __init__(self, pool: Any) -> None:
+            self.pool = pool
+
+        def submit(self, *args: Any) -> Any:
+            submits.append(args)
+            if len(submits) == 3:
+                raise BrokenProcessPool("A child process terminated abruptly")
+            return self.pool.submit(*args)
+
+        def shutdown(self, **options: Any) -> None:
+            self.pool.shutdown(**options)
+
+    monkeypatch.setattr(ThreadPool, "_pool", lambda self, workers: BreaksOnTheThirdSubmit(make_pool(self, workers)))
+    results, progress = _pool_run(threads, tmp_path)
+    assert len(submits) > len(threads)  # the lost batches were sent again
+    assert [r.thread_id for r in results] == [t.id for t in threads]
+    assert all(r.status == "complete" for r in results)
     assert progress.counts["thread_done"] == len(threads)
 
 

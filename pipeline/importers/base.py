@@ -13,12 +13,70 @@ checks them (unique ids, parents that exist, no cycles) and adds the title post,
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import InputError
 from ..models import Post
+
+# A JSON \u escape of a UTF-16 surrogate (\ud800-\udfff): json.loads joins a high and a low one into their
+# character, and leaves a lone one (half a character: an emoji cut by a length limit, common in Reddit dumps)
+# in the string, where it cannot be written as UTF-8.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def loads_repaired(text: str) -> tuple[Any, int]:
+    """``json.loads(text)``, with each lone surrogate left by a ``\\u`` escape replaced by U+FFFD, and how many
+    were replaced (0 at the cost of one regex search when the text escapes no surrogate). Raises what
+    ``json.loads`` raises."""
+    value = json.loads(text)
+    if not _SURROGATE_ESCAPE.search(text):
+        return value, 0
+    replaced = 0
+
+    def clean(string: str) -> str:
+        nonlocal replaced
+        string, n = _LONE_SURROGATE.subn(REPLACEMENT, string)
+        replaced += n
+        return string
+
+    if isinstance(value, str):
+        return clean(value), replaced
+    stack: list[Any] = [value]
+    while stack:  # an explicit stack: a document nested thousands deep is read without recursion
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key in list(node):
+                item = node[key]
+                if _LONE_SURROGATE.search(key):
+                    del node[key]
+                    key = clean(key)
+                if isinstance(item, str):
+                    item = clean(item)
+                elif isinstance(item, (dict, list)):
+                    stack.append(item)
+                node[key] = item
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, str):
+                    node[index] = clean(item)
+                elif isinstance(item, (dict, list)):
+                    stack.append(item)
+    return value, replaced
+
+
+def surrogate_note(where: str, replaced: int, first: str) -> Note:
+    """The note for ``replaced`` lone surrogates in ``where`` (first in ``first``)."""
+    return Note(
+        where,
+        f"{replaced} lone UTF-16 surrogate(s) (half of a character, such as an emoji cut off; first in {first}) "
+        "replaced with U+FFFD",
+    )
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..models import Post
-from .base import DraftThread, Format, Imported, Members, Note, id_of, text_of
+from .base import DraftThread, Format, Imported, Members, Note, id_of, loads_repaired, text_of
 from .native import decode
 
 _USERS = "users.json"
@@ -106,7 +106,7 @@ def _load_json(members: Members, name: str, path: str) -> Any:
     data = members[name]
     text = decode(data, f"{path}!{name}")
     try:
-        return json.loads(text)
+        return loads_repaired(text)[0]  # a lone surrogate (never seen in Slack's exports) becomes U+FFFD
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}!{name}", f"invalid JSON ({exc.msg}) at line {exc.lineno} column {exc.colno}: re-export it"
