@@ -94,6 +94,12 @@ def safe_thread_id(raw: str) -> str:
 # --- finding the inputs -------------------------------------------------------------------------------
 
 
+def shown_path(path: Path) -> str:
+    """A path as messages, notes and outputs name it: as ``str`` gives it, except that bytes of a file name
+    that are not UTF-8 (which ``str`` keeps as lone surrogates, unwritable as UTF-8) are shown as ``\\xe9``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def _directory_members(root: Path) -> Members:
     names = sorted(
         p.relative_to(root).as_posix()
@@ -338,7 +344,7 @@ class _Reader:
 
     def file(self, path: Path) -> Iterator[Imported]:
         """What one input file holds, in pieces: a JSON Lines file or a compressed dump record by record."""
-        name = str(path)
+        name = shown_path(path)
         if path.is_dir():
             yield self.tree(_directory_members(path), name)
             return
@@ -368,19 +374,20 @@ class _Reader:
                 errors=[InputError(name, f"cannot read: {_reason(exc)}; check the path and its permissions")]
             )
             return
-        yield from self.whole_file(data, str(path), path.suffix.lower())
+        yield from self.whole_file(data, shown_path(path), path.suffix.lower())
 
     def compressed(self, stream: _LineReader, path: Path) -> Iterator[Imported]:
         """A dump is JSON Lines, streamed; anything else (a .mbox.gz, a pipermail .txt.gz) is read whole,
         within MAX_MEMBER_BYTES, as the file it decompresses to (named by the suffix under .gz)."""
         head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
         if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
-            yield from self.json_lines(stream, str(path))
+            yield from self.json_lines(stream, shown_path(path))
             return
         data = stream.read(MAX_MEMBER_BYTES + 1)
         if len(data) > MAX_MEMBER_BYTES:
-            raise InputError(str(path), f"expands past {MAX_MEMBER_BYTES >> 20} MiB and is not JSON Lines: refused")
-        yield from self.whole_file(data, str(path), Path(path.stem).suffix.lower())
+            too_big = f"expands past {MAX_MEMBER_BYTES >> 20} MiB and is not JSON Lines: refused"
+            raise InputError(shown_path(path), too_big)
+        yield from self.whole_file(data, shown_path(path), Path(path.stem).suffix.lower())
 
     def whole_file(self, data: bytes, name: str, suffix: str) -> Iterator[Imported]:
         for fmt in self.formats:
@@ -427,7 +434,7 @@ class _Reader:
         yield piece
 
     def zip_file(self, path: Path) -> Imported:
-        name = str(path)
+        name = shown_path(path)
         try:
             archive = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:

@@ -400,3 +400,15 @@ def test_a_lone_surrogate_in_an_export_is_replaced_with_a_note_and_the_run_compl
     )
     brief = json.loads((out / "t" / "brief.json").read_text("utf-8"))
     assert brief["posts"][0]["text"] == "Cats are better than dogs \ufffd, and \U0001f600 stays a smile."
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_escaped_and_its_thread_runs(tmp_path: Path) -> None:
+    folder = os.fsencode(tmp_path / "in")
+    os.mkdir(folder)
+    with open(folder + b"/caf\xe9.json", "wb") as handle:  # Latin-1 "café": str() keeps the byte as a surrogate
+        handle.write(b'{"id": "t", "posts": [{"id": "a", "author": null, "parent_id": null, "text": "Cats win."}]}')
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "in"), "-o", str(out), "--backend", "offline", "-q"])
+    assert result.exit_code == 0, result.stderr
+    [entry] = json.loads((out / "run.json").read_text("utf-8"))["threads"]
+    assert entry["status"] == "complete" and entry["input_path"] == str(tmp_path / "in") + "/caf\\xe9.json"
