@@ -159,6 +159,18 @@ def profile(corpus: Path, out: Path, top: int = 25) -> str:
     return re.sub(r"/\S*/(site-packages|pipeline|lib/python3\.\d+)/", r"\1/", text.getvalue())
 
 
+def startup() -> tuple[float, bool]:
+    """The best of three fresh processes' time to import the CLI (every pipeline module), and whether that
+    imported the OpenAI SDK (it should not: pipeline/lazy.py)."""
+    probe = "import sys, pipeline.cli; print('openai' in sys.modules)"
+    best, sdk = float("inf"), True
+    for _ in range(3):
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        best, sdk = min(best, time.perf_counter() - started), done.stdout.strip() == "True"
+    return best, sdk
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--copies", type=int, default=50)
@@ -174,6 +186,8 @@ def main() -> None:
         floor_seconds, _ = floor(corpus)
         per_thread = 1000 * floor_seconds / threads
         print(f"floor (read + tokenize every post): {floor_seconds:.2f} s, {per_thread:.2f} ms/thread")
+        seconds, sdk = startup()
+        print(f"start: a process imports the CLI in {seconds:.2f} s (OpenAI SDK imported: {'yes' if sdk else 'no'})")
         counts = [int(j) for j in args.jobs.split(",")]
         walls: dict[int, list[float]] = {jobs: [] for jobs in counts}
         for _round in range(args.repeat):  # interleaved, so a burst of load elsewhere hits every setting alike

@@ -13,13 +13,18 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-import openai
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from .errors import BatchError
 from .extract_openai import WaitRetryAfterOrBackoff, is_retryable, redact, status_hint
+from .lazy import lazy_module
+
+if TYPE_CHECKING:
+    import openai
+else:
+    openai = lazy_module("openai")  # the SDK, imported on first use: offline runs never pay for it
 
 ENDPOINT: Final = "/v1/chat/completions"
 MAX_REQUESTS_PER_BATCH = 50_000  # the Batch API's limit per input file

@@ -24,19 +24,24 @@ import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_random_exponential
 
 from .errors import ExtractionError
 from .extract import parse_json_reply
+from .lazy import lazy_module
 from .limiter import RateLimiter
 from .models import TITLE_POST_ID, Chunk, ChunkExtraction, Claim, Relation, Usage
 from .resources import prompt_sha256, prompt_text, render_prompt, response_schema, schema_errors, schema_sha256
 from .tokenizer import MESSAGE_TOKENS, Tokenizer, get_tokenizer
+
+if TYPE_CHECKING:
+    import openai
+else:
+    openai = lazy_module("openai")  # the SDK, imported on first use: offline runs never pay for it
 
 EXTRACT_PROMPTS = ("extract_system", "extract_user", "extract_context", "extract_language", "json_object", "reask")
 SUMMARY_PROMPTS = ("summarize_system", "summarize_user", "summarize_parts_system", "summarize_parts_user")

@@ -44,3 +44,21 @@ def test_python_dash_m_runs_every_command(module: str) -> None:
         )
         assert result.returncode == 0, (args, result.stderr)
         assert result.stdout
+
+
+def test_an_offline_run_never_imports_the_openai_sdk(tmp_path: Path) -> None:
+    """The SDK (with pydantic) took most of a process's start; offline runs and their workers do not need it."""
+    (tmp_path / "in").mkdir()
+    write_thread(tmp_path / "in" / "t.json", "t", [("a", "ann", None, "Cats are better pets than dogs.")])
+    probe = (
+        "import sys\n"
+        "from pipeline.cli import main\n"
+        f"sys.argv = ['threadbrief', 'run', {str(tmp_path / 'in')!r}, '-o', {str(tmp_path / 'out')!r}, '-q',"
+        " '--backend', 'offline']\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    assert done.code == 0, done.code\n"
+        "print(sorted(m for m in ('openai', 'pydantic') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert (tmp_path / "out" / "t" / "brief.json").is_file()
