@@ -11,9 +11,9 @@ on disk by the first pass is not read again: ``InputStream(keep_pools=True)``), 
 are in flight, and a finished thread's result goes to the record on disk.
 Failure modes: ``ConfigError``/``OutputError`` (exit 2) before any thread runs; everything that goes wrong
 inside a thread is recorded in its brief and result, and the other threads carry on. What stops the run
-part-way (``WorkersKeepDying``, a ``ConfigError`` from a thread, Ctrl-C) is raised only after run.json and the
-flat files are written for the threads that finished, with run.json's ``stopped`` saying what and how many
-threads did not run: an earlier run's run.json never stays beside this run's briefs.
+part-way (``WorkersKeepDying``, a ``ConfigError`` from a thread, Ctrl-C, SIGTERM as ``Terminated``) is raised
+only after run.json and the flat files are written for the threads that finished, with run.json's ``stopped``
+saying what and how many threads did not run: an earlier run's run.json never stays beside this run's briefs.
 """
 
 from __future__ import annotations
