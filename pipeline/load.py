@@ -677,11 +677,11 @@ class InputStream:
 
     def __iter__(self) -> Iterator[Thread]:
         if self._kept is not None:
-            yield from self._pass(self._kept, reread=False)
+            yield from self._pass(self._kept)
             return
         reader = _Reader(self.options)
         try:
-            yield from self._pass(reader, reread=True)
+            yield from self._pass(reader)
         except BaseException:
             reader.close()
             raise
@@ -690,14 +690,14 @@ class InputStream:
         else:
             reader.close()
 
-    def _pass(self, reader: _Reader, *, reread: bool) -> Iterator[Thread]:
+    def _pass(self, reader: _Reader) -> Iterator[Thread]:
         read_errors: list[InputError] = []
         thread_errors: list[InputError] = []
         notes: list[Note] = []
         renamed: dict[str, str] = {}  # an importer's id → the id its first thread is written under, where they differ
         taken: dict[str, bool] = {}  # the ids given → whether their thread had that id already
         repairs: list[tuple[str, str, Repair]] = []
-        for piece in self._pieces(reader, reread):
+        for piece in self._pieces(reader):
             notes += piece.notes
             read_errors += piece.errors
             for draft in piece.threads:
@@ -714,11 +714,12 @@ class InputStream:
         self.notes = [Note(n.where, n.reason, renamed.get(n.thread, n.thread)) if n.thread else n for n in notes]
         self.notes += _repair_notes(repairs)
 
-    def _pieces(self, reader: _Reader, reread: bool) -> Iterator[Imported]:
-        """Every file's pieces in turn, then what the pooled formats built from their documents. ``reread``
-        False: the pools are full from a first pass, and the files that fed them only are not read again."""
+    def _pieces(self, reader: _Reader) -> Iterator[Imported]:
+        """Every file's pieces in turn, then what the pooled formats built from their documents. With a kept
+        reader the pools are full from a first pass, and the files that only fed them are not read again."""
+        reread = reader is not self._kept
         if reread and self.keep_pools:
-            self._pooled_files = {}
+            self._pooled_files = {}  # what an abandoned pass left
         for path in discover(self.paths, reader.options):
             if not reread and path in self._pooled_files:
                 yield self._pooled_files[path]
