@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher import Launcher
+from scale import exponent
 
 REPO = "https://api.github.com/repos/octo/big"
 PAGE = 100
@@ -124,12 +124,6 @@ def build(folder: Path, issues: int, comments: int, seed: int = 16) -> tuple[int
         path.write_text(json.dumps(content), encoding="utf-8")
         size += path.stat().st_size
     return len(pages), size
-
-
-def exponent(xs: list[float], ys: list[float]) -> float:
-    lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
-    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
-    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum((a - mx) ** 2 for a in lx)
 
 
 def main() -> int:
