@@ -14,9 +14,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
+from .cache import default_cache_dir
 from .errors import ConfigError
 from .outputs import atomic_write, batch_dir
-from .settings import RunConfig, default_cache_dir, public_url
+from .settings import RunConfig, public_url
 
 STATE_VERSION = 1
 MAX_ATTEMPTS = 3  # per request: the first submission and two re-submissions or re-asks

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -18,6 +19,12 @@ from typing import Any
 
 from .errors import ConfigError
 from .models import Chunk, Claim, Relation
+
+
+def default_cache_dir() -> Path:
+    """Where the extraction cache (and ``langid_model``'s unpacked model) live by default."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "threadbrief"
 
 
 def cache_key(fingerprint: str, prompt: str) -> str:

@@ -19,8 +19,9 @@ by their letters: a long post counts more than "ok", and a thread half English a
 bit, computed by ``langid_fast`` (the library's model and arithmetic, its byte-by-byte Python walk
 vectorized, a thread's posts at once); when the installed py3langid is not the one that module was written
 against, by py3langid's ``rank``.
-Failure modes: none raised. The model (a few MB, compressed) is loaded on first use, in about a second,
-and checked for the fast path (``langid_fast``).
+Failure modes: none raised. The model is loaded on first use (``langid_model``: a few hundredths of a second
+once unpacked into the user's cache, half a second more the first time) and checked for the fast path
+(``langid_fast``).
 """
 
 from __future__ import annotations
@@ -65,10 +66,10 @@ UNDETERMINED = Detected(UNDETERMINED_CODE, None)
 
 @lru_cache(maxsize=1)
 def _identifier() -> Any:
-    # Imported here: the model loads in about a second, which commands that never detect should not pay.
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    # Imported here: commands that never detect should not pay for the model.
+    from .langid_model import load_identifier
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return load_identifier()
 
 
 @lru_cache(maxsize=1)

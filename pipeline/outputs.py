@@ -24,7 +24,7 @@ from typing import IO, Any, TypedDict
 
 from .brief_types import Brief, BriefLanguage, PromptHash
 from .errors import InputError, OutputError
-from .export import brief_folders, to_jsonl
+from .export import brief_folders
 from .importers.base import Note
 from .models import ThreadStatus, Usage
 from .render import brief_markdown
@@ -230,7 +230,7 @@ class RunRecord(ScratchDatabase):
         entry = json.dumps(thread_entry(result, renamed_from), ensure_ascii=False, indent=2)
         self.db.execute(
             "INSERT INTO threads VALUES (?, ?, ?, ?, ?)",
-            (seq, result.thread_id, entry, to_jsonl(result.claim_rows), to_jsonl(result.relation_rows)),
+            (seq, result.thread_id, entry, result.claims_jsonl, result.relations_jsonl),
         )
         self.threads += 1
         self.statuses[result.status] += 1

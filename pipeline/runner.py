@@ -25,12 +25,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 
 from . import __version__, outputs
 from .answers import AnswerSource, CachedAnswers, LiveAnswers, SingleFlight
 from .brief_types import PromptHash
-from .cache import ExtractionCache
+from .cache import ExtractionCache, default_cache_dir
 from .chunk import check_budget, fixed_prompt_tokens
 from .cost import Estimate, Pricing, estimate_run, load_prices
 from .errors import ConfigError, Terminated, ThreadbriefError
@@ -43,7 +44,7 @@ from .outputs import RunHeader, RunRecord, RunSummary
 from .progress import Log, NoProgress, ProgressReporter, no_log
 from .render import SCHEMA_VERSION
 from .resources import prompt_sha256, schema_sha256
-from .settings import RunConfig, default_cache_dir, public_url
+from .settings import RunConfig, public_url
 from .thread import ThreadResult, ThreadSettings
 from .tokenizer import Tokenizer, get_tokenizer
 
@@ -171,7 +172,6 @@ class Runner:
         self.extractor = extractor
         self.log = log
         self.progress: ProgressReporter = progress or NoProgress()
-        self.tokenizer: Tokenizer = get_tokenizer(extractor.model)
         self.cache: ExtractionCache | None = None
         if config.use_cache and extractor.name != "offline":  # offline is deterministic and cheap
             self.cache = ExtractionCache(config.cache_dir or default_cache_dir())
@@ -200,6 +200,12 @@ class Runner:
             language=config.language,
             languages=extractor.languages,
         )
+
+    @cached_property
+    def tokenizer(self) -> Tokenizer:
+        # Loaded on first use (a few tenths of a second): after the workers' server has been started, which
+        # then loads its own copy at the same time, on another core.
+        return get_tokenizer(self.extractor.model)
 
     async def _thread(self, thread: Thread) -> ThreadResult:
         """One thread's chain; its brief goes to OUT as soon as it is done. Only a ConfigError stops the run."""
@@ -230,8 +236,17 @@ class Runner:
 
     def _first_pass(self, inputs: InputStream) -> int:
         count, widest, widest_tokens = 0, "", -1
+        # --jobs N asks for workers: their server starts at once, and loads the pipeline and its models while
+        # this pass reads the inputs. By default, once there are threads enough for workers (a small run
+        # never pays for a server it does not use).
+        workers_started = self.jobs_for(2) > 1 and self.config.jobs is not None
+        if workers_started:
+            start_early()
         for thread in inputs:
             count += 1
+            if not workers_started and self.jobs_for(count) > 1:
+                start_early()
+                workers_started = True
             title = thread.title or thread.id
             if (tokens := fixed_prompt_tokens(self.tokenizer, title)) > widest_tokens:
                 widest, widest_tokens = title, tokens
@@ -345,10 +360,6 @@ class Runner:
         (the caller may add to it, then writes it with ``outputs.write_run``)."""
         started_at, started = _now(), time.monotonic()
         outputs.prepare(self.config.out)
-        if self.extractor.name == "offline" and (self.config.jobs or 1) > 1:
-            # The workers' models load while the inputs are read. Not by default: a small run would pay for
-            # a forkserver it never uses (0.6 s on the seeds); a large one starts it after reading instead.
-            start_early()
         inputs, count = self._survey()
         if self.config.language and self.extractor.name == "offline":
             self.log(

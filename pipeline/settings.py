@@ -9,7 +9,6 @@ Input: the command line's options and the environment (``OPENAI_API_KEY``, ``OPE
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -68,11 +67,6 @@ class RunConfig:
     @property
     def import_options(self) -> ImportOptions:
         return ImportOptions(self.input_format, self.columns)
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "threadbrief"
 
 
 def resolve_model(model: str | None, env: dict[str, str]) -> str:

