@@ -245,6 +245,15 @@ class ThreadPool:
         # Interrupted (the caller's task cancelled): the results of the batches that were in flight, which
         # the workers finished (their briefs are written) but ``results`` could no longer yield; in input order.
         self.left_over: list[tuple[str | None, ThreadResult]] = []
+        # Interrupted: the threads handed to workers whose results never came back (their worker was ended with
+        # the run, as SIGTERM to the process group ends it: some may have written their brief); in input order.
+        self.lost: list[Thread] = []
+        self._handed: dict[int, Thread] = {}  # threads sent to workers and not yet yielded, by their place
+        self._places = itertools.count()
+
+    def _interrupted(self) -> None:
+        kept = {result.thread_id for _, result in self.left_over}
+        self.lost = [thread for _, thread in sorted(self._handed.items()) if thread.id not in kept]
 
     def _keep_finished(
         self, flights: Iterable[tuple[list[Thread], Future[list[tuple[ThreadResult, RecordedProgress]]]]]
@@ -252,6 +261,18 @@ class ThreadPool:
         for batch, future in flights:
             if future.done() and not future.cancelled() and future.exception() is None:
                 self.left_over += [(t.renamed_from, r) for t, (r, _) in zip(batch, future.result(), strict=True)]
+        self._interrupted()
+
+    def _hand(self, batch: list[Thread]) -> list[Thread]:
+        for thread in batch:
+            self._handed[next(self._places)] = thread
+        return batch
+
+    def _yielded(self, thread: Thread) -> None:
+        for place, handed in self._handed.items():  # the oldest first: a yielded thread is almost always it
+            if handed is thread:
+                del self._handed[place]
+                return
 
     async def results(
         self, threads: Iterable[Thread], count: int, progress: ProgressReporter
@@ -263,7 +284,7 @@ class ThreadPool:
         try:
             while True:
                 while len(pending) < self.jobs * IN_FLIGHT_PER_WORKER and (batch := next(batches, None)):
-                    pending.append((batch, _submit(pool, batch)))
+                    pending.append((batch, _submit(pool, self._hand(batch))))
                 if not pending:
                     break
                 batch, future = pending[0]
@@ -281,12 +302,13 @@ class ThreadPool:
                     lost = [thread for waiting, _ in pending for thread in waiting]
                     pending.clear()
                     async for item in self._one_at_a_time(lost, progress):
-                        yield item
+                        yield item  # each of these threads is yielded once, here
                     pool = self._pool(self.jobs)
                     continue
                 pending.popleft()
                 for thread, (result, recorded) in zip(batch, done, strict=True):
                     recorded.replay(progress)
+                    self._yielded(thread)
                     yield thread.renamed_from, result
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -323,6 +345,7 @@ class ThreadPool:
                     pool = self._pool(1)
                     reason = "its worker process died while running it (out of memory, or killed): run it with --jobs 1"
                     result = failed_thread(thread, reason, progress)
+                self._yielded(thread)
                 yield thread.renamed_from, result
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

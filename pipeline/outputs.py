@@ -17,16 +17,16 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, TypedDict
 
 from .brief_types import Brief, BriefLanguage, PromptHash
 from .errors import InputError, OutputError
-from .export import brief_folders
+from .export import brief_folders, read_brief
 from .importers.base import Note
-from .models import ThreadStatus, Usage
+from .models import Thread, ThreadStatus, Usage
 from .render import brief_markdown
 from .spill import ScratchDatabase
 from .thread import ThreadResult
@@ -89,6 +89,19 @@ def write_brief(out: Path, brief: Brief) -> None:
     as_json, as_markdown = brief_paths(brief["thread"]["id"])
     atomic_write(out / as_json, json.dumps(brief, ensure_ascii=False) + "\n")
     atomic_write(out / as_markdown, brief_markdown(brief))
+
+
+def briefs_written_since(out: Path, threads: Iterable[Thread], since_ns: int) -> Iterator[tuple[Thread, Brief]]:
+    """Of ``threads``, those whose brief.json and brief.md in OUT were both written at or after ``since_ns``
+    (a filesystem time: ``RunRecord.created_ns``), with the brief; an older brief is an earlier run's."""
+    for thread in threads:
+        paths = [out / name for name in brief_paths(thread.id)]
+        try:
+            if min(path.stat().st_mtime_ns for path in paths) < since_ns:
+                continue
+        except FileNotFoundError:  # not written, or ended between its two files: the thread did not finish
+            continue
+        yield thread, read_brief(paths[0])
 
 
 def earlier_thread_folders(out: Path, written: Callable[[str], bool]) -> list[str]:
@@ -154,6 +167,9 @@ class Stopped(TypedDict):
     reason: str
     exit_code: int
     threads_not_run: int  # threads of the input that have no entry (in flight or never started)
+    # Of the entries, threads whose worker ended with the run (SIGTERM to the process group) after their brief
+    # was written: their entry was made from that brief.
+    recorded_from_briefs: int
 
 
 class _ManifestExtras(TypedDict, total=False):
@@ -221,9 +237,13 @@ class RunRecord(ScratchDatabase):
             suffix=".tmp",
             folder=out,
         )
+        # The file's time of creation by the filesystem's own clock, the one that stamps the briefs: a brief
+        # stamped at or after it was written during this run (``briefs_written_since``).
+        self.created_ns = self.path.stat().st_mtime_ns
         self.statuses: dict[ThreadStatus, int] = {"complete": 0, "partial": 0, "failed": 0, "pending": 0}
         self.usage = Usage()
         self.threads = 0
+        self.recovered = 0  # threads recorded from their brief (``Stopped.recorded_from_briefs``)
 
     def add(self, seq: int, result: ThreadResult, renamed_from: str | None) -> None:
         """Record a finished thread; SEQ is its place in the input."""

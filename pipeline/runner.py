@@ -45,7 +45,7 @@ from .progress import Log, NoProgress, ProgressReporter, no_log
 from .render import SCHEMA_VERSION
 from .resources import prompt_sha256, schema_sha256
 from .settings import RunConfig, public_url
-from .thread import ThreadResult, ThreadSettings
+from .thread import ThreadResult, ThreadSettings, result_from_brief
 from .tokenizer import Tokenizer, get_tokenizer
 
 __all__ = ["RunConfig", "RunReport", "Runner", "ThreadResult", "run"]
@@ -135,14 +135,20 @@ def _stop_handling_sigterm() -> None:
         pass
 
 
-def stopped_section(stop: BaseException, count: int, ran: int) -> outputs.Stopped:
+def stopped_section(stop: BaseException, count: int, ran: int, recovered: int = 0) -> outputs.Stopped:
     """run.json's ``stopped``: what stopped the run part-way, its exit code, and how many threads never ran."""
     if isinstance(stop, asyncio.CancelledError):
         error, reason, code = "KeyboardInterrupt", "interrupted (Ctrl-C or SIGINT)", INTERRUPTED_EXIT_CODE
     else:
         error, reason = type(stop).__name__, str(stop) or type(stop).__name__
         code = stop.exit_code if isinstance(stop, ThreadbriefError) else 1
-    return {"error": error, "reason": reason, "exit_code": code, "threads_not_run": max(0, count - ran)}
+    return {
+        "error": error,
+        "reason": reason,
+        "exit_code": code,
+        "threads_not_run": max(0, count - ran),
+        "recorded_from_briefs": recovered,
+    }
 
 
 def note_earlier_folders(out: Path, record: RunRecord, log: Log) -> list[str]:
@@ -318,6 +324,14 @@ class Runner:
                 self._log_result(result)
                 record.add(seq, result, renamed_from)
                 seq += 1
+            # Threads whose worker ended with the run (SIGTERM to the process group) after writing their brief:
+            # recorded from it, so run.json lists every brief this run wrote, none as an earlier run's.
+            for thread, brief in outputs.briefs_written_since(self.config.out, pool.lost, record.created_ns):
+                result = result_from_brief(brief)
+                self._log_result(result)
+                record.add(seq, result, thread.renamed_from)
+                record.recovered += 1
+                seq += 1
             raise
 
     async def _run_here(self, threads: Iterable[Thread], record: RunRecord) -> None:
@@ -409,7 +423,7 @@ class Runner:
         }
         summary = record.summary(header, inputs.errors, inputs.notes, earlier, self.price, self.extractor.rate_limited)
         if stop is not None:
-            summary["stopped"] = stopped_section(stop, count, record.threads)
+            summary["stopped"] = stopped_section(stop, count, record.threads, record.recovered)
             summary["exit_code"] = summary["stopped"]["exit_code"]
             self.log(
                 "STOPPED",

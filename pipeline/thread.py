@@ -212,6 +212,28 @@ def _finish(
     return result, brief
 
 
+def result_from_brief(brief: Brief) -> ThreadResult:
+    """A written brief's thread result, as ``_finish`` made it: for a thread whose result was lost after its
+    brief was written (its worker ended with the run)."""
+    stats = brief["stats"]
+    return ThreadResult(
+        brief["thread"]["id"],
+        brief["thread"]["input_path"],
+        brief["status"],
+        True,
+        len(brief["claims"]),
+        len(brief["relations"]),
+        len(brief["rejected"]),
+        [Failure(f["stage"], f["chunk"], f["reason"]) for f in brief["failures"]],
+        Usage(stats["calls"], stats["cached_calls"], stats["tokens_in"], stats["tokens_out"]),
+        stats["cost_usd"],
+        stats["seconds"],
+        to_jsonl(claim_rows([brief])),
+        to_jsonl(relation_rows([brief])),
+        language=brief["language"],
+    )
+
+
 async def _extraction(
     answers: AnswerSource, thread_id: str, chunk: Chunk, progress: ProgressReporter
 ) -> ChunkExtraction | Waiting:

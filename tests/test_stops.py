@@ -25,9 +25,10 @@ from pipeline.errors import ConfigError, Terminated
 from pipeline.extract_offline import OfflineExtractor
 from pipeline.load import load_inputs
 from pipeline.models import Thread
-from pipeline.outputs import read_manifest, write_run
+from pipeline.outputs import RunRecord, briefs_written_since, read_manifest, write_brief, write_run
 from pipeline.runner import INTERRUPTED_EXIT_CODE, Runner
 from pipeline.settings import RunConfig
+from pipeline.thread import brief_thread, result_from_brief
 
 
 def _earlier_run(folder: Path, out: Path) -> None:
@@ -71,6 +72,7 @@ def test_a_config_error_from_a_thread_stops_the_run_after_run_json_is_written(
         "reason": "the endpoint refused the key: check OPENAI_API_KEY",
         "exit_code": 2,
         "threads_not_run": 6 - len(listed),
+        "recorded_from_briefs": 0,
     }
     assert manifest["exit_code"] == 2 and manifest["totals"]["threads"] == len(listed)
     assert manifest["earlier_thread_folders"] == ["e0", "e1"]  # the earlier run's, not listed as this run's
@@ -162,6 +164,7 @@ def test_an_interrupted_pass_records_the_threads_that_finished_and_none_after(tm
         "reason": "interrupted (Ctrl-C or SIGINT)",
         "exit_code": INTERRUPTED_EXIT_CODE,
         "threads_not_run": 400 - len(listed),
+        "recorded_from_briefs": 0,
     }
     with pytest.raises(KeyboardInterrupt):
         report.raise_stop()
@@ -214,3 +217,75 @@ def test_ctrl_c_on_a_run_in_workers_writes_run_json_and_exits_130(tmp_path: Path
     assert listed == {p.parent.name for p in out.glob("*/brief.json")}
     assert manifest["stopped"]["threads_not_run"] == 3000 - len(listed)
     assert not list(out.glob(".*.tmp"))  # the run record and temp files are gone
+
+
+def test_sigterm_to_the_process_group_of_a_run_in_workers_lists_every_brief_it_wrote(tmp_path: Path) -> None:
+    """SIGTERM to the whole group, as systemd stops a service: the workers die with their batches half done,
+    after some of those threads wrote their brief. Those are this run's briefs: run.json lists them (made from
+    the brief), never as an earlier run's folders."""
+    code, stderr, out = _stopped_run(tmp_path, 2, lambda pid: os.killpg(pid, signal.SIGTERM))
+    assert code == Terminated.exit_code == 143, stderr
+    assert "Traceback" not in stderr
+    manifest = read_manifest(out)
+    listed = {t["id"] for t in manifest["threads"]}
+    assert 20 <= len(listed) < 3000
+    assert manifest["earlier_thread_folders"] == []
+    assert listed == {p.parent.name for p in out.glob("*/brief.json")}
+    assert manifest["stopped"]["threads_not_run"] == 3000 - len(listed)
+    assert 0 <= manifest["stopped"]["recorded_from_briefs"] <= 2 * jobs.MAX_BATCH
+    for entry in manifest["threads"]:  # an entry made from a brief is the entry the run would have made
+        brief = json.loads((out / entry["brief"]).read_text("utf-8"))
+        assert (entry["status"], entry["claims"], entry["relations"]) == (
+            brief["status"],
+            len(brief["claims"]),
+            len(brief["relations"]),
+        )
+    rows = (out / "claims.jsonl").read_text("utf-8").splitlines()
+    assert {json.loads(row)["thread_id"] for row in rows} == listed
+
+
+def _german_thread(path: Path) -> Path:
+    # A language the offline extractor does not read: its brief is partial, with a failure to carry over.
+    posts = [
+        ("a", "anna", None, "Ich glaube, dass die Stadt mehr Radwege bauen sollte, weil der Verkehr zu dicht ist."),
+        ("b", "ben", "a", "Das sehe ich anders, denn die Straßen sind schon jetzt viel zu schmal für neue Wege."),
+    ]
+    return write_thread(path, "de1", posts, title="Radwege in der Stadt")
+
+
+def test_a_brief_gives_back_the_result_its_thread_had(tmp_path: Path) -> None:
+    inputs = make_threads(tmp_path / "in", 3)
+    _german_thread(inputs / "de1.json")
+    runner = Runner(RunConfig(inputs=[inputs], out=tmp_path / "out", backend="offline"), OfflineExtractor())
+    statuses = set()
+    for thread in load_inputs([inputs, ROOT / "seeds"]).threads:
+        result, brief = asyncio.run(brief_thread(thread, runner.answers, runner.tokenizer, runner.thread_settings))
+        assert brief is not None
+        assert result_from_brief(json.loads(json.dumps(brief))) == result  # as read back from the file
+        statuses.add(result.status)
+    assert statuses == {"complete", "partial"}
+
+
+def test_briefs_written_since_are_the_fresh_ones_with_both_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    runner = Runner(RunConfig(inputs=[tmp_path], out=out, backend="offline"), OfflineExtractor())
+    threads = load_inputs([make_threads(tmp_path / "in", 3)]).threads
+    briefs = {}
+    for thread in threads:
+        _, briefs[thread.id] = asyncio.run(
+            brief_thread(thread, runner.answers, runner.tokenizer, runner.thread_settings)
+        )
+    write_brief(out, briefs["t0"])  # an earlier run's
+    old = time.time_ns() - 10**9
+    for name in ("brief.json", "brief.md"):
+        os.utime(out / "t0" / name, ns=(old, old))
+    record = RunRecord(out)
+    try:
+        write_brief(out, briefs["t1"])
+        write_brief(out, briefs["t2"])
+        (out / "t2" / "brief.md").unlink()  # its worker ended between its two files
+        found = list(briefs_written_since(out, threads, record.created_ns))
+    finally:
+        record.close()
+    assert [(thread.id, brief) for thread, brief in found] == [("t1", briefs["t1"])]
