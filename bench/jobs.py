@@ -9,7 +9,9 @@ tokenizing every post, per thread; and where one job's time goes, stage by stage
 pipeline/thread.py wrapped with a timer, over the source threads, in this process: no profiler overhead).
 With --profile, also one job under cProfile and the functions with the most time of their own.
 The machine's load average is printed first: on a shared machine other processes take cores too, and the
-speedup then falls short of what the cores give (--repeat N runs each setting N times, interleaved).
+speedup then falls short of what the cores give (--repeat N runs each setting N times, interleaved); on a
+virtual machine the host may also take them ("stolen": the share of the machine's CPU time the host gave to
+others during each run, from /proc/stat).
 Usage: python bench/jobs.py [--copies 50] [--jobs 1,2] [--repeat 1] [--profile] [--source DIR]
 (DIR default: ../shared/eval/cmv-dev/threads)
 """
@@ -56,11 +58,26 @@ def build_corpus(source: Path, folder: Path, copies: int) -> int:
     return made
 
 
-def run(corpus: Path, out: Path, jobs: int) -> float:
+def cpu_ticks() -> tuple[int, int]:
+    """The machine's (total, stolen) CPU ticks so far (Linux /proc/stat; (0, 0) elsewhere): on a virtual machine,
+    "steal" is time the host gave this machine's cores to others, which no run here can use."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
+def run(corpus: Path, out: Path, jobs: int) -> tuple[float, float]:
+    """Wall seconds of one run, and the share of the machine's CPU time the host stole meanwhile."""
+    ticks, stolen = cpu_ticks()
     started = time.perf_counter()
     command = ["threadbrief", "run", str(corpus), "-o", str(out), "--backend", "offline", "-q", "--jobs", str(jobs)]
     subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    ticks_after, stolen_after = cpu_ticks()
+    return wall, (stolen_after - stolen) / max(1, ticks_after - ticks)
 
 
 def _scrub(value: Any) -> Any:
@@ -190,20 +207,24 @@ def main() -> None:
         print(f"start: a process imports the CLI in {seconds:.2f} s (OpenAI SDK imported: {'yes' if sdk else 'no'})")
         counts = [int(j) for j in args.jobs.split(",")]
         walls: dict[int, list[float]] = {jobs: [] for jobs in counts}
+        steals: dict[int, list[float]] = {jobs: [] for jobs in counts}
         for _round in range(args.repeat):  # interleaved, so a burst of load elsewhere hits every setting alike
             for jobs in counts:
-                walls[jobs].append(run(corpus, Path(tmp) / f"out-{jobs}", jobs))
+                wall, steal = run(corpus, Path(tmp) / f"out-{jobs}", jobs)
+                walls[jobs].append(wall)
+                steals[jobs].append(steal)
         header = f"{'jobs':>4} {'best s':>8} {'all runs s':>24} {'ms/thread':>10} {'threads/s':>10} {'speedup':>8}"
-        print(f"{header}  outputs")
+        print(f"{header}  {'stolen':>14}  outputs")
         first = counts[0]
         for jobs in counts:
             best = min(walls[jobs])
             same = differing(Path(tmp) / f"out-{first}", Path(tmp) / f"out-{jobs}")
             verdict = f"identical to --jobs {first}" if not same else f"{len(same)} differ, e.g. {same[:3]}"
             runs = ", ".join(f"{w:.1f}" for w in walls[jobs])
+            stolen = ", ".join(f"{100 * s:.0f}%" for s in steals[jobs])
             print(
                 f"{jobs:>4} {best:>8.2f} {runs:>24} {1000 * best / threads:>10.2f} {threads / best:>10.1f} "
-                f"{min(walls[first]) / best:>7.2f}x  {verdict}"
+                f"{min(walls[first]) / best:>7.2f}x  {stolen:>14}  {verdict}"
             )
         print(f"load average after: {os.getloadavg()}")
         total, spent, count = stage_times(args.source, Path(tmp) / "out-stages")

@@ -53,7 +53,6 @@ from .importers.base import ImportOptions
 from .load import InputStream, Loaded, thread_json
 from .outputs import Totals, atomic_write
 from .progress import PROGRESS_KINDS, Log, RichProgress, log_line
-from .report import write_report
 from .resources import schema_names, schema_path
 from .runner import INTERRUPTED_EXIT_CODE, run
 from .settings import RunConfig, make_extractor, openai_extractor, resolve_model
@@ -582,6 +581,8 @@ def report_command(out: Path, site: Path | None) -> None:
     """Write a static HTML site of the briefs in OUT (no network, opens from file://)."""
     site = site or out / "report"
     _note_run_gaps(out)
+    from .report import write_report  # its graph layout imports numpy: only the report command pays for it
+
     try:
         pages = write_report(out, site)
     except OSError as exc:

@@ -87,8 +87,10 @@ def brief_paths(thread_id: str) -> tuple[str, str]:
 
 def write_brief(out: Path, brief: Brief) -> None:
     as_json, as_markdown = brief_paths(brief["thread"]["id"])
-    atomic_write(out / as_json, json.dumps(brief, ensure_ascii=False) + "\n")
+    # The Markdown first: a brief.json is what marks a thread folder (``export.brief_folders``), so a process
+    # killed between the two files leaves no brief.json without its brief.md.
     atomic_write(out / as_markdown, brief_markdown(brief))
+    atomic_write(out / as_json, json.dumps(brief, ensure_ascii=False) + "\n")
 
 
 def briefs_written_since(out: Path, threads: Iterable[Thread], since_ns: int) -> Iterator[tuple[Thread, Brief]]:
@@ -99,7 +101,7 @@ def briefs_written_since(out: Path, threads: Iterable[Thread], since_ns: int) ->
         try:
             if min(path.stat().st_mtime_ns for path in paths) < since_ns:
                 continue
-        except FileNotFoundError:  # not written, or ended between its two files: the thread did not finish
+        except FileNotFoundError:  # not written (or only its brief.md): the thread did not finish
             continue
         yield thread, read_brief(paths[0])
 

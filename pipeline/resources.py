@@ -13,10 +13,12 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-from jsonschema import Draft202012Validator
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -79,6 +81,9 @@ def schema_sha256(name: str) -> str:
 
 @cache
 def validator(name: str) -> Draft202012Validator:
+    # Imported on first use (a tenth of a second): a valid instance never needs it (see schema_errors).
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load_schema(name))
 
 

@@ -47,7 +47,9 @@ def test_python_dash_m_runs_every_command(module: str) -> None:
 
 
 def test_an_offline_run_never_imports_the_openai_sdk(tmp_path: Path) -> None:
-    """The SDK (with pydantic) took most of a process's start; offline runs and their workers do not need it."""
+    """The SDK (with pydantic) took most of a process's start; offline runs and their workers do not need it.
+    Nor does a run over thread JSON need the HTML parser, jsonschema (messages for invalid instances) or the
+    report's graph layout: each is imported where it is used."""
     (tmp_path / "in").mkdir()
     write_thread(tmp_path / "in" / "t.json", "t", [("a", "ann", None, "Cats are better pets than dogs.")])
     probe = (
@@ -56,7 +58,8 @@ def test_an_offline_run_never_imports_the_openai_sdk(tmp_path: Path) -> None:
         f"sys.argv = ['threadbrief', 'run', {str(tmp_path / 'in')!r}, '-o', {str(tmp_path / 'out')!r}, '-q',"
         " '--backend', 'offline']\n"
         "try:\n    main()\nexcept SystemExit as done:\n    assert done.code == 0, done.code\n"
-        "print(sorted(m for m in ('openai', 'pydantic') if m in sys.modules))\n"
+        "print(sorted(m for m in ('openai', 'pydantic', 'bs4', 'markdownify', 'jsonschema', 'grandalf')"
+        " if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

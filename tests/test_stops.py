@@ -284,7 +284,7 @@ def test_briefs_written_since_are_the_fresh_ones_with_both_files(tmp_path: Path)
     try:
         write_brief(out, briefs["t1"])
         write_brief(out, briefs["t2"])
-        (out / "t2" / "brief.md").unlink()  # its worker ended between its two files
+        (out / "t2" / "brief.json").unlink()  # its worker ended between its two files (the Markdown is first)
         found = list(briefs_written_since(out, threads, record.created_ns))
     finally:
         record.close()

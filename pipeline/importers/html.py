@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
-from bs4 import BeautifulSoup
-from bs4.element import NavigableString
-from markdownify import MarkdownConverter
-
+# BeautifulSoup and markdownify are imported on first use: together a fifth of a second, which every command,
+# and every run whose inputs hold no HTML, would otherwise pay at start.
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 # Inline markup whose text is kept and whose markers would only be noise in a quote.
@@ -25,16 +24,22 @@ _STRIP_INLINE = ["a", "b", "strong", "i", "em", "u", "span", "font", "small", "b
 _EMOJI_CODE = re.compile(r":[\w+-]{1,40}:")
 
 
-class _PlainConverter(MarkdownConverter):
-    """markdownify with a line break as a newline (not two trailing spaces), an emoji image as its
-    shortcode (":smile:"), other images as nothing, and nothing escaped."""
+@cache
+def _plain_converter() -> type[Any]:
+    from markdownify import MarkdownConverter
 
-    def convert_br(self, el: Any, text: str, parent_tags: Any) -> str:
-        return "\n"
+    class PlainConverter(MarkdownConverter):
+        """markdownify with a line break as a newline (not two trailing spaces), an emoji image as its
+        shortcode (":smile:"), other images as nothing, and nothing escaped."""
 
-    def convert_img(self, el: Any, text: str, parent_tags: Any) -> str:
-        alt = str(el.get("alt") or "")
-        return alt if _EMOJI_CODE.fullmatch(alt) else ""
+        def convert_br(self, el: Any, text: str, parent_tags: Any) -> str:
+            return "\n"
+
+        def convert_img(self, el: Any, text: str, parent_tags: Any) -> str:
+            alt = str(el.get("alt") or "")
+            return alt if _EMOJI_CODE.fullmatch(alt) else ""
+
+    return PlainConverter
 
 
 _CONVERTER_OPTIONS: dict[str, Any] = {
@@ -51,6 +56,9 @@ def html_to_text(html: str, drop: Iterable[str] = ()) -> str:
     """``html`` as clean text; ``drop`` lists CSS selectors removed first (link previews, quote titles)."""
     if "<" not in html and "&" not in html:
         return html.strip()
+    from bs4 import BeautifulSoup
+    from bs4.element import NavigableString
+
     soup = BeautifulSoup(html, "html.parser")
     for selector in drop:
         for element in soup.select(selector):
@@ -63,7 +71,7 @@ def html_to_text(html: str, drop: Iterable[str] = ()) -> str:
         if isinstance(following, NavigableString) and following.startswith(("\n", "\r\n")):
             following.replace_with(following.lstrip("\r\n"))
     try:
-        text = _PlainConverter(**_CONVERTER_OPTIONS).convert_soup(soup)
+        text = _plain_converter()(**_CONVERTER_OPTIONS).convert_soup(soup)
     except RecursionError:
         text = soup.get_text("\n")
     text = _TRAILING_SPACE.sub("\n", text.replace("\r\n", "\n").replace("\u00a0", " "))
