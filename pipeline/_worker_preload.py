@@ -1,7 +1,7 @@
 """Imported only by the forkserver of ``jobs.ThreadPool`` (multiprocessing's preload), never by the pipeline.
 
 Importing it loads what every worker needs before its first thread: the pipeline's modules, the offline
-tokenizer's BPE ranks and the language model (together a few seconds of CPU). The forkserver does this once,
+tokenizer's BPE ranks and the language model (together about a second of CPU). The forkserver does this once,
 and each worker is forked from it with them already in memory, instead of every worker loading its own.
 It imports the command line's modules too (not the openai SDK, which ``lazy`` imports on first use, and an
 offline worker never uses): a worker imports the main module again before its first task (the ``threadbrief``

@@ -12,7 +12,9 @@ another thread. Failure modes: as in one process, a thread's unexpected error is
 that dies (``BrokenProcessPool``: killed, out of memory, a crash in native code) loses the batches in flight:
 their threads run again one at a time, and a thread whose worker dies again is an ``internal`` failure, the
 others get their briefs; ``WorkersKeepDying`` stops the run when ``MAX_DEATHS_IN_A_ROW``
-threads in a row each stop their worker.
+threads in a row each stop their worker, or when no worker can be started (``WorkerStartFailed``: the
+forkserver gone, as SIGTERM sent to the whole process group ends it). Whatever stops ``results`` part-way,
+the batches running finish first, and ``unfinished`` says which threads it did not yield.
 Why whole threads: the offline chain is CPU from end to end, so a thread is the natural unit; an LLM
 backend's HTTP calls stay in the runner's event loop with its rate limiter and cache (not here).
 Workers are started with forkserver (spawn where there is none), never a bare fork: the runner's process
@@ -31,7 +33,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -223,15 +225,23 @@ def _batches(threads: Iterable[Thread], count: int, jobs: int) -> Iterator[list[
         yield batch
 
 
+class WorkerStartFailed(BrokenProcessPool):
+    """A worker process could not be started: its server died (as SIGTERM sent to the process group ends it),
+    or the system refused a process."""
+
+
 def _submit(pool: ProcessPoolExecutor, batch: list[Thread]) -> Future[list[tuple[ThreadResult, RecordedProgress]]]:
-    """The batch's future; when a worker died since the last result was read, submitting fails at once, and the
-    future then holds that failure, so the batch is lost and run again with those that were in flight."""
+    """The batch's future; when a worker died since the last result was read, or a worker could not be started,
+    submitting fails at once, and the future then holds that failure, so the batch is lost and run again with
+    those that were in flight (the pool is then shut down and a new one started)."""
+    failed: Future[list[tuple[ThreadResult, RecordedProgress]]] = Future()
     try:
         return pool.submit(_run_batch, batch)
     except BrokenProcessPool as exc:
-        failed: Future[list[tuple[ThreadResult, RecordedProgress]]] = Future()
         failed.set_exception(exc)
-        return failed
+    except (OSError, EOFError) as exc:  # from starting a worker: the forkserver gone, no process to be had
+        failed.set_exception(WorkerStartFailed(f"a worker process could not be started ({type(exc).__name__}: {exc})"))
+    return failed
 
 
 class ThreadPool:
@@ -242,26 +252,24 @@ class ThreadPool:
     def __init__(self, setup: WorkerSetup, jobs: int) -> None:
         self.setup = setup
         self.jobs = jobs
-        # Interrupted (the caller's task cancelled): the results of the batches that were in flight, which
-        # the workers finished (their briefs are written) but ``results`` could no longer yield; in input order.
-        self.left_over: list[tuple[str | None, ThreadResult]] = []
-        # Interrupted: the threads handed to workers whose results never came back (their worker was ended with
-        # the run, as SIGTERM to the process group ends it: some may have written their brief); in input order.
-        self.lost: list[Thread] = []
         self._handed: dict[int, Thread] = {}  # threads sent to workers and not yet yielded, by their place
         self._places = itertools.count()
+        self._finished: dict[int, ThreadResult] = {}  # by id() of the handed Thread: results not yet yielded
 
-    def _interrupted(self) -> None:
-        kept = {result.thread_id for _, result in self.left_over}
-        self.lost = [thread for _, thread in sorted(self._handed.items()) if thread.id not in kept]
+    @property
+    def unfinished(self) -> list[tuple[Thread, ThreadResult | None]]:
+        """After ``results`` stopped part-way (cancelled, or any error): the threads handed to workers that it
+        did not yield, in input order, each with its result when its batch finished (the batches running when
+        the run stopped finish first: their briefs are written), else None (its worker was ended with the run,
+        as SIGTERM to the process group ends it: it may have written its brief before)."""
+        return [(thread, self._finished.get(id(thread))) for _, thread in sorted(self._handed.items())]
 
     def _keep_finished(
         self, flights: Iterable[tuple[list[Thread], Future[list[tuple[ThreadResult, RecordedProgress]]]]]
     ) -> None:
         for batch, future in flights:
             if future.done() and not future.cancelled() and future.exception() is None:
-                self.left_over += [(t.renamed_from, r) for t, (r, _) in zip(batch, future.result(), strict=True)]
-        self._interrupted()
+                self._finished.update((id(t), r) for t, (r, _) in zip(batch, future.result(), strict=True))
 
     def _hand(self, batch: list[Thread]) -> list[Thread]:
         for thread in batch:
@@ -276,7 +284,7 @@ class ThreadPool:
 
     async def results(
         self, threads: Iterable[Thread], count: int, progress: ProgressReporter
-    ) -> AsyncIterator[tuple[str | None, ThreadResult]]:
+    ) -> AsyncGenerator[tuple[str | None, ThreadResult], None]:
         loop = asyncio.get_running_loop()
         batches = _batches(threads, count, self.jobs)
         pool = self._pool(self.jobs)
@@ -290,10 +298,6 @@ class ThreadPool:
                 batch, future = pending[0]
                 try:
                     done = await asyncio.wrap_future(future, loop=loop)
-                except asyncio.CancelledError:
-                    pool.shutdown(wait=True, cancel_futures=True)  # the batches already running finish
-                    self._keep_finished(pending)
-                    raise
                 except BrokenProcessPool:
                     # A worker died (killed, out of memory, a crash in native code) and took every batch in
                     # flight with it. Their threads run again one at a time, so the one that kills a worker
@@ -310,6 +314,10 @@ class ThreadPool:
                     recorded.replay(progress)
                     self._yielded(thread)
                     yield thread.renamed_from, result
+        except BaseException:  # cancelled (Ctrl-C, SIGTERM) or any error: the batches already running finish
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._keep_finished(pending)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -330,12 +338,10 @@ class ThreadPool:
                     [(result, recorded)] = await asyncio.wrap_future(future, loop=loop)
                     recorded.replay(progress)
                     deaths_in_a_row = 0
-                except asyncio.CancelledError:
+                except BrokenProcessPool as exc:
                     pool.shutdown(wait=True, cancel_futures=True)
-                    self._keep_finished([([thread], future)])
-                    raise
-                except BrokenProcessPool:
-                    pool.shutdown(wait=True, cancel_futures=True)
+                    if isinstance(exc, WorkerStartFailed):  # not the thread's doing: no worker can be had
+                        raise WorkersKeepDying(f"{exc}: run with --jobs 1") from None
                     deaths_in_a_row += 1
                     if deaths_in_a_row >= MAX_DEATHS_IN_A_ROW:
                         raise WorkersKeepDying(
@@ -345,6 +351,10 @@ class ThreadPool:
                     pool = self._pool(1)
                     reason = "its worker process died while running it (out of memory, or killed): run it with --jobs 1"
                     result = failed_thread(thread, reason, progress)
+                except BaseException:  # cancelled, or any error: the thread running finishes and is kept
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    self._keep_finished([([thread], future)])
+                    raise
                 self._yielded(thread)
                 yield thread.renamed_from, result
         finally:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, TypedDict
@@ -26,7 +26,7 @@ from .brief_types import Brief, BriefLanguage, PromptHash
 from .errors import InputError, OutputError
 from .export import brief_folders, read_brief
 from .importers.base import Note
-from .models import Thread, ThreadStatus, Usage
+from .models import ThreadStatus, Usage
 from .render import brief_markdown
 from .spill import ScratchDatabase
 from .thread import ThreadResult
@@ -93,17 +93,16 @@ def write_brief(out: Path, brief: Brief) -> None:
     atomic_write(out / as_json, json.dumps(brief, ensure_ascii=False) + "\n")
 
 
-def briefs_written_since(out: Path, threads: Iterable[Thread], since_ns: int) -> Iterator[tuple[Thread, Brief]]:
-    """Of ``threads``, those whose brief.json and brief.md in OUT were both written at or after ``since_ns``
-    (a filesystem time: ``RunRecord.created_ns``), with the brief; an older brief is an earlier run's."""
-    for thread in threads:
-        paths = [out / name for name in brief_paths(thread.id)]
-        try:
-            if min(path.stat().st_mtime_ns for path in paths) < since_ns:
-                continue
-        except FileNotFoundError:  # not written (or only its brief.md): the thread did not finish
-            continue
-        yield thread, read_brief(paths[0])
+def brief_written_since(out: Path, thread_id: str, since_ns: int) -> Brief | None:
+    """The thread's brief when its brief.md and brief.json in OUT were both written at or after ``since_ns`` (a
+    filesystem time: ``RunRecord.created_ns``); None when it has none, or an older one (an earlier run's)."""
+    paths = [out / name for name in brief_paths(thread_id)]
+    try:
+        if min(path.stat().st_mtime_ns for path in paths) < since_ns:
+            return None
+    except FileNotFoundError:  # not written (or only its brief.md): the thread did not finish
+        return None
+    return read_brief(paths[0])
 
 
 def earlier_thread_folders(out: Path, written: Callable[[str], bool]) -> list[str]:

@@ -23,6 +23,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
@@ -315,22 +316,26 @@ class Runner:
         setup = WorkerSetup(self.config.out, self.extractor.model, self.thread_settings)
         pool, seq = ThreadPool(setup, jobs), 0
         try:
-            async for renamed_from, result in pool.results(threads, count, self.progress):
-                self._log_result(result)
-                record.add(seq, result, renamed_from)
-                seq += 1
-        except asyncio.CancelledError:
-            for renamed_from, result in pool.left_over:  # their briefs are written: run.json lists them
-                self._log_result(result)
-                record.add(seq, result, renamed_from)
-                seq += 1
-            # Threads whose worker ended with the run (SIGTERM to the process group) after writing their brief:
-            # recorded from it, so run.json lists every brief this run wrote, none as an earlier run's.
-            for thread, brief in outputs.briefs_written_since(self.config.out, pool.lost, record.created_ns):
-                result = result_from_brief(brief)
-                self._log_result(result)
-                record.add(seq, result, thread.renamed_from)
-                record.recovered += 1
+            # aclosing: an error here closes the results at once, so the batches running finish before what
+            # they finished is recorded below.
+            async with aclosing(pool.results(threads, count, self.progress)) as results:
+                async for renamed_from, result in results:
+                    self._log_result(result)
+                    record.add(seq, result, renamed_from)
+                    seq += 1
+        except BaseException:  # cancelled (Ctrl-C, SIGTERM) or an error that stops the run
+            # In input order: the threads of the batches that finished as the run stopped, and those whose worker
+            # ended with the run (SIGTERM to the process group) after writing their brief, recorded from it: so
+            # run.json lists every brief this run wrote, none as an earlier run's.
+            for thread, finished in pool.unfinished:
+                if finished is None:
+                    written = outputs.brief_written_since(self.config.out, thread.id, record.created_ns)
+                    if written is None:
+                        continue
+                    finished = result_from_brief(written)
+                    record.recovered += 1
+                self._log_result(finished)
+                record.add(seq, finished, thread.renamed_from)
                 seq += 1
             raise
 

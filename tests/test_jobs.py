@@ -171,10 +171,20 @@ def test_a_thread_that_kills_its_worker_fails_alone_and_the_others_get_their_bri
     assert progress.counts["thread_done"] == len(threads)
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [
+        BrokenProcessPool("A child process terminated abruptly"),
+        # What starting a worker raises when its forkserver has just died (SIGTERM sent to the process group)
+        EOFError("unexpected EOF"),
+        ConnectionRefusedError(111, "Connection refused"),
+    ],
+)
 def test_a_pool_found_broken_as_a_batch_is_submitted_runs_the_lost_threads_again(
-    inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException
 ) -> None:
-    """A worker can die between one result and the next submit: then ``submit`` itself raises (seen under load)."""
+    """A worker can die between one result and the next submit, or fail to start: then ``submit`` itself raises
+    (seen under load, and when the forkserver was killed)."""
     threads = load_inputs([inputs]).threads[:6]
     make_pool, submits = ThreadPool._pool, []
 
@@ -185,7 +195,7 @@ def test_a_pool_found_broken_as_a_batch_is_submitted_runs_the_lost_threads_again
         def submit(self, *args: Any) -> Any:
             submits.append(args)
             if len(submits) == 3:
-                raise BrokenProcessPool("A child process terminated abruptly")
+                raise failure
             return self.pool.submit(*args)
 
         def shutdown(self, **options: Any) -> None:
@@ -197,6 +207,21 @@ def test_a_pool_found_broken_as_a_batch_is_submitted_runs_the_lost_threads_again
     assert [r.thread_id for r in results] == [t.id for t in threads]
     assert all(r.status == "complete" for r in results)
     assert progress.counts["thread_done"] == len(threads)
+
+
+def test_workers_that_cannot_be_started_stop_the_run_and_fail_no_thread(
+    inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class NoWorkerStarts:
+        def submit(self, *args: Any) -> Any:
+            raise EOFError("unexpected EOF")
+
+        def shutdown(self, **options: Any) -> None:
+            pass
+
+    monkeypatch.setattr(ThreadPool, "_pool", lambda self, workers: NoWorkerStarts())
+    with pytest.raises(WorkersKeepDying, match=r"could not be started \(EOFError: unexpected EOF\): run with --jobs 1"):
+        _pool_run(load_inputs([inputs]).threads[:4], tmp_path)
 
 
 def test_workers_that_die_on_every_thread_stop_the_run(inputs: Path, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from pipeline.errors import ConfigError, Terminated
 from pipeline.extract_offline import OfflineExtractor
 from pipeline.load import load_inputs
 from pipeline.models import Thread
-from pipeline.outputs import RunRecord, briefs_written_since, read_manifest, write_brief, write_run
+from pipeline.outputs import RunRecord, brief_written_since, read_manifest, write_brief, write_run
 from pipeline.runner import INTERRUPTED_EXIT_CODE, Runner
 from pipeline.settings import RunConfig
 from pipeline.thread import brief_thread, result_from_brief
@@ -242,6 +242,9 @@ def test_sigterm_to_the_process_group_of_a_run_in_workers_lists_every_brief_it_w
         )
     rows = (out / "claims.jsonl").read_text("utf-8").splitlines()
     assert {json.loads(row)["thread_id"] for row in rows} == listed
+    place = {thread.id: n for n, thread in enumerate(load_inputs([tmp_path / "in"]).threads)}
+    ids = [t["id"] for t in manifest["threads"]]
+    assert ids == sorted(ids, key=place.__getitem__)  # in input order, those recorded from a brief too
 
 
 def _german_thread(path: Path) -> Path:
@@ -266,7 +269,7 @@ def test_a_brief_gives_back_the_result_its_thread_had(tmp_path: Path) -> None:
     assert statuses == {"complete", "partial"}
 
 
-def test_briefs_written_since_are_the_fresh_ones_with_both_files(tmp_path: Path) -> None:
+def test_a_brief_written_since_is_a_fresh_one_with_both_files(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     runner = Runner(RunConfig(inputs=[tmp_path], out=out, backend="offline"), OfflineExtractor())
@@ -285,7 +288,7 @@ def test_briefs_written_since_are_the_fresh_ones_with_both_files(tmp_path: Path)
         write_brief(out, briefs["t1"])
         write_brief(out, briefs["t2"])
         (out / "t2" / "brief.json").unlink()  # its worker ended between its two files (the Markdown is first)
-        found = list(briefs_written_since(out, threads, record.created_ns))
+        found = {name: brief_written_since(out, name, record.created_ns) for name in ("t0", "t1", "t2", "t3")}
     finally:
         record.close()
-    assert [(thread.id, brief) for thread, brief in found] == [("t1", briefs["t1"])]
+    assert found == {"t0": None, "t1": briefs["t1"], "t2": None, "t3": None}
