@@ -13,7 +13,7 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -481,14 +481,9 @@ def estimate_command(
 def validate_command(paths: tuple[Path, ...]) -> None:
     """Check briefs (brief.json files, or directories holding */brief.json) against the schema and the
     grounding invariant. Exit 0 when all are valid, 1 otherwise."""
-    files: list[Path] = []
-    for path in paths:
-        files += sorted(path.rglob("brief.json")) if path.is_dir() else [path]
-    if not files:
-        _err("threadbrief: error: no brief.json found under " + ", ".join(map(str, paths)))
-        sys.exit(2)
-    bad = 0
-    for file in files:
+    checked = bad = 0
+    for file in _brief_files(paths):
+        checked += 1
         try:
             problems = brief_problems(json.loads(file.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -499,8 +494,24 @@ def validate_command(paths: tuple[Path, ...]) -> None:
                 _err(f"{file}: {problem}")
         else:
             _err(f"{file}: ok")
-    _err(f"threadbrief: {len(files) - bad} of {len(files)} brief(s) valid")
+    if not checked:
+        _err("threadbrief: error: no brief.json found under " + ", ".join(map(str, paths)))
+        sys.exit(2)
+    _err(f"threadbrief: {checked - bad} of {checked} brief(s) valid")
     sys.exit(1 if bad else 0)
+
+
+def _brief_files(paths: tuple[Path, ...]) -> Iterator[Path]:
+    """The brief.json files given, and those under the directories given (each folder's in name order), as a
+    stream: OUT may hold 100,000 of them."""
+    for path in paths:
+        if not path.is_dir():
+            yield path
+            continue
+        for folder, dirs, files in os.walk(path):
+            dirs.sort()
+            if "brief.json" in files:
+                yield Path(folder, "brief.json")
 
 
 @cli.command("eval")

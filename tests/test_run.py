@@ -118,6 +118,41 @@ def test_validate_catches_a_tampered_quote(seed_run: tuple[Any, Path], tmp_path:
     assert "claims/C1: quote is not the post's text at span" in result.stderr
 
 
+def test_validate_a_folder_checks_every_brief_under_it(seed_run: tuple[Any, Path], tmp_path: Path) -> None:
+    _, out = seed_run
+    folder = tmp_path / "briefs"
+    good, tampered = sorted(out.glob("*/brief.json"))[:2]
+    (folder / "a").mkdir(parents=True)
+    (folder / "b" / "nested").mkdir(parents=True)
+    shutil.copy(good, folder / "a" / "brief.json")
+    brief = read(tampered)
+    brief["claims"][0]["quote"] = "words the post does not hold"
+    (folder / "b" / "nested" / "brief.json").write_text(json.dumps(brief))
+    (folder / "b" / "notes.json").write_text("{}")  # not a brief.json: not checked
+    result = invoke(["validate", str(folder)])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"{folder / 'a' / 'brief.json'}: ok"
+    assert lines[1].startswith(f"{folder / 'b' / 'nested' / 'brief.json'}: claims/")
+    assert lines[-1] == "threadbrief: 1 of 2 brief(s) valid"
+    (folder / "empty").mkdir()
+    result = invoke(["validate", str(folder / "empty")])
+    assert result.exit_code == 2 and "no brief.json found under" in result.stderr
+
+
+def test_a_run_removes_the_temp_files_a_killed_run_left_and_nothing_else(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    left = [out / ".run.json.abc.tmp", out / "t9" / ".brief.json.x1.tmp", out / "report" / "t" / ".index.html.y.tmp"]
+    kept = [out / ".keep", out / "t9" / "notes.tmp", out / "t9" / "brief.json"]
+    for path in left + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    assert invoke(["run", str(SEEDS), "-o", str(out), "-q"]).exit_code == 0
+    assert not [path for path in left if path.exists()]
+    assert all(path.exists() for path in kept)
+    assert not list(out.rglob(".*.tmp"))
+
+
 def test_schema_prints_the_schema_file() -> None:
     result = invoke(["schema", "brief"])
     assert result.exit_code == 0 and result.stdout == schema_path("brief").read_text()
