@@ -6,7 +6,9 @@ back (batch mode: the thread is pending, not failed). Three sources, composed by
 ``CachedAnswers`` (the content-addressed cache, in front of one of the others), ``LiveAnswers`` (the
 extractor, now, under the run's concurrency bound) and the batch queue (``batch.BatchQueue``); and in
 front of them all ``SingleFlight``, so a question identical to one still being answered (same cache key)
-waits for that answer instead of being asked again (it costs nothing: ``Usage()``).
+waits for that answer instead of being asked again (it costs nothing: ``Usage()``); and ``Tally`` adds up
+what every answer cost, whichever thread it was for, so a run stopped part-way can say what its unfinished
+threads spent.
 Every live answer is checked against its JSON Schema here, whatever the backend did itself, before it is
 cached. Failure modes: ``ExtractionError`` (with the usage spent) when no valid answer can be had; the
 thread stage records it as a failure of that chunk or of the overview. A failure of a shared question is
@@ -174,8 +176,60 @@ class SingleFlight:
             raise ExtractionError(str(exc), usage=Usage()) from exc  # the cost is the first caller's
         return answer, first  # type: ignore[return-value]  # the flight of ``key`` answers ``ask``
 
+    async def cancel(self) -> None:
+        """Cancel the questions still being answered, and wait until they are: when the run stops part-way,
+        their callers are gone, and a flight left running would go on calling the model (billed) unseen."""
+        flights = list(self._flights.values())
+        for flight in flights:
+            flight.cancel()
+        await asyncio.gather(*flights, return_exceptions=True)
+
     def _landed(self, key: str, done: asyncio.Future[object]) -> None:
         if self._flights.get(key) is done:
             del self._flights[key]  # answered or failed: the next identical question goes to ``then``
         if not done.cancelled():
             done.exception()  # retrieved here too: a failure with no caller left to see it is not logged
+
+
+Asked = TypeVar("Asked")
+
+
+class Tally:
+    """In front of the others: the usage of every answer and every failure (``ExtractionError.usage``), run-wide.
+    Each thread's result adds up the same usages, so when every thread finished, ``spent`` is the run's totals;
+    when the run stopped part-way, the difference is what the threads that never finished had spent (their
+    calls were made, and billed, but no thread entry records them)."""
+
+    def __init__(self, then: AnswerSource) -> None:
+        self.then = then
+        self.spent = Usage()
+
+    @property
+    def window(self) -> ContextWindow | None:
+        return self.then.window
+
+    async def extraction(self, thread_id: str, chunk: Chunk) -> ChunkExtraction | Waiting:
+        answer = await self._counted(self.then.extraction(thread_id, chunk))
+        if not isinstance(answer, Waiting):
+            self.spent.add(answer.usage)
+        return answer
+
+    async def summary(
+        self, thread_id: str, title: str, claims: list[Claim], relations: list[Relation]
+    ) -> Summary | Waiting:
+        return self._summed(await self._counted(self.then.summary(thread_id, title, claims, relations)))
+
+    async def parts_summary(self, thread_id: str, title: str, parts: list[str]) -> Summary | Waiting:
+        return self._summed(await self._counted(self.then.parts_summary(thread_id, title, parts)))
+
+    def _summed(self, answer: Summary | Waiting) -> Summary | Waiting:
+        if not isinstance(answer, Waiting):
+            self.spent.add(answer[1])
+        return answer
+
+    async def _counted(self, asked: Awaitable[Asked]) -> Asked:
+        try:
+            return await asked
+        except ExtractionError as exc:
+            self.spent.add(exc.usage)
+            raise

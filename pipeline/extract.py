@@ -75,6 +75,12 @@ class Extractor(Protocol):
         """How many 429 answers the backend's limiter saw, for run.json."""
         return 0
 
+    @property
+    def cancelled_requests(self) -> int:
+        """Requests sent and then cancelled before their answer came (the run stopped): the provider may bill
+        them, and no usage of theirs is known; for run.json's ``stopped``."""
+        return 0
+
     async def aclose(self) -> None:
         """Release connections; called once when a run ends."""
         return None

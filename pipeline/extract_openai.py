@@ -274,6 +274,7 @@ class OpenAIExtractor:
             for c in http_clients
         ]
         self._turn = 0
+        self._cancelled_requests = 0  # sent, then cancelled before their answer came (the run stopped)
         self.client = self._clients[0]
         self.base_url = str(self.client.base_url)
         self.max_attempts = max_attempts
@@ -315,9 +316,13 @@ class OpenAIExtractor:
             # which cost milliseconds of CPU per request at high concurrency.
             self._turn += 1
             client = self._clients[self._turn % len(self._clients)]
-            raw = await client.post(
-                "/chat/completions", cast_to=httpx.Response, body=self.request_body(messages, schema_name, mode)
-            )
+            try:
+                raw = await client.post(
+                    "/chat/completions", cast_to=httpx.Response, body=self.request_body(messages, schema_name, mode)
+                )
+            except asyncio.CancelledError:
+                self._cancelled_requests += 1
+                raise
             response: dict[str, Any] = raw.json()
         except openai.RateLimitError as exc:
             headers = exc.response.headers
@@ -411,6 +416,10 @@ class OpenAIExtractor:
     @property
     def rate_limited(self) -> int:
         return self.limiter.throttles
+
+    @property
+    def cancelled_requests(self) -> int:
+        return self._cancelled_requests
 
     @property
     def languages(self) -> None:  # a model reads every language its threads are in

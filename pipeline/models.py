@@ -126,6 +126,14 @@ class Usage:
         self.tokens_in += other.tokens_in
         self.tokens_out += other.tokens_out
 
+    def minus(self, other: Usage) -> Usage:
+        return Usage(
+            self.calls - other.calls,
+            self.cached_calls - other.cached_calls,
+            self.tokens_in - other.tokens_in,
+            self.tokens_out - other.tokens_out,
+        )
+
 
 @dataclass
 class ChunkExtraction:

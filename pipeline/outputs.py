@@ -164,6 +164,26 @@ class RunHeader(TypedDict):
     schemas: dict[str, str]
 
 
+class UnrecordedUsage(TypedDict):
+    """What the threads that never finished spent: answers that came back, but no thread entry counts them."""
+
+    calls: int
+    cached_calls: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float | None
+
+
+def unrecorded_usage(usage: Usage, cost: float | None) -> UnrecordedUsage:
+    return {
+        "calls": usage.calls,
+        "cached_calls": usage.cached_calls,
+        "tokens_in": usage.tokens_in,
+        "tokens_out": usage.tokens_out,
+        "cost_usd": cost,
+    }
+
+
 class Stopped(TypedDict):
     """What stopped a run part-way (``runner.stopped_section``): its threads that finished are in run.json."""
 
@@ -174,6 +194,11 @@ class Stopped(TypedDict):
     # Of the entries, threads whose worker ended with the run (SIGTERM to the process group) after their brief
     # was written: their entry was made from that brief.
     recorded_from_briefs: int
+    # The calls of threads that never finished (their answers came back, and were billed; the totals leave them
+    # out, as they count thread entries), and the requests sent and cancelled before their answer came (the
+    # provider may bill those too; their usage is not known).
+    unrecorded: UnrecordedUsage
+    requests_cancelled: int
 
 
 class _ManifestExtras(TypedDict, total=False):

@@ -30,7 +30,7 @@ from functools import cached_property
 from pathlib import Path
 
 from . import __version__, outputs
-from .answers import AnswerSource, CachedAnswers, LiveAnswers, SingleFlight
+from .answers import AnswerSource, CachedAnswers, LiveAnswers, SingleFlight, Tally
 from .brief_types import PromptHash
 from .cache import ExtractionCache, default_cache_dir
 from .chunk import check_budget, fixed_prompt_tokens
@@ -40,7 +40,7 @@ from .extract import Extractor
 from .extract_openai import EXTRACT_PROMPTS, SUMMARY_PROMPTS
 from .jobs import ThreadPool, WorkerSetup, available_cores, brief_and_write, start_early
 from .load import InputStream
-from .models import Thread
+from .models import Thread, Usage
 from .outputs import RunHeader, RunRecord, RunSummary
 from .progress import Log, NoProgress, ProgressReporter, no_log
 from .render import SCHEMA_VERSION
@@ -136,8 +136,16 @@ def _stop_handling_sigterm() -> None:
         pass
 
 
-def stopped_section(stop: BaseException, count: int, ran: int, recovered: int = 0) -> outputs.Stopped:
-    """run.json's ``stopped``: what stopped the run part-way, its exit code, and how many threads never ran."""
+def stopped_section(
+    stop: BaseException,
+    count: int,
+    ran: int,
+    recovered: int = 0,
+    unrecorded: outputs.UnrecordedUsage | None = None,
+    cancelled_requests: int = 0,
+) -> outputs.Stopped:
+    """run.json's ``stopped``: what stopped the run part-way, its exit code, how many threads never ran, and what
+    the threads that never finished spent (their answered calls, and the requests cancelled in flight)."""
     if isinstance(stop, asyncio.CancelledError):
         error, reason, code = "KeyboardInterrupt", "interrupted (Ctrl-C or SIGINT)", INTERRUPTED_EXIT_CODE
     else:
@@ -149,6 +157,8 @@ def stopped_section(stop: BaseException, count: int, ran: int, recovered: int = 
         "exit_code": code,
         "threads_not_run": max(0, count - ran),
         "recorded_from_briefs": recovered,
+        "unrecorded": unrecorded or outputs.unrecorded_usage(Usage(), None),
+        "requests_cancelled": cancelled_requests,
     }
 
 
@@ -183,11 +193,13 @@ class Runner:
         if config.use_cache and extractor.name != "offline":  # offline is deterministic and cheap
             self.cache = ExtractionCache(config.cache_dir or default_cache_dir())
         answers = on_cache_miss or LiveAnswers(extractor, config.concurrency)
-        self.answers: AnswerSource = (
-            answers if self.cache is None else CachedAnswers(self.cache, extractor.fingerprint, answers)
-        )
+        # What every answer in this process cost, counted once (behind SingleFlight, whose waiters are charged
+        # nothing): a run stopped part-way says what its unfinished threads spent.
+        self.tally = Tally(answers if self.cache is None else CachedAnswers(self.cache, extractor.fingerprint, answers))
+        self.answers: AnswerSource = self.tally
+        self.flights: SingleFlight | None = None
         if extractor.name != "offline":  # offline answers at once: nothing of it is ever in flight to share
-            self.answers = SingleFlight(extractor.fingerprint, self.answers)
+            self.answers = self.flights = SingleFlight(extractor.fingerprint, self.tally)
         self.prices = load_prices(config.prices)
         self.price = Pricing(self.prices, extractor.name, extractor.model)
         self.prompts = _prompt_list(extractor)
@@ -307,6 +319,8 @@ class Runner:
             else:
                 await self._run_here(threads, record)
         finally:
+            if self.flights is not None:  # questions whose callers are gone (the run stopped): not sent on
+                await self.flights.cancel()
             self.progress.close()
             if self.cache is not None:
                 self.cache.close()
@@ -428,13 +442,29 @@ class Runner:
         }
         summary = record.summary(header, inputs.errors, inputs.notes, earlier, self.price, self.extractor.rate_limited)
         if stop is not None:
-            summary["stopped"] = stopped_section(stop, count, record.threads, record.recovered)
+            spent = self.tally.spent.minus(record.usage)
+            summary["stopped"] = stopped_section(
+                stop,
+                count,
+                record.threads,
+                record.recovered,
+                outputs.unrecorded_usage(spent, self.price(spent)),
+                self.extractor.cancelled_requests,
+            )
             summary["exit_code"] = summary["stopped"]["exit_code"]
             self.log(
                 "STOPPED",
                 f"{record.threads} of {count} thread(s) ran before the run stopped; run.json records them "
                 f"and what stopped it ({summary['stopped']['reason'][:160]})",
             )
+            cancelled = summary["stopped"]["requests_cancelled"]
+            if spent.calls or cancelled:
+                self.log(
+                    "NOTE",
+                    f"threads that did not finish made {spent.calls} call(s) ({spent.tokens_in}+{spent.tokens_out} "
+                    f"tokens) and {cancelled} request(s) were cancelled in flight: not in the totals, in run.json's "
+                    "stopped",
+                )
         return RunReport(summary["exit_code"], summary, record, stop)
 
 

@@ -23,12 +23,18 @@ from pipeline import jobs
 from pipeline.cli import cli
 from pipeline.errors import ConfigError, Terminated
 from pipeline.extract_offline import OfflineExtractor
+from pipeline.extract_openai import OpenAIExtractor
+from pipeline.fakeserver import FakeOpenAIServer, FakeServerConfig
+from pipeline.limiter import RateLimiter
 from pipeline.load import load_inputs
-from pipeline.models import Thread
+from pipeline.models import Thread, Usage
 from pipeline.outputs import RunRecord, brief_written_since, read_manifest, write_brief, write_run
 from pipeline.runner import INTERRUPTED_EXIT_CODE, Runner
 from pipeline.settings import RunConfig
 from pipeline.thread import brief_thread, result_from_brief
+
+# What an offline run's unfinished threads spent: nothing (no calls).
+NOTHING_UNRECORDED = {"calls": 0, "cached_calls": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0}
 
 
 def _earlier_run(folder: Path, out: Path) -> None:
@@ -73,6 +79,8 @@ def test_a_config_error_from_a_thread_stops_the_run_after_run_json_is_written(
         "exit_code": 2,
         "threads_not_run": 6 - len(listed),
         "recorded_from_briefs": 0,
+        "unrecorded": NOTHING_UNRECORDED,
+        "requests_cancelled": 0,
     }
     assert manifest["exit_code"] == 2 and manifest["totals"]["threads"] == len(listed)
     assert manifest["earlier_thread_folders"] == ["e0", "e1"]  # the earlier run's, not listed as this run's
@@ -165,6 +173,8 @@ def test_an_interrupted_pass_records_the_threads_that_finished_and_none_after(tm
         "exit_code": INTERRUPTED_EXIT_CODE,
         "threads_not_run": 400 - len(listed),
         "recorded_from_briefs": 0,
+        "unrecorded": NOTHING_UNRECORDED,
+        "requests_cancelled": 0,
     }
     with pytest.raises(KeyboardInterrupt):
         report.raise_stop()
@@ -292,3 +302,64 @@ def test_a_brief_written_since_is_a_fresh_one_with_both_files(tmp_path: Path) ->
     finally:
         record.close()
     assert found == {"t0": None, "t1": briefs["t1"], "t2": None, "t3": None}
+
+
+def test_an_llm_run_stopped_part_way_says_what_its_unfinished_threads_spent(tmp_path: Path) -> None:
+    """Ctrl-C in an LLM run: threads in flight had answers back (billed) that no thread entry counts, and
+    requests on the wire were cancelled. run.json's stopped says both, and they add up with the server's count."""
+    inputs = make_threads(tmp_path / "in", 80)  # each thread: an extraction, then a summary
+    out = tmp_path / "out"
+    with FakeOpenAIServer(FakeServerConfig(latency=0.05, jitter=0.05, seed=5)) as server:
+        extractor = OpenAIExtractor(
+            model="gpt-4o-mini", api_key="sk-fake-7", base_url=server.base_url, limiter=RateLimiter(), output_budget=200
+        )
+        lines: list[str] = []
+        config = RunConfig(inputs=[inputs], out=out, use_cache=False, concurrency=8)
+        runner = Runner(config, extractor, log=lambda mark, text: lines.append(f"{mark} {text}"))
+
+        async def interrupt_after_some() -> Any:
+            task = asyncio.create_task(runner.run())
+            for _ in range(20_000):  # bounded: the first briefs come within a second
+                if len(list(out.glob("*/brief.json"))) >= 5 or task.done():
+                    break
+                await asyncio.sleep(0.001)
+            task.cancel()
+            return await task
+
+        report = asyncio.run(interrupt_after_some())
+        received = server.stats.requests
+    try:
+        write_run(out, report.manifest, report.record)
+    finally:
+        report.record.close()
+    manifest = read_manifest(out)
+    totals, stopped = manifest["totals"], manifest["stopped"]
+    assert 5 <= totals["threads"] < 80 and stopped["threads_not_run"] == 80 - totals["threads"]
+    unrecorded = stopped["unrecorded"]
+    assert unrecorded["calls"] > 0 and unrecorded["tokens_in"] > 0 and (unrecorded["cost_usd"] or 0) > 0
+    answered = totals["calls"] + unrecorded["calls"]  # every answer read, finished thread or not
+    assert answered <= received <= answered + stopped["requests_cancelled"]
+    note = f"threads that did not finish made {unrecorded['calls']} call(s)"
+    assert any(line.startswith(f"NOTE {note}") for line in lines), lines[-3:]
+
+
+def test_what_every_answer_cost_is_the_totals_when_every_thread_finishes(tmp_path: Path) -> None:
+    """The run-wide tally and the thread entries count the same answers: their difference, which a stopped run
+    reports, is nothing for a run that ends, even with identical questions shared in flight."""
+    inputs = make_threads(tmp_path / "in", 6)
+    for n in range(3):  # copies under other ids: the same questions, asked while the first are in flight
+        text = (inputs / f"t{n}.json").read_text("utf-8").replace(f'"id": "t{n}"', f'"id": "copy{n}"')
+        (inputs / f"copy{n}.json").write_text(text, "utf-8")
+    with FakeOpenAIServer(FakeServerConfig(latency=0.05, seed=2)) as server:
+        extractor = OpenAIExtractor(
+            model="gpt-4o-mini", api_key="sk-fake-7", base_url=server.base_url, limiter=RateLimiter(), output_budget=200
+        )
+        runner = Runner(RunConfig(inputs=[inputs], out=tmp_path / "out", use_cache=False, concurrency=16), extractor)
+        report = asyncio.run(runner.run())
+        report.record.close()
+    totals = report.manifest["totals"]
+    assert totals["complete"] == 9 and "stopped" not in report.manifest
+    assert server.stats.requests == totals["calls"] < 18  # the copies' questions were shared, not sent again
+    assert runner.tally.spent == Usage(
+        totals["calls"], totals["cached_calls"], totals["tokens_in"], totals["tokens_out"]
+    )
