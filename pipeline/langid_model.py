@@ -55,8 +55,12 @@ def _cached_copy(packed: Path) -> Path | None:
         return None
     from .cache import default_cache_dir
 
+    try:
+        folder = default_cache_dir() / "models"
+    except (RuntimeError, KeyError):  # no $XDG_CACHE_HOME and no home directory (a user with no passwd entry)
+        return None
     digest = hashlib.sha256(packed.read_bytes()).hexdigest()[:16]
-    return default_cache_dir() / "models" / f"py3langid-{version}-{digest}.npz"
+    return folder / f"py3langid-{version}-{digest}.npz"
 
 
 def _model(arrays: dict[str, Any]) -> tuple[Any, ...]:

@@ -90,3 +90,14 @@ def test_switched_off_the_copy_is_neither_read_nor_written(
     monkeypatch.setenv("THREADBRIEF_MODEL_CACHE", "0")
     assert_same_model(langid_model.load_identifier(), reference)
     assert not cache_home.exists()
+
+
+def test_no_home_directory_falls_back_to_py3langid(reference: tuple[Any, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("THREADBRIEF_MODEL_CACHE", raising=False)
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert_same_model(langid_model.load_identifier(), reference)
