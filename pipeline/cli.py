@@ -40,7 +40,6 @@ from .export import (
     CLAIM_FIELDS,
     RELATION_FIELDS,
     RunBriefs,
-    briefs_in,
     claim_rows,
     relation_rows,
     run_stopped,
@@ -538,13 +537,12 @@ def eval_command(gold: Path, out: Path, as_json: bool) -> None:
         click.echo(json.dumps(scores.as_dict(), indent=2))
 
 
-def _note_run_gaps(out: Path) -> None:
-    """NOTE lines for what OUT's briefs leave out: folders of earlier runs, threads a stopped run never ran."""
+def _run_briefs(out: Path) -> tuple[RunBriefs, dict[str, Any] | None]:
+    """OUT's briefs (``RunBriefs``: the caller closes it) and its run.json's ``stopped``, with NOTE lines for
+    what they leave out: folders of earlier runs, threads a stopped run never ran. OUT is scanned and run.json
+    read once, for the notes and the briefs alike."""
     briefs = RunBriefs(out)
-    try:
-        earlier = briefs.unlisted()
-    finally:
-        briefs.close()
+    earlier = briefs.unlisted()
     if earlier:
         shown = ", ".join(earlier[:5]) + (f" and {len(earlier) - 5} more" if len(earlier) > 5 else "")
         _log("NOTE", f"{out}: left out {len(earlier)} thread folder(s) that run.json does not list ({shown})")
@@ -555,6 +553,7 @@ def _note_run_gaps(out: Path) -> None:
             f"{out}: its run stopped part-way ({str(stopped.get('reason'))[:160]}): "
             f"{stopped.get('threads_not_run')} thread(s) of its input did not run; run it again to brief them",
         )
+    return briefs, stopped
 
 
 @cli.command("export")
@@ -563,20 +562,23 @@ def _note_run_gaps(out: Path) -> None:
 @click.option("--what", type=click.Choice(["claims", "relations"]), default="claims", show_default=True)
 def export_command(out: Path, fmt: str, what: str) -> None:
     """Print the claims (or relations) of every brief in OUT as CSV or JSON Lines on stdout."""
-    _note_run_gaps(out)
-    briefs = briefs_in(out)  # one at a time: the rows are written as each brief is read
-    first = next(briefs, None)
-    if first is None:
-        _err(f"threadbrief: error: no brief.json under {out}: run `threadbrief run` first")
-        sys.exit(2)
-    every = itertools.chain([first], briefs)
-    rows = claim_rows(every) if what == "claims" else relation_rows(every)
-    stdout = sys.stdout
-    if fmt == "csv":
-        write_csv(stdout, rows, CLAIM_FIELDS if what == "claims" else RELATION_FIELDS)
-    else:
-        write_jsonl(stdout, rows)
-    stdout.flush()
+    run_briefs, _ = _run_briefs(out)
+    try:
+        briefs = run_briefs.briefs()  # one at a time: the rows are written as each brief is read
+        first = next(briefs, None)
+        if first is None:
+            _err(f"threadbrief: error: no brief.json under {out}: run `threadbrief run` first")
+            sys.exit(2)
+        every = itertools.chain([first], briefs)
+        rows = claim_rows(every) if what == "claims" else relation_rows(every)
+        stdout = sys.stdout
+        if fmt == "csv":
+            write_csv(stdout, rows, CLAIM_FIELDS if what == "claims" else RELATION_FIELDS)
+        else:
+            write_jsonl(stdout, rows)
+        stdout.flush()
+    finally:
+        run_briefs.close()
 
 
 @cli.command("report")
@@ -591,13 +593,15 @@ def export_command(out: Path, fmt: str, what: str) -> None:
 def report_command(out: Path, site: Path | None) -> None:
     """Write a static HTML site of the briefs in OUT (no network, opens from file://)."""
     site = site or out / "report"
-    _note_run_gaps(out)
     from .report import write_report  # its graph layout imports numpy: only the report command pays for it
 
+    run_briefs, stopped = _run_briefs(out)
     try:
-        pages = write_report(out, site)
+        pages = write_report(out, site, run_briefs.briefs(), stopped)
     except OSError as exc:
         raise OutputError(f"cannot write the site to {site} ({exc.strerror or exc}): choose another with -o") from exc
+    finally:
+        run_briefs.close()
     if pages == 0:
         _err(f"threadbrief: error: no brief.json under {out}: run `threadbrief run` first")
         sys.exit(2)

@@ -73,6 +73,10 @@ class RunBriefs(ScratchDatabase):
     def unlisted(self) -> list[str]:
         return list(self._names(False)) if self.has_manifest else []
 
+    def briefs(self) -> Iterator[Brief]:
+        """The briefs of ``paths``, read one at a time."""
+        return (read_brief(path) for path in self.paths())
+
 
 def brief_folders(out: Path) -> Iterator[str]:
     """The names of OUT's folders that hold a brief.json, in directory order, read as a stream: pathlib's
@@ -132,16 +136,6 @@ def read_brief(path: Path) -> Brief:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(str(path), f"cannot read this brief ({exc}); re-run threadbrief run") from exc
     return brief
-
-
-def briefs_in(out: Path) -> Iterator[Brief]:
-    """The briefs of OUT's last run (see ``RunBriefs``), read one at a time."""
-    briefs = RunBriefs(out)
-    try:
-        for path in briefs.paths():
-            yield read_brief(path)
-    finally:
-        briefs.close()
 
 
 def claim_rows(briefs: Iterable[Brief]) -> Iterator[dict[str, Any]]:

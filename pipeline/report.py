@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -28,7 +29,6 @@ import ijson
 from .brief_types import Brief
 from .debate import Core, Relations, debate_core, key_exchanges, positions, speaker_count
 from .debate_map import EDGE_COLOURS, map_svg
-from .export import briefs_in, run_stopped
 from .report_tree import post_tree
 
 # The map lays out at most this many claims (the largest rebuttal chains); each is a readable 176 px box.
@@ -310,18 +310,19 @@ def _input_errors(out: Path) -> list[dict[str, Any]]:
         return []
 
 
-def write_report(out: Path, site: Path) -> int:
-    """Write the site, one brief at a time; returns the number of thread pages written."""
+def write_report(out: Path, site: Path, briefs: Iterable[Brief], stopped: dict[str, Any] | None) -> int:
+    """Write the site of ``briefs`` (OUT's, as ``export.RunBriefs`` gives them; ``stopped``: its run.json's, for
+    the index's banner), one brief at a time; returns the number of thread pages written."""
     (site / "threads").mkdir(parents=True, exist_ok=True)
     count = 0
     with tempfile.TemporaryFile("w+", encoding="utf-8", dir=site) as rows:
-        for brief in briefs_in(out):
+        for brief in briefs:
             page = site / "threads" / f"{brief['thread']['id']}.html"
             page.write_text(thread_page(brief), encoding="utf-8")
             rows.write(index_row(thread_row(brief)) + "\n")
             count += 1
         rows.seek(0)
-        before, after = _index_parts(count, _input_errors(out), run_stopped(out))
+        before, after = _index_parts(count, _input_errors(out), stopped)
         with (site / "index.html").open("w", encoding="utf-8") as index:
             index.write(before)
             shutil.copyfileobj(rows, index)
