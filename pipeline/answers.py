@@ -6,9 +6,9 @@ back (batch mode: the thread is pending, not failed). Three sources, composed by
 ``CachedAnswers`` (the content-addressed cache, in front of one of the others), ``LiveAnswers`` (the
 extractor, now, under the run's concurrency bound) and the batch queue (``batch.BatchQueue``); and in
 front of them all ``SingleFlight``, so a question identical to one still being answered (same cache key)
-waits for that answer instead of being asked again (it costs nothing: ``Usage()``); and ``Tally`` adds up
-what every answer cost, whichever thread it was for, so a run stopped part-way can say what its unfinished
-threads spent.
+waits for that answer instead of being asked again (it costs nothing: ``Usage()``); and behind it ``Tally``
+adds up what every answer cost, whichever thread it was for, so a run stopped part-way can say what its
+unfinished threads spent.
 Every live answer is checked against its JSON Schema here, whatever the backend did itself, before it is
 cached. Failure modes: ``ExtractionError`` (with the usage spent) when no valid answer can be had; the
 thread stage records it as a failure of that chunk or of the overview. A failure of a shared question is
@@ -195,8 +195,10 @@ Asked = TypeVar("Asked")
 
 
 class Tally:
-    """In front of the others: the usage of every answer and every failure (``ExtractionError.usage``), run-wide.
-    Each thread's result adds up the same usages, so when every thread finished, ``spent`` is the run's totals;
+    """Behind ``SingleFlight`` (so a shared answer counts once), in front of the cache and the live source: the
+    usage of every answer and every failure (``ExtractionError.usage``), run-wide. Each thread's result adds up
+    the same usages (a waiter on a shared answer is charged nothing), so when every thread finished, ``spent``
+    is the run's totals;
     when the run stopped part-way, the difference is what the threads that never finished had spent (their
     calls were made, and billed, but no thread entry records them)."""
 
