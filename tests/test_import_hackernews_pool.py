@@ -408,12 +408,18 @@ def test_the_generated_sets_cover_every_case_the_oracle_reports() -> None:
     assert cycles > 20
 
 
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The system's temp directory for this test, where the pool's scratch SQLite file goes."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(folder))
+    return folder
+
+
 def test_the_loader_streams_a_json_lines_dump_through_the_pool_and_removes_its_scratch_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, scratch: Path
 ) -> None:
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setattr("tempfile.tempdir", str(scratch))
     assert hackernews.FIREBASE.pool is hackernews.FirebasePool
     docs = [doc for doc in _item_set(11, stories=20) if not isinstance(doc.value, list) and doc.value is not None]
     dump = tmp_path / "items.jsonl"
@@ -424,12 +430,7 @@ def test_the_loader_streams_a_json_lines_dump_through_the_pool_and_removes_its_s
     assert list(scratch.iterdir()) == []
 
 
-def test_a_second_pass_builds_the_threads_again_from_the_first_pass_spill(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+def test_a_second_pass_builds_the_threads_again_from_the_first_pass_spill(tmp_path: Path, scratch: Path) -> None:
     items = [doc.value for doc in _item_set(5, stories=12) if isinstance(doc.value, dict)]
     dump = tmp_path / "items.jsonl"
     dump.write_text("".join(json.dumps(item) + "\n" for item in [*items, items[0]]))  # one id given twice
