@@ -193,23 +193,8 @@ def _finish(
     problems = brief_problems(brief)
     if problems:  # a bug, never a model's fault: refuse to write a brief that breaks the contract
         raise RuntimeError(f"brief for {thread.id} fails its own checks: {'; '.join(problems[:3])}")
-    result = ThreadResult(
-        thread.id,
-        thread.input_path,
-        status,
-        True,
-        len(claims),
-        len(relations),
-        len(found.rejected),
-        found.failures,
-        usage,
-        cost,
-        seconds,
-        to_jsonl(claim_rows([brief])),
-        to_jsonl(relation_rows([brief])),
-        language=language,
-    )
-    return result, brief
+    # The thread's result is what its brief says: the same one a lost result is rebuilt from.
+    return result_from_brief(brief), brief
 
 
 def result_from_brief(brief: Brief) -> ThreadResult:

@@ -274,7 +274,10 @@ def test_a_brief_gives_back_the_result_its_thread_had(tmp_path: Path) -> None:
     for thread in load_inputs([inputs, ROOT / "seeds"]).threads:
         result, brief = asyncio.run(brief_thread(thread, runner.answers, runner.tokenizer, runner.thread_settings))
         assert brief is not None
-        assert result_from_brief(json.loads(json.dumps(brief))) == result  # as read back from the file
+        # The run's result is made from its brief (thread._finish), and one read back from the file is the same.
+        assert result_from_brief(json.loads(json.dumps(brief))) == result
+        assert (result.thread_id, result.input_path, result.brief_written) == (thread.id, thread.input_path, True)
+        assert bool(result.failures) == (result.status == "partial")  # the German thread's failure is carried
         statuses.add(result.status)
     assert statuses == {"complete", "partial"}
 
