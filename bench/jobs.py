@@ -7,7 +7,9 @@ threads per second, the speedup over one job and whether every output file is id
 (created_at, seconds, started_at and finished_at aside). Then the floor: reading the same inputs and
 tokenizing every post, per thread; and where one job's time goes, stage by stage (each stage function of
 pipeline/thread.py wrapped with a timer, over the source threads, in this process: no profiler overhead).
-With --profile, also one job under cProfile and the functions with the most time of their own.
+It also prints what a process loads at start (the CLI's imports, the tokenizer's ranks, the language model
+with and without its unpacked copy). With --profile, also one job under cProfile and the functions with the
+most time of their own.
 The machine's load average is printed first: on a shared machine other processes take cores too, and the
 speedup then falls short of what the cores give (--repeat N runs each setting N times, interleaved); on a
 virtual machine the host may also take them ("stolen": the share of the machine's CPU time the host gave to
@@ -188,6 +190,34 @@ def startup() -> tuple[float, bool]:
     return best, sdk
 
 
+_MODELS_PROBE = """
+import json, sys, time
+started = time.perf_counter()
+from pipeline.tokenizer import get_tokenizer
+get_tokenizer(None)
+tokenizer = time.perf_counter() - started
+from pipeline.langid_model import load_identifier
+started = time.perf_counter()
+load_identifier()
+print(json.dumps([tokenizer, time.perf_counter() - started]))
+"""
+
+
+def model_loads() -> tuple[float, float, float]:
+    """The best of three fresh processes' seconds to load the tokenizer's ranks, py3langid's model from its
+    unpacked copy in the user's cache (loaded once first, so the copy exists) and from the wheel's xz file
+    (THREADBRIEF_MODEL_CACHE=0): what a worker's server loads before the first worker can start."""
+    subprocess.run([sys.executable, "-c", _MODELS_PROBE], capture_output=True, check=True)
+    best = [float("inf")] * 3
+    for _ in range(3):
+        for cached, env in ((True, os.environ), (False, {**os.environ, "THREADBRIEF_MODEL_CACHE": "0"})):
+            done = subprocess.run([sys.executable, "-c", _MODELS_PROBE], capture_output=True, check=True, env=env)
+            tokenizer, model = json.loads(done.stdout)
+            best[0] = min(best[0], tokenizer)
+            best[1 if cached else 2] = min(best[1 if cached else 2], model)
+    return best[0], best[1], best[2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--copies", type=int, default=50)
@@ -205,6 +235,11 @@ def main() -> None:
         print(f"floor (read + tokenize every post): {floor_seconds:.2f} s, {per_thread:.2f} ms/thread")
         seconds, sdk = startup()
         print(f"start: a process imports the CLI in {seconds:.2f} s (OpenAI SDK imported: {'yes' if sdk else 'no'})")
+        tokenizer, cached, packed = model_loads()
+        print(
+            f"start: the tokenizer's ranks load in {tokenizer:.2f} s, the language model in {cached:.2f} s from its "
+            f"unpacked copy ({packed:.2f} s from the wheel's xz file)"
+        )
         counts = [int(j) for j in args.jobs.split(",")]
         walls: dict[int, list[float]] = {jobs: [] for jobs in counts}
         steals: dict[int, list[float]] = {jobs: [] for jobs in counts}

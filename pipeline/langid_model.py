@@ -6,7 +6,8 @@ Why: the wheel ships the model as an xz-compressed npz (4.6 MB); decompressing i
 of CPU in every process that detects a language: each single-process run, and the server every ``--jobs``
 worker is forked from, before the first worker can start. The first load writes the decompressed npz to
 ``$XDG_CACHE_HOME/threadbrief/models/`` (named by py3langid's version and the sha256 of the compressed
-file, so an upgraded model is unpacked again); later loads read it in a few hundredths of a second.
+file, so an upgraded model is unpacked again); later loads read it in about a quarter of a second
+(``bench/jobs.py`` prints both loads).
 Failure modes: none raised of its own. A cache that cannot be written (read-only home) or read (truncated,
 corrupt: the npz's CRC-32s fail) is passed over for py3langid's own load, which raises as it always did; a
 bad file is replaced on the next load that can write. With ``THREADBRIEF_MODEL_CACHE=0`` the cache is

@@ -19,7 +19,7 @@ by their letters: a long post counts more than "ok", and a thread half English a
 bit, computed by ``langid_fast`` (the library's model and arithmetic, its byte-by-byte Python walk
 vectorized, a thread's posts at once); when the installed py3langid is not the one that module was written
 against, by py3langid's ``rank``.
-Failure modes: none raised. The model is loaded on first use (``langid_model``: a few hundredths of a second
+Failure modes: none raised. The model is loaded on first use (``langid_model``: about a quarter of a second
 once unpacked into the user's cache, half a second more the first time) and checked for the fast path
 (``langid_fast``).
 """
