@@ -15,6 +15,8 @@ data is written to ``pipeline/data/offline_model.json`` by this script and by no
   ``DEFAULT_QUANTILE`` quantile of the claim scores of the training segments labelled claims, i.e. "at least as
   claim-like as three annotated claims in four" (the quantile was chosen with the non-debate dev set in view,
   see DEFAULT_QUANTILE; the score it gives is fitted on the training threads only);
+- ``quote_reply_score``: how claim-like the answer under a quote must be for the quote-and-counter default
+  (``extract_offline.quote_counter``): the ``QUOTE_QUANTILE`` quantile of the same scores, chosen the same way;
 - ``sources_per_reply`` (1, 2 or 3), ``evidence_edges`` (no/yes) and ``opening_target`` (no/yes): how a
   rebutting reply's edges are drawn, picked by running the whole offline pipeline on the training threads with
   each choice and keeping the one with the best attack-edge F1 under ``threadbrief eval``'s rules (a tie keeps
@@ -56,6 +58,11 @@ L2 = 1.0  # fixed before fitting, not searched
 # alone would open the default to every reply (0.154, and 13.6% false rebuttals on the non-debate set), since
 # three ChangeMyView replies in four attack their parent.
 DEFAULT_QUANTILE = 0.75
+# The quote-and-counter default (``extract_offline.quote_counter``): an answer under a quoted statement counters
+# it when its strongest claim is at least as claim-like as half the annotated claims. Quoting is itself the sign
+# of a reply taking up a statement point by point, so the bar is lower than the reply default's. Chosen with
+# eval/nondebate in view, like DEFAULT_QUANTILE (`make stance-tradeoff` prints the quantiles beside each other).
+QUOTE_QUANTILE = 0.5
 # A small grid around the segment-level cut, set before it was tried (one grid was tried: `make crossval` gave
 # pooled claim F1 0.549 with the segment-level cut alone, 0.560 with this choice through the pipeline).
 THRESHOLD_OFFSETS = (-0.3, -0.15, 0.0, 0.15, 0.3)
@@ -142,6 +149,7 @@ def offline_model(model: dict[str, Any]) -> Iterator[None]:
         "OPENING_TARGET",
         "DEFAULT_PARENT_SCORE",
         "DEFAULT_REPLY_SCORE",
+        "QUOTE_REPLY_SCORE",
     )
     saved = dict(extract_offline.CLAIM_WEIGHTS), {name: getattr(extract_offline, name) for name in names}
     extract_offline.CLAIM_WEIGHTS.update(model["claim_weights"])
@@ -151,6 +159,7 @@ def offline_model(model: dict[str, Any]) -> Iterator[None]:
     extract_offline.OPENING_TARGET = model["opening_target"]
     extract_offline.DEFAULT_PARENT_SCORE = model["default_parent_score"]
     extract_offline.DEFAULT_REPLY_SCORE = model["default_reply_score"]
+    extract_offline.QUOTE_REPLY_SCORE = model["quote_reply_score"]
     try:
         yield
     finally:
@@ -178,6 +187,7 @@ def fit_model(
         "claim_threshold": best_threshold(train, weights),
         "default_parent_score": default,
         "default_reply_score": default,
+        "quote_reply_score": score_quantile(train, weights, QUOTE_QUANTILE),
         "sources_per_reply": EDGE_CHOICES[0][0],
         "evidence_edges": EDGE_CHOICES[0][1],
         "opening_target": EDGE_CHOICES[0][2],
@@ -217,6 +227,7 @@ def model_text(model: dict[str, Any], about: str) -> str:
         "claim_threshold": model["claim_threshold"],
         "default_parent_score": model["default_parent_score"],
         "default_reply_score": model["default_reply_score"],
+        "quote_reply_score": model["quote_reply_score"],
         "sources_per_reply": model["sources_per_reply"],
         "evidence_edges": model["evidence_edges"],
         "opening_target": model["opening_target"],
@@ -262,11 +273,13 @@ def main() -> int:
         "claim_threshold",
         "default_parent_score",
         "default_reply_score",
+        "quote_reply_score",
         "sources_per_reply",
         "evidence_edges",
         "opening_target",
     ):
-        print(f"    {key:<22} {model[key]!s:>8} {shipped_model[key] if shipped_model else ''!s:>8}")
+        old_value = shipped_model.get(key, "-") if shipped_model else ""
+        print(f"    {key:<22} {model[key]!s:>8} {old_value!s:>8}")
     with offline_model(model):
         print(f"in-sample on all {len(ids)} threads: {line(scores_on(threads_dir, gold, ids))}")
     return 0

@@ -1,4 +1,4 @@
-"""How the offline extractor's argued-reply default trades CMV attack edges against false rebuttals elsewhere.
+"""How the offline extractor's two stance defaults trade CMV attack edges against false rebuttals elsewhere.
 
 The default (``extract_offline.argued_reply``) marks a reply as rebutting its parent, without an explicit sign of
 disagreement, when both take a position at least as claim-like as a cut on the claim score. bench/fit_claims.py
@@ -6,7 +6,9 @@ sets that cut at the ``DEFAULT_QUANTILE`` quantile of the claim scores of annota
 the claim model on all of cmv-dev, sets the cut at several quantiles (lower = more replies count as argued), and
 prints for each: attack-edge and post-pair F1 on cmv-dev (in-sample: the claim model is fitted on the same
 threads) and the false-rebuttal rate on the hand-labelled non-debate threads (eval/nondebate). The last row
-drops the default altogether; "no cut" applies it to every reply that passes its other gates.
+drops the default altogether; "no cut" applies it to every reply that passes its other gates. A second table does
+the same for the quote-and-counter default (``extract_offline.quote_counter``, its cut at ``QUOTE_QUANTILE``), the
+argued-reply cut kept as shipped.
 
 Usage: python bench/stance_tradeoff.py [CMV_DIR] [--nondebate DIR]
 """
@@ -57,35 +59,37 @@ def main() -> int:
     fitted = fit_claims.fit_model(threads_dir, gold, sorted(gold), rows)
     settings: list[tuple[str, float | None]] = [(f"quantile {q:.2f}", q) for q in QUANTILES]
     settings += [("no cut", float("-inf")), ("no default", None)]
-    print(
-        f"{'argued-reply cut':<18} {'score':>7}  {'attack-edge P':>13} {'R':>6} {'F1':>6}  {'post-pair F1':>12}  "
-        f"{'non-debate false rebuttals':>26}"
-    )
-    for name, quantile in settings:
-        model = dict(fitted)
-        if quantile is None:
-            cut = None
-        elif quantile == float("-inf"):
-            cut = -1e9
-        else:
-            cut = fit_claims.score_quantile(rows, fitted["claim_weights"], quantile)
-        model["default_parent_score"] = model["default_reply_score"] = cut
-        with fit_claims.offline_model(model):
-            with offline_briefs([threads_dir], "tb-tradeoff-") as out:
-                scores = evaluate(gold, out).systems["threadbrief"]
-            with offline_briefs([args.nondebate / "threads"], "tb-tradeoff-") as out:
-                stance = evaluate_stance(labels, out)
-        edges, pairs = scores.attack_edges, scores.post_pairs
-        shown = "—" if cut is None else ("-inf" if cut < -1e8 else f"{cut:.3f}")
-        false_rate = f"{stance.rebuttals.fp}/{stance.non_rebutting} = {stance.false_rebuttal_rate:.3f}"
+    for default, keys, shipped in (
+        ("argued-reply cut", ("default_parent_score", "default_reply_score"), fit_claims.DEFAULT_QUANTILE),
+        ("quote-counter cut", ("quote_reply_score",), fit_claims.QUOTE_QUANTILE),
+    ):
         print(
-            f"{name:<18} {shown:>7}  {edges.precision:>13.3f} {edges.recall:>6.3f} {edges.f1:>6.3f}  "
-            f"{pairs.f1:>12.3f}  {false_rate:>26}"
+            f"{default:<18} {'score':>7}  {'attack-edge P':>13} {'R':>6} {'F1':>6}  {'post-pair F1':>12}  "
+            f"{'non-debate false rebuttals':>26}"
         )
-    print(
-        "(cmv-dev figures in-sample: the claim model is fitted on the same 64 threads; the shipped cut is quantile "
-        f"{fit_claims.DEFAULT_QUANTILE})"
-    )
+        for name, quantile in settings:
+            model = dict(fitted)
+            if quantile is None:
+                cut = None
+            elif quantile == float("-inf"):
+                cut = -1e9
+            else:
+                cut = fit_claims.score_quantile(rows, fitted["claim_weights"], quantile)
+            model.update(dict.fromkeys(keys, cut))
+            with fit_claims.offline_model(model):
+                with offline_briefs([threads_dir], "tb-tradeoff-") as out:
+                    scores = evaluate(gold, out).systems["threadbrief"]
+                with offline_briefs([args.nondebate / "threads"], "tb-tradeoff-") as out:
+                    stance = evaluate_stance(labels, out)
+            edges, pairs = scores.attack_edges, scores.post_pairs
+            shown = "—" if cut is None else ("-inf" if cut < -1e8 else f"{cut:.3f}")
+            false_rate = f"{stance.rebuttals.fp}/{stance.non_rebutting} = {stance.false_rebuttal_rate:.3f}"
+            print(
+                f"{name:<18} {shown:>7}  {edges.precision:>13.3f} {edges.recall:>6.3f} {edges.f1:>6.3f}  "
+                f"{pairs.f1:>12.3f}  {false_rate:>26}"
+            )
+        print(f"(the other cut as shipped; this one ships at quantile {shipped})")
+    print("(cmv-dev figures in-sample: the claim model is fitted on the same 64 threads)")
     attacking, replies = attacking_replies(threads_dir, gold)
     print(f"cmv-dev gold: {attacking} of {replies} replies attack their parent ({attacking / replies:.0%})")
     return 0

@@ -9,7 +9,7 @@ and stance lexicons, argument indicators), never from phrases of particular thre
 - claims: segments scored as log-odds of being a claim rather than a premise or an aside, by a logistic model
   over named 0/1 features (stance verbs, modals, evaluation, hedges, copulas, negation, links, examples,
   opening connectives, narration, length, position, the thread title). The weights, the threshold, the
-  default's two score cuts and the three edge choices are loaded from ``pipeline/data/offline_model.json``,
+  defaults' three score cuts and the three edge choices are loaded from ``pipeline/data/offline_model.json``,
   which bench/fit_claims.py writes (bench/crossval.py scores that fit on held-out threads). A post that argues
   makes at least one claim; premises directly after a claim in the same sentence support it;
 - replies: the parent (``parent_id``; with no reply structure, one of the few posts before) is what a reply
@@ -25,8 +25,12 @@ and stance lexicons, argument indicators), never from phrases of particular thre
   no help or information), and which opens with no thanks, praise, condolence, "same here", question or story,
   rebuts. Anything else -- thanks, consolation, anecdotes, jokes, information questions, announcements -- gets
   no stance relation (the reply link stays in the post structure), and neither does a reply to the author's
-  own post. A quote-reply answers the quoted words: the reply's words after the quote take that stance toward
-  the parent segment the quote repeats. Otherwise the reply's strongest claim, its opening and its next claims
+  own post. An answer to a post that itself rebuts goes on with the argument: the default does not ask that
+  post's thesis to pass the cut. A quote-reply answers the quoted words: each quoted passage names the parent
+  segments it repeats (the most claim-like of them is the target), and the reply's words up to the next
+  passage take the stance they show toward it; showing none, an argued answer (``quote_counter``: a claim
+  taking a position, the quote not a question, no thanks or story first) counters it. Its opening clause and
+  strongest claim are the sources. Otherwise the reply's strongest claim, its opening and its next claims
   (``sources_per_reply`` in all) answer the parent's thesis (the title, for a reply to the opening post) and,
   with ``opening_target``, the parent's opening clause (for a reply to the opening post the title stays the
   only target), plus, with ``evidence_edges``, the contradicting clause against the one it contradicts. In
@@ -50,7 +54,7 @@ from .extract import Extractor
 from .models import TITLE_POST_ID, Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 from .text import PUNCTUATION_TABLE, sentence_spans
 
-RULES_VERSION = "offline-11"
+RULES_VERSION = "offline-12"
 MIN_WORDS = 4  # shorter segments are fragments, unless they state a stance ("I completely disagree.")
 MIN_CLAUSE_WORDS = 4  # a clause break needs this many words on both sides
 PLAIN_TEXT_REPLY_WINDOW = 4  # posts back a reply may answer when the input has no reply structure
@@ -309,8 +313,8 @@ MODEL_FILE = "data/offline_model.json"
 def load_model() -> dict[str, Any]:
     """The fitted parts of the offline extractor, from pipeline/data/offline_model.json (bench/fit_claims.py
     writes it): ``claim_weights`` (one per ``CLAIM_FEATURES``), ``claim_threshold``, ``default_parent_score`` and
-    ``default_reply_score`` (the argumentative-exchange default's cuts), ``sources_per_reply``,
-    ``evidence_edges`` and ``opening_target``.
+    ``default_reply_score`` (the argumentative-exchange default's cuts), ``quote_reply_score`` (the
+    quote-and-counter default's cut), ``sources_per_reply``, ``evidence_edges`` and ``opening_target``.
 
     Failure modes: a missing or unreadable file, or one whose features are not exactly ``CLAIM_FEATURES``,
     raises (``OSError``, ``ValueError``, ``KeyError``): the package is broken, and a silent default would hide
@@ -331,6 +335,8 @@ OPENING_TARGET = bool(_MODEL["opening_target"])  # also the answered post's open
 # the reply's strongest statement must be; None turns the default off. Fitted by bench/fit_claims.py.
 DEFAULT_PARENT_SCORE: float | None = _MODEL["default_parent_score"]
 DEFAULT_REPLY_SCORE: float | None = _MODEL["default_reply_score"]
+# The quote-and-counter default (``quote_counter``): how claim-like the answer under a quote must be.
+QUOTE_REPLY_SCORE: float | None = _MODEL["quote_reply_score"]
 # Word-list signals are set lookups on the segment's words (a regex alternation per signal was most of the
 # offline extractor's time); phrases and anchors stay regexes.
 _WORD_SIGNALS: tuple[tuple[str, frozenset[str]], ...] = (
@@ -640,16 +646,22 @@ def _takes_position(segment: Segment, count: int, minimum: float) -> bool:
 
 
 def argued_reply(
-    reply: list[Segment], opening: list[Segment], thesis: Segment, answered: list[Segment]
+    reply: list[Segment],
+    opening: list[Segment],
+    thesis: Segment,
+    answered: list[Segment],
+    parent_rebuts: bool = False,
 ) -> Segment | None:
     """The reply's statement that argues against ``thesis`` by default (see above), or None.
 
     ``reply``: the reply's own candidate segments; ``opening``: its first sentence's unquoted segments (what
     the reply does first: thank, ask, tell); ``thesis``: the answered position (the parent's strongest claim,
-    or the thread title for a reply to the opening post); ``answered``: the parent post's segments."""
+    or the thread title for a reply to the opening post); ``answered``: the parent post's segments;
+    ``parent_rebuts``: the parent itself rebuts what it answers, so it takes a position whatever its thesis
+    scores (an answer to a rebuttal goes on with the argument: Walker et al. 2012's disagreement chains)."""
     if DEFAULT_PARENT_SCORE is None or DEFAULT_REPLY_SCORE is None or not reply or not opening:
         return None
-    if not _takes_position(thesis, 1, DEFAULT_PARENT_SCORE):
+    if not parent_rebuts and not _takes_position(thesis, 1, DEFAULT_PARENT_SCORE):
         return None
     if any(s.text.endswith("?") for s in answered[-1:]) or _REQUEST.search(" ".join(s.text for s in answered)):
         return None
@@ -659,6 +671,30 @@ def argued_reply(
     statements = [s for s in reply if not s.text.endswith("?")]
     best = max(statements, key=lambda s: (s.score, -s.index), default=None)
     if best is None or not _takes_position(best, len(reply), DEFAULT_REPLY_SCORE):
+        return None
+    return best
+
+
+def quote_counter(answer: list[Segment], quoted: Segment, answered: list[Segment]) -> Segment | None:
+    """The statement of a quote-reply's answer that counters the quoted words by default, or None.
+
+    Quoting a statement and answering it point by point is how a forum reply disputes it (the "quote and
+    counter" of the issue; Stab & Gurevych's 2017 rebuttals answer a named claim), so the answer needs no
+    disagreement marker: its strongest statement must be a claim taking a position (as in ``argued_reply``) at
+    least as claim-like as the fitted ``QUOTE_REPLY_SCORE``. ``answer``: the reply's candidate segments under the
+    quote; ``quoted``: the parent segment the quote repeats; ``answered``: the parent post's segments. Not a
+    counter: an answer to a quoted question or to a post asking for help or information, and an answer that
+    opens by asking, thanking, praising or telling a story."""
+    if QUOTE_REPLY_SCORE is None or not answer or quoted.text.endswith("?"):
+        return None
+    if _REQUEST.search(" ".join(s.text for s in answered)):
+        return None
+    opening = _fold(" ".join(s.text for s in answer if s.sentence == answer[0].sentence))
+    if opening.endswith("?") or _EXPRESSIVE.search(opening) or _NARRATES.search(opening.lower()):
+        return None
+    statements = [s for s in answer if not s.text.endswith("?") and s.kind == "claim"]
+    best = max(statements, key=lambda s: (s.score, -s.index), default=None)
+    if best is None or not _takes_position(best, len(answer), QUOTE_REPLY_SCORE):
         return None
     return best
 
@@ -729,23 +765,59 @@ def _answered_posts(
     return [parent, title] if title is not None and opening_post else [parent]
 
 
-def _link_quote_replies(payload: _Payload, quoting: list[Segment], own: list[Segment], targets: list[Segment]) -> bool:
-    """Each quoted passage names the segment answered; the reply's own words up to the next quote answer it,
-    with the stance they show toward it (none: no relation). Whether any quote named a segment answered."""
-    linked = False
+def _quote_passages(quoting: list[Segment], replying: list[Segment]) -> list[list[Segment]]:
+    """The quoted segments grouped into passages: a passage runs until the reply's own words break it."""
+    passages: list[list[Segment]] = []
     for quote in quoting:
-        best = max(targets, key=lambda t: (similarity(quote.words, t.words), -t.index))
-        if similarity(quote.words, best.words) < QUOTE_MATCH_MIN_SIMILARITY:
+        if passages and not any(passages[-1][-1].index < s.index < quote.index for s in replying):
+            passages[-1].append(quote)
+        else:
+            passages.append([quote])
+    return passages
+
+
+def _link_quote_replies(
+    payload: _Payload, every: list[Segment], targets: list[Segment], answered: list[Segment]
+) -> tuple[bool, bool]:
+    """Each quoted passage names what it answers: the answered segments its lines repeat, of which the most
+    claim-like is the target. The reply's words up to the next passage answer it, with the stance they show
+    toward it, or by default (``quote_counter``) as a counter; none: no relation. The sources are the answer's
+    opening clause and its strongest claim. ``every``: the reply's segments; ``targets``: the segments of
+    what it answers; ``answered``: the parent's. (whether any passage named a segment answered, whether any
+    rebuts)."""
+    quoting = [s for s in every if s.quoted]
+    unquoted = [s for s in every if not s.quoted]
+    passages = _quote_passages(quoting, unquoted)
+    linked = rebuts = False
+    for number, passage in enumerate(passages):
+        repeated: list[Segment | None] = []
+        for quote in passage:
+            best = max(targets, key=lambda t: (similarity(quote.words, t.words), -t.index))
+            repeated.append(best if similarity(quote.words, best.words) >= QUOTE_MATCH_MIN_SIMILARITY else None)
+        quoted = _thesis(_unique(repeated))
+        if quoted is None:
             continue
         linked = True
-        following = [s for s in quoting if s.index > quote.index]
-        end = min((s.index for s in following), default=10**9)
-        answer = [s for s in own if quote.index < s.index < end]
+        end = passages[number + 1][0].index if number + 1 < len(passages) else len(every)
+        words = [s for s in unquoted if passage[-1].index < s.index < end]
+        answer = [s for s in words if s.candidate]
+        if not answer:
+            continue
         # The quote already says what is answered: one shared word ties a contradicting clause to it.
-        found = reply_stance(answer, [best], shared=1)
-        if answer and found is not None:
-            payload.relate(payload.claim(answer[0]), payload.claim(best), found.kind)
-    return linked
+        found = reply_stance(words, _unique(repeated), shared=1)
+        countering = quote_counter(answer, quoted, answered) if found is None else None
+        kind = "rebuts" if countering is not None else found.kind if found is not None else None
+        if kind is None:
+            continue
+        rebuts = rebuts or kind == "rebuts"
+        strongest = max(
+            (s for s in answer if s.kind == "claim" and not s.text.endswith("?")),
+            key=lambda s: (s.score, -s.index),
+            default=None,
+        )
+        for source in _unique([answer[0], strongest]):
+            payload.relate(payload.claim(source), payload.claim(quoted), kind)
+    return linked, rebuts
 
 
 def extract_payload(chunk: Chunk) -> dict[str, Any]:
@@ -756,6 +828,7 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
     candidates = {pid: [s for s in found if s.candidate] for pid, found in every.items()}
     has_reply_structure = any(cp.post.parent_id for cp in shown.values())
     earlier: list[ChunkPost] = []
+    rebutting: set[str] = set()  # the posts of this chunk that rebut what they answer
     for cp in chunk.posts:
         own = candidates[cp.post.id]
         claims = [s for s in own if s.kind == "claim"]
@@ -772,16 +845,20 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
             continue
         if cp.post.author is not None and all(p.post.author == cp.post.author for p in answered):
             continue  # an author going on, or answering a reply to themselves: no stance toward their own words
-        if _link_quote_replies(payload, [s for s in every[cp.post.id] if s.quoted], own, targets):
+        parent_own = [s for s in every[answered[0].post.id] if s.candidate]
+        linked, quote_rebuts = _link_quote_replies(payload, every[cp.post.id], targets, parent_own)
+        if quote_rebuts:
+            rebutting.add(cp.post.id)
+        if linked:
             continue
         unquoted = [s for s in every[cp.post.id] if not s.quoted]
         found = reply_stance(unquoted, targets)
         if found is None and has_reply_structure:
             title = next((s for s in targets if s.post.id == TITLE_POST_ID), None)
             thesis = title or _thesis(candidates[answered[0].post.id])
-            parent_own = [s for s in every[answered[0].post.id] if s.candidate]
             opening = [s for s in unquoted if s.sentence == unquoted[0].sentence] if unquoted else []
-            if thesis is not None and argued_reply(own, opening, thesis, parent_own) is not None:
+            parent_rebuts = answered[0].post.id in rebutting
+            if thesis is not None and argued_reply(own, opening, thesis, parent_own, parent_rebuts) is not None:
                 found = Stance("rebuts")
         if found is None:
             continue
@@ -817,6 +894,8 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
                     pairs.append((found.source, found.target))
         for source, answered_clause in pairs:
             payload.relate(payload.claim(source), payload.claim(answered_clause), kind)
+        if kind == "rebuts":
+            rebutting.add(cp.post.id)
     return {"claims": payload.claims, "relations": payload.relations}
 
 

@@ -308,3 +308,76 @@ def test_the_same_chunk_gives_the_same_payload() -> None:
         Post("b", "bob", "a", "I don't think it is safe: waste storage is unsolved."),
     ]
     assert extract(posts) == extract(posts)
+
+
+# --- the quote-and-counter default ----------------------------------------------------------------------------
+
+QUOTED_OP = "Remote work should become the default for office jobs. Commuting wastes hours that people never get back."
+
+
+def quote_reply_relations(reply: str, parent: str = QUOTED_OP) -> list[tuple[str, str, str]]:
+    payload = extract([Post("op", "ann", None, parent), Post("r", "bob", "op", reply)])
+    return [r for r in relation_quotes(payload) if r[1] != "supports"]
+
+
+def test_an_argued_answer_under_a_quoted_statement_rebuts_it_without_a_marker() -> None:
+    relations = quote_reply_relations(
+        "&gt; Remote work should become the default for office jobs.\n\n"
+        "I think junior staff need colleagues sitting next to them, and a video call is a poor substitute."
+    )
+    assert relations and {kind for _, kind, _ in relations} == {"rebuts"}
+    assert {target for _, _, target in relations} == {"Remote work should become the default for office jobs."}
+
+
+def test_an_answer_under_a_quoted_question_or_a_thanks_is_no_rebuttal() -> None:
+    asked = "Which editor do you use for Python? I keep switching between two of them every week."
+    assert (
+        quote_reply_relations(
+            "&gt; Which editor do you use for Python?\n\nMost people on my team should be happy with any editor "
+            "that has a good debugger built in.",
+            asked,
+        )
+        == []
+    )
+    thanked = "&gt; Commuting wastes hours that people never get back.\n\nThanks, this is a great summary of my week."
+    assert quote_reply_relations(thanked) == []
+
+
+def test_a_quoted_passage_names_its_most_claim_like_line_not_its_last() -> None:
+    parent = (
+        "Cities should ban cars from their centres within ten years. I walked to work this morning, by the way.\n"
+        "Anyway, that is my view."
+    )
+    reply = (
+        "&gt; Cities should ban cars from their centres within ten years.\n"
+        "&gt; I walked to work this morning, by the way.\n\n"
+        "A ban would be unfair to disabled people who cannot use buses and must drive into the centre."
+    )
+    relations = quote_reply_relations(reply, parent)
+    assert {target for _, kind, target in relations if kind == "rebuts"} == {
+        "Cities should ban cars from their centres within ten years."
+    }
+
+
+def test_a_short_disagreement_under_a_quote_is_read() -> None:
+    # "Nope." is too short to be a claim, but it is the stance the answer takes toward the quote.
+    relations = quote_reply_relations(
+        "&gt; Commuting wastes hours that people never get back.\n\nNope. My train ride is when I read the news."
+    )
+    assert {kind for _, kind, _ in relations} == {"rebuts"}
+
+
+def test_an_answer_to_a_rebuttal_goes_on_with_the_argument() -> None:
+    # The middle post states no thesis claim-like enough for the default on its own; what makes the last reply
+    # a rebuttal of it is that it rebuts the opening post itself.
+    middle = "No, buses ran late twice last week."
+    chain = [
+        Post("op", "ann", None, "Cities should cut the bus budget."),
+        Post("a", "bob", "op", middle),
+        Post("b", "cy", "a", ARGUING_REPLY),
+    ]
+    relations = relation_quotes(extract(chain))
+    assert any(kind == "rebuts" and target == "Cities should cut the bus budget." for _, kind, target in relations)
+    assert any(kind == "rebuts" and target == middle for _, kind, target in relations)
+    alone = [Post("op", "ann", None, "Buses ran late twice last week."), Post("b", "cy", "op", ARGUING_REPLY)]
+    assert [kind for _, kind, _ in relation_quotes(extract(alone)) if kind != "supports"] == []
