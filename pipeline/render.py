@@ -12,6 +12,7 @@ from __future__ import annotations
 from .brief_types import Brief, BriefClaim, BriefLanguage, BriefStats, Provenance
 from .debate import Relations, debate_core, key_exchanges, positions, speaker_count
 from .models import BriefStatus, Claim, Failure, Rejection, Relation, RelationType, Thread
+from .text import as_sentence
 
 SCHEMA_VERSION = "1.0"
 
@@ -154,7 +155,8 @@ def at_a_glance(brief: Brief, rels: Relations) -> list[str]:
     """What is debated, the main positions and who holds them, the key exchanges: capped, one line each."""
     thread = brief["thread"]
     summary = _md_inline(brief["summary"]) if brief["summary"] else "_No overview (the summary stage failed)._"
-    lines = ["## At a glance", "", f"**Debated:** {_md_inline(thread['title'] or thread['id'])}. {summary}", ""]
+    debated = as_sentence(_md_inline(thread["title"] or thread["id"]))
+    lines = ["## At a glance", "", f"**Debated:** {debated} {summary}", ""]
     core = debate_core(rels, MERMAID_MAP_MAX_CLAIMS)
     found = positions(rels, core.components, GLANCE_POSITIONS)
     if found:

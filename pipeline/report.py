@@ -30,6 +30,7 @@ from .brief_types import Brief
 from .debate import Core, Relations, debate_core, key_exchanges, positions, speaker_count
 from .debate_map import EDGE_COLOURS, map_svg
 from .report_tree import post_tree
+from .text import as_sentence
 
 # The map lays out at most this many claims (the largest rebuttal chains); each is a readable 176 px box.
 SVG_MAP_MAX_CLAIMS = 80
@@ -118,7 +119,8 @@ def _glance(brief: Brief, rels: Relations, core: Core, shown: set[str]) -> list[
     title = brief["thread"]["title"] or brief["thread"]["id"]
     body = [
         '<section class="glance"><h2>At a glance</h2>',
-        f"<p><b>Debated:</b> {_e(title)}. {_e(brief['summary'] or 'No overview (the summary stage failed).')}</p>",
+        f"<p><b>Debated:</b> {_e(as_sentence(title))} "
+        f"{_e(brief['summary'] or 'No overview (the summary stage failed).')}</p>",
     ]
     found = positions(rels, core.components, POSITIONS)
     if found:

@@ -47,6 +47,14 @@ def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
         yield start, len(text)
 
 
+_ENDS_SENTENCE = re.compile(r"[.!?…。！？][\"'”’)\]」』）]*\s*$")
+
+
+def as_sentence(text: str) -> str:
+    """``text`` ending as a sentence: a full stop added unless it already ends with one ("…politics." stays)."""
+    return text if _ENDS_SENTENCE.search(text) else text + "."
+
+
 # --- folding ----------------------------------------------------------------------------------------------
 
 # Typographic variants that say the same thing: curly quotes, primes, dashes. One character each, so a

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import random
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from pipeline.render import argument_map
 from pipeline.resources import prompt_sha256, schema_path
 from pipeline.runner import run
 from pipeline.settings import NO_LLM_NOTICE, RunConfig
+from pipeline.text import as_sentence
 
 KEY = "sk-live-DO-NOT-LEAK-42"
 
@@ -489,3 +491,25 @@ def test_brief_markdown_carries_a_mermaid_argument_map(seed_run: tuple[Any, Path
     assert 'C1["C1: She said #quot;no#quot; #124; #91;maybe#93;#59; #lt;b#gt;"]' in "\n".join(lines)
     assert '  subgraph S1["Ann #quot;the#quot; #91;critic#93;"]' in lines
     assert "  C2 -. qualifies .-> C1" in lines
+
+
+def test_the_glance_line_ends_the_title_as_one_sentence(tmp_path: Path) -> None:
+    thread = {
+        "id": "parks",
+        "title": "Parks should stay open at night.",
+        "posts": [
+            {"id": "p1", "author": "ann", "parent_id": None, "text": "Parks should stay open at night for walkers."},
+            {"id": "p2", "author": "bob", "parent_id": "p1", "text": "I disagree, parks are unsafe after dark."},
+        ],
+    }
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "parks.json").write_text(json.dumps(thread), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    markdown = (tmp_path / "out" / "parks" / "brief.md").read_text(encoding="utf-8")
+    assert "**Debated:** Parks should stay open at night. " in markdown
+    assert not re.search(r"\*\*Debated:\*\* [^\n]*[.!?]\. ", markdown)
+    assert as_sentence("Should parks stay open?") == "Should parks stay open?"
+    assert as_sentence("He said “stop.”") == "He said “stop.”"
+    assert as_sentence("公園は夜も開けるべきだ。") == "公園は夜も開けるべきだ。"
+    assert as_sentence("Night parks") == "Night parks."
