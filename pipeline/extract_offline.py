@@ -777,14 +777,15 @@ def _quote_passages(quoting: list[Segment], replying: list[Segment]) -> list[lis
 
 
 def _link_quote_replies(
-    payload: _Payload, every: list[Segment], targets: list[Segment], answered: list[Segment]
+    payload: _Payload, every: list[Segment], targets: list[Segment], answered: list[Segment], by_default: bool
 ) -> tuple[bool, bool]:
     """Each quoted passage names what it answers: the answered segments its lines repeat, of which the most
     claim-like is the target. The reply's words up to the next passage answer it, with the stance they show
     toward it, or by default (``quote_counter``) as a counter; none: no relation. The sources are the answer's
     opening clause and its strongest claim. ``every``: the reply's segments; ``targets``: the segments of
-    what it answers; ``answered``: the parent's. (whether any passage named a segment answered, whether any
-    rebuts)."""
+    what it answers; ``answered``: the parent's; ``by_default``: whether the default applies (not in plain
+    text, where only an explicit sign says a post turns against another). (whether any passage named a segment
+    answered, whether any rebuts)."""
     quoting = [s for s in every if s.quoted]
     unquoted = [s for s in every if not s.quoted]
     passages = _quote_passages(quoting, unquoted)
@@ -805,7 +806,7 @@ def _link_quote_replies(
             continue
         # The quote already says what is answered: one shared word ties a contradicting clause to it.
         found = reply_stance(words, _unique(repeated), shared=1)
-        countering = quote_counter(answer, quoted, answered) if found is None else None
+        countering = quote_counter(answer, quoted, answered) if found is None and by_default else None
         kind = "rebuts" if countering is not None else found.kind if found is not None else None
         if kind is None:
             continue
@@ -846,7 +847,9 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
         if cp.post.author is not None and all(p.post.author == cp.post.author for p in answered):
             continue  # an author going on, or answering a reply to themselves: no stance toward their own words
         parent_own = [s for s in every[answered[0].post.id] if s.candidate]
-        linked, quote_rebuts = _link_quote_replies(payload, every[cp.post.id], targets, parent_own)
+        linked, quote_rebuts = _link_quote_replies(
+            payload, every[cp.post.id], targets, parent_own, by_default=has_reply_structure
+        )
         if quote_rebuts:
             rebutting.add(cp.post.id)
         if linked:

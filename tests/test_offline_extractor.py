@@ -381,3 +381,12 @@ def test_an_answer_to_a_rebuttal_goes_on_with_the_argument() -> None:
     assert any(kind == "rebuts" and target == middle for _, kind, target in relations)
     alone = [Post("op", "ann", None, "Buses ran late twice last week."), Post("b", "cy", "op", ARGUING_REPLY)]
     assert [kind for _, kind, _ in relation_quotes(extract(alone)) if kind != "supports"] == []
+
+
+def test_the_quote_counter_default_needs_a_reply_structure() -> None:
+    # In plain text the post answered is a guess and consecutive posts may be one author going on.
+    answer = "I think junior staff need colleagues sitting next to them, and a video call is a poor substitute."
+    quoting = f"&gt; Remote work should become the default for office jobs.\n\n{answer}"
+    plain = extract([Post("op", "ann", None, QUOTED_OP), Post("r", "bob", None, quoting)])
+    assert [kind for _, kind, _ in relation_quotes(plain) if kind != "supports"] == []
+    assert {kind for _, kind, _ in quote_reply_relations(quoting)} == {"rebuts"}
