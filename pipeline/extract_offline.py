@@ -784,7 +784,7 @@ def _link_quote_replies(
     toward it, or by default (``quote_counter``) as a counter; none: no relation. The sources are the answer's
     opening clause and its strongest claim. ``every``: the reply's segments; ``targets``: the segments of
     what it answers; ``answered``: the parent's; ``by_default``: whether the default applies (not in plain
-    text, where only an explicit sign says a post turns against another). (whether any passage named a segment
+    text, where only an explicit disagreement says a post turns against another). (whether any passage named a segment
     answered, whether any rebuts)."""
     quoting = [s for s in every if s.quoted]
     unquoted = [s for s in every if not s.quoted]
@@ -808,6 +808,12 @@ def _link_quote_replies(
         found = reply_stance(words, _unique(repeated), shared=1)
         countering = quote_counter(answer, quoted, answered) if found is None and by_default else None
         kind = "rebuts" if countering is not None else found.kind if found is not None else None
+        if (
+            kind == "rebuts"
+            and not by_default
+            and not _EXPLICIT_DISAGREE.search(_fold(" ".join(w.text for w in words)))
+        ):
+            kind = None  # plain text: only an explicit disagreement says a post turns against another
         if kind is None:
             continue
         rebuts = rebuts or kind == "rebuts"

@@ -390,3 +390,17 @@ def test_the_quote_counter_default_needs_a_reply_structure() -> None:
     plain = extract([Post("op", "ann", None, QUOTED_OP), Post("r", "bob", None, quoting)])
     assert [kind for _, kind, _ in relation_quotes(plain) if kind != "supports"] == []
     assert {kind for _, kind, _ in quote_reply_relations(quoting)} == {"rebuts"}
+
+
+def test_in_plain_text_a_quote_reply_rebuts_only_on_an_explicit_disagreement() -> None:
+    contradicting = (
+        "&gt; Remote work should become the default for office jobs.\n\nRemote work should not become the default."
+    )
+    explicit = (
+        "&gt; Remote work should become the default for office jobs.\n\nI disagree, offices are where people learn."
+    )
+    for reply, expected in ((contradicting, []), (explicit, ["rebuts"])):
+        payload = extract([Post("op", "ann", None, QUOTED_OP), Post("r", "bob", None, reply)])
+        assert [kind for _, kind, _ in relation_quotes(payload) if kind != "supports"] == expected, reply
+        structured = extract([Post("op", "ann", None, QUOTED_OP), Post("r", "bob", "op", reply)])
+        assert [kind for _, kind, _ in relation_quotes(structured) if kind != "supports"] == ["rebuts"], reply
