@@ -565,7 +565,7 @@ def reply_stance(
     if concession and _turns(opening[concession.end() :]):
         return Stance("rebuts")
     if (
-        _EXPLICIT_DISAGREE.search(_fold(" ".join(s.text for s in reply)))
+        _explicitly_disagrees(reply)
         or (not asks and _DENYING_OPENER.search(opening))
         or _CONTRASTING_OPENER.search(opening)
     ):
@@ -645,6 +645,21 @@ def _takes_position(segment: Segment, count: int, minimum: float) -> bool:
     return not _POSITION_MARKERS.isdisjoint(claim_features(segment, count))
 
 
+def _explicitly_disagrees(segments_: list[Segment]) -> bool:
+    return bool(_EXPLICIT_DISAGREE.search(_fold(" ".join(s.text for s in segments_))))
+
+
+def _opens_with_other_act(opening: str) -> bool:
+    """Whether a turn's (folded) opening asks, thanks, praises, condoles or tells a story instead of arguing."""
+    return opening.endswith("?") or bool(_EXPRESSIVE.search(opening)) or bool(_NARRATES.search(opening.lower()))
+
+
+def _strongest_statement(segments_: list[Segment], claims_only: bool = False) -> Segment | None:
+    """The most claim-like segment that is not a question (and, with ``claims_only``, is a claim)."""
+    statements = [s for s in segments_ if not s.text.endswith("?") and (s.kind == "claim" or not claims_only)]
+    return max(statements, key=lambda s: (s.score, -s.index), default=None)
+
+
 def argued_reply(
     reply: list[Segment],
     opening: list[Segment],
@@ -665,11 +680,9 @@ def argued_reply(
         return None
     if any(s.text.endswith("?") for s in answered[-1:]) or _REQUEST.search(" ".join(s.text for s in answered)):
         return None
-    first = _fold(" ".join(s.text for s in opening))
-    if first.endswith("?") or _EXPRESSIVE.search(first) or _NARRATES.search(first.lower()):
+    if _opens_with_other_act(_fold(" ".join(s.text for s in opening))):
         return None
-    statements = [s for s in reply if not s.text.endswith("?")]
-    best = max(statements, key=lambda s: (s.score, -s.index), default=None)
+    best = _strongest_statement(reply)
     if best is None or not _takes_position(best, len(reply), DEFAULT_REPLY_SCORE):
         return None
     return best
@@ -689,11 +702,9 @@ def quote_counter(answer: list[Segment], quoted: Segment, answered: list[Segment
         return None
     if _REQUEST.search(" ".join(s.text for s in answered)):
         return None
-    opening = _fold(" ".join(s.text for s in answer if s.sentence == answer[0].sentence))
-    if opening.endswith("?") or _EXPRESSIVE.search(opening) or _NARRATES.search(opening.lower()):
+    if _opens_with_other_act(_fold(" ".join(s.text for s in answer if s.sentence == answer[0].sentence))):
         return None
-    statements = [s for s in answer if not s.text.endswith("?") and s.kind == "claim"]
-    best = max(statements, key=lambda s: (s.score, -s.index), default=None)
+    best = _strongest_statement(answer, claims_only=True)
     if best is None or not _takes_position(best, len(answer), QUOTE_REPLY_SCORE):
         return None
     return best
@@ -808,21 +819,12 @@ def _link_quote_replies(
         found = reply_stance(words, _unique(repeated), shared=1)
         countering = quote_counter(answer, quoted, answered) if found is None and by_default else None
         kind = "rebuts" if countering is not None else found.kind if found is not None else None
-        if (
-            kind == "rebuts"
-            and not by_default
-            and not _EXPLICIT_DISAGREE.search(_fold(" ".join(w.text for w in words)))
-        ):
+        if kind == "rebuts" and not by_default and not _explicitly_disagrees(words):
             kind = None  # plain text: only an explicit disagreement says a post turns against another
         if kind is None:
             continue
         rebuts = rebuts or kind == "rebuts"
-        strongest = max(
-            (s for s in answer if s.kind == "claim" and not s.text.endswith("?")),
-            key=lambda s: (s.score, -s.index),
-            default=None,
-        )
-        for source in _unique([answer[0], strongest]):
+        for source in _unique([answer[0], _strongest_statement(answer, claims_only=True)]):
             payload.relate(payload.claim(source), payload.claim(quoted), kind)
     return linked, rebuts
 
@@ -852,7 +854,7 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
             continue
         if cp.post.author is not None and all(p.post.author == cp.post.author for p in answered):
             continue  # an author going on, or answering a reply to themselves: no stance toward their own words
-        parent_own = [s for s in every[answered[0].post.id] if s.candidate]
+        parent_own = candidates[answered[0].post.id]
         linked, quote_rebuts = _link_quote_replies(
             payload, every[cp.post.id], targets, parent_own, by_default=has_reply_structure
         )
@@ -875,7 +877,7 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
         if kind == "rebuts" and not has_reply_structure:
             # Consecutive plain-text posts may be one author going on: only an explicit marker says a post
             # turns against the ones before it.
-            if not _EXPLICIT_DISAGREE.search(_fold(" ".join(s.text for s in unquoted))):
+            if not _explicitly_disagrees(unquoted):
                 continue
         # The reply's strongest claim and its opening answer the parent's thesis (the thread title, for a
         # reply to the opening post); in plain text, where the post answered is a guess, the earlier
