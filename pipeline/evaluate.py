@@ -421,6 +421,8 @@ class StanceReport:
     not_in_brief: list[str] = field(default_factory=list)  # "thread/post" of labels the brief cannot place
     other_rebuttals: int = 0  # rebuts relations that join no labelled reply to its parent
     kinds: dict[str, KindCounts] = field(default_factory=dict)
+    # The same counts per thread: one thread's jokes or one help forum's replies can carry a set's rate.
+    per_thread: dict[str, KindCounts] = field(default_factory=dict)
 
     @property
     def non_rebutting(self) -> int:
@@ -451,6 +453,7 @@ class StanceReport:
             "labels_not_in_brief": self.not_in_brief,
             "other_rebuttal_relations": self.other_rebuttals,
             "kinds": {kind: counts.as_dict() for kind, counts in sorted(self.kinds.items())},
+            "per_thread": {thread: counts.as_dict() for thread, counts in sorted(self.per_thread.items())},
         }
 
 
@@ -492,11 +495,14 @@ def evaluate_stance(labels: list[StanceLabel], out: Path) -> StanceReport:
                 # Counted all the same (as not marked): a brief that drops a reply cannot rebut with it.
                 report.not_in_brief.append(f"{thread_id}/{label.post_id}")
             marked = (label.post_id, label.parent_id) in marked_pairs
-            counts = report.kinds.setdefault(label.kind, KindCounts())
-            counts.replies += 1
-            counts.rebutting += label.rebuts
-            counts.marked += marked
-            counts.false_rebuttals += marked and not label.rebuts
+            for counts in (
+                report.kinds.setdefault(label.kind, KindCounts()),
+                report.per_thread.setdefault(thread_id, KindCounts()),
+            ):
+                counts.replies += 1
+                counts.rebutting += label.rebuts
+                counts.marked += marked
+                counts.false_rebuttals += marked and not label.rebuts
             report.replies += 1
             report.rebutting += label.rebuts
             report.rebuttals.add(
@@ -528,10 +534,16 @@ def stance_table(report: StanceReport) -> str:
             f"  {len(report.not_in_brief)} labelled reply(ies) or parent(s) not in their brief: "
             + ", ".join(report.not_in_brief[:5])
         )
-    header = f"  {'kind':<13} {'replies':>7} {'rebut':>6} {'marked':>7}  {'false rebuttals':>15}"
-    lines += ["per kind of reply:", header, "  " + "-" * (len(header) - 2)]
-    for kind, counts in sorted(report.kinds.items(), key=lambda item: (-item[1].replies, item[0])):
-        lines.append(
-            f"  {kind:<13} {counts.replies:>7} {counts.rebutting:>6} {counts.marked:>7}  {counts.false_rebuttals:>15}"
-        )
+    lines += _counts_table("kind of reply", sorted(report.kinds.items(), key=lambda item: (-item[1].replies, item[0])))
+    lines += _counts_table("thread", sorted(report.per_thread.items()))
     return "\n".join(lines)
+
+
+def _counts_table(what: str, rows: list[tuple[str, KindCounts]]) -> list[str]:
+    width = max([13, *(len(name) for name, _ in rows)])
+    header = f"  {what.split()[0]:<{width}} {'replies':>7} {'rebut':>6} {'marked':>7}  {'false rebuttals':>15}"
+    lines = [f"per {what}:", header, "  " + "-" * (len(header) - 2)]
+    for name, counts in rows:
+        numbers = f"{counts.replies:>7} {counts.rebutting:>6} {counts.marked:>7}  {counts.false_rebuttals:>15}"
+        lines.append(f"  {name:<{width}} {numbers}")
+    return lines

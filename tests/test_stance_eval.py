@@ -4,6 +4,7 @@ non-debate evaluation set (eval/nondebate) checked for consistency with its thre
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,10 @@ def test_counts_match_the_hand_count(tmp_path: Path) -> None:
     assert kinds["thanks"]["false_rebuttals"] == 1
     assert kinds["support"] == {"replies": 1, "rebutting": 0, "marked": 0, "false_rebuttals": 0}
     assert kinds["disagree"] == {"replies": 2, "rebutting": 2, "marked": 1, "false_rebuttals": 0}
+    # t2 has no brief: it counts nowhere, not even as a thread of zeros
+    assert {thread: counts.as_dict() for thread, counts in report.per_thread.items()} == {
+        "t1": {"replies": 5, "rebutting": 2, "marked": 3, "false_rebuttals": 2}
+    }
 
 
 def test_a_brief_without_rebuttals_has_no_false_rebuttals(tmp_path: Path) -> None:
@@ -132,6 +137,9 @@ def test_eval_command_detects_stance_labels_and_prints_a_table_and_json(tmp_path
     assert (scores["false_rebuttals"], scores["marked"], scores["non_rebutting"]) == (2, 3, 3)
     assert scores["rebuttal_precision"] == 0.3333 and scores["rebuttal_recall"] == 0.5
     assert scores["kinds"]["thanks"]["false_rebuttals"] == 1
+    assert scores["per_thread"] == {"t1": {"replies": 5, "rebutting": 2, "marked": 3, "false_rebuttals": 2}}
+    assert "per thread:" in result.stderr
+    assert re.search(r"^  t1 +5 +2 +3 +2$", result.stderr, re.MULTILINE)
     empty = tmp_path / "empty"
     empty.mkdir()
     result = CliRunner().invoke(cli, ["eval", str(labels), str(empty)])
