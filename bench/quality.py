@@ -12,7 +12,8 @@ Runs the offline backend over ../shared/eval/cmv-dev/threads, then prints:
 - determinism: whether two runs wrote byte-identical briefs once timestamps are removed;
 - beside the CMV figures, the stance table on the hand-labelled non-debate threads (eval/nondebate: support,
   Q&A, announcements, code review, casual chat): how often replies that do not rebut their parent are marked
-  as rebutting it (false-rebuttal rate), rebuttal precision and recall, the counts per kind of reply and per thread.
+  as rebutting it (false-rebuttal rate), rebuttal precision and recall, the counts per kind of reply and per
+  thread.
 Usage: python bench/quality.py [CMV_DIR] [--runs N] [--nondebate DIR]
 """
 
