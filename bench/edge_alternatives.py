@@ -1,7 +1,7 @@
 """Other ways to pick the clauses of an attack edge, measured against the offline extractor's own choice.
 
 The offline extractor decides which replies rebut which post (the post pairs), then picks the clauses: as
-sources, the reply's strongest claim, its opening and its next claim; as the targets, the title (for a reply
+sources, the reply's strongest claim and its opening clauses in order; as the targets, the title (for a reply
 to the opening post), or the parent's strongest claim and its opening clause. ``make edge-oracle`` shows that
 the clause choice is what costs the attack-edge F1. This script keeps the extractor's post pairs (the
 `rebuts` relations of its briefs over ../shared/eval/cmv-dev) and changes only the clauses, scoring each

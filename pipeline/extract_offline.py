@@ -29,9 +29,10 @@ and stance lexicons, argument indicators), never from phrases of particular thre
   post's thesis to pass the cut. A quote-reply answers the quoted words: each quoted passage names the parent
   segments it repeats (the most claim-like of them is the target), and the reply's words up to the next
   passage take the stance they show toward it; showing none, an argued answer (``quote_counter``: a claim
-  taking a position, the quote not a question, no thanks or story first) counters it. Its opening clause and
-  strongest claim are the sources. Otherwise the reply's strongest claim, its opening and its next claims
-  (``sources_per_reply`` in all) answer the parent's thesis (the title, for a reply to the opening post) and,
+  taking a position, the quote not a question, no thanks or story first) counters it. The answer's strongest
+  claim and its opening clauses in order (``sources_per_reply`` in all) are the sources. Otherwise the reply's
+  strongest claim and its opening clauses in order (``sources_per_reply`` in all) answer the parent's thesis
+  (the title, for a reply to the opening post) and,
   with ``opening_target``, the parent's opening clause (for a reply to the opening post the title stays the
   only target), plus, with ``evidence_edges``, the contradicting clause against the one it contradicts. In
   plain text, where consecutive posts may be one author going on, only an explicit disagreement marker makes
@@ -54,7 +55,7 @@ from .extract import Extractor
 from .models import TITLE_POST_ID, Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 from .text import PUNCTUATION_TABLE, sentence_spans
 
-RULES_VERSION = "offline-12"
+RULES_VERSION = "offline-13"
 MIN_WORDS = 4  # shorter segments are fragments, unless they state a stance ("I completely disagree.")
 MIN_CLAUSE_WORDS = 4  # a clause break needs this many words on both sides
 PLAIN_TEXT_REPLY_WINDOW = 4  # posts back a reply may answer when the input has no reply structure
@@ -328,7 +329,7 @@ def load_model() -> dict[str, Any]:
 _MODEL = load_model()
 CLAIM_WEIGHTS: dict[str, float] = {name: float(_MODEL["claim_weights"][name]) for name in CLAIM_FEATURES}
 CLAIM_THRESHOLD = float(_MODEL["claim_threshold"])  # claim log-odds above which a segment is a claim
-SOURCES_PER_REPLY = int(_MODEL["sources_per_reply"])  # a rebutting reply's strongest claim, then its opening
+SOURCES_PER_REPLY = int(_MODEL["sources_per_reply"])  # a rebutting reply's strongest claim, then its opening clauses
 EVIDENCE_EDGES = bool(_MODEL["evidence_edges"])  # also the contradicting clause against the one it contradicts
 OPENING_TARGET = bool(_MODEL["opening_target"])  # also the answered post's opening clause as a target
 # The argumentative-exchange default (``argued_reply``): how claim-like (claim log-odds) the answered thesis and
@@ -757,6 +758,13 @@ def _unique(segments_: list[Segment | None]) -> list[Segment]:
     return kept
 
 
+def _sources(strongest: Segment | None, answer: list[Segment]) -> list[Segment]:
+    """The clauses a rebutting answer speaks with: its strongest claim, then its clauses in order from the
+    opening, ``SOURCES_PER_REPLY`` in all. A reply answers first and argues after (its opening clauses, claim or
+    premise, are where the annotated attacks start more often than its later claims)."""
+    return _unique([strongest, *answer])[:SOURCES_PER_REPLY]
+
+
 def _thesis(candidates: list[Segment]) -> Segment | None:
     return max(candidates, key=lambda s: (s.kind == "claim", s.score, -s.index), default=None)
 
@@ -793,10 +801,10 @@ def _link_quote_replies(
     """Each quoted passage names what it answers: the answered segments its lines repeat, of which the most
     claim-like is the target. The reply's words up to the next passage answer it, with the stance they show
     toward it, or by default (``quote_counter``) as a counter; none: no relation. The sources are the answer's
-    opening clause and its strongest claim. ``every``: the reply's segments; ``targets``: the segments of
-    what it answers; ``answered``: the parent's; ``by_default``: whether the default applies (not in plain
-    text, where only an explicit disagreement says a post turns against another). (whether any passage named a segment
-    answered, whether any rebuts)."""
+    strongest claim and its opening clauses (``_sources``). ``every``: the reply's segments; ``targets``: the
+    segments of what it answers; ``answered``: the parent's; ``by_default``: whether the default applies (not
+    in plain text, where only an explicit disagreement says a post turns against another). Returns (whether
+    any passage named a segment answered, whether any rebuts)."""
     quoting = [s for s in every if s.quoted]
     unquoted = [s for s in every if not s.quoted]
     passages = _quote_passages(quoting, unquoted)
@@ -824,7 +832,7 @@ def _link_quote_replies(
         if kind is None:
             continue
         rebuts = rebuts or kind == "rebuts"
-        for source in _unique([answer[0], _strongest_statement(answer, claims_only=True)]):
+        for source in _sources(_strongest_statement(answer, claims_only=True), answer):
             payload.relate(payload.claim(source), payload.claim(quoted), kind)
     return linked, rebuts
 
@@ -879,11 +887,11 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
             # turns against the ones before it.
             if not _explicitly_disagrees(unquoted):
                 continue
-        # The reply's strongest claim and its opening answer the parent's thesis (the thread title, for a
-        # reply to the opening post); in plain text, where the post answered is a guess, the earlier
+        # The reply's strongest claim and its opening clauses answer the parent's thesis (the thread title, for
+        # a reply to the opening post); in plain text, where the post answered is a guess, the earlier
         # segment closest to its words.
         strongest = max(claims or own, key=lambda s: (s.score, -s.index))
-        sources = _unique([strongest, own[0], *claims])[:SOURCES_PER_REPLY]
+        sources = _sources(strongest, own)
         answered_clauses: list[Segment]
         if has_reply_structure:
             title = next((s for s in targets if s.post.id == TITLE_POST_ID), None)

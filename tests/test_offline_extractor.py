@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+import pipeline.extract_offline as extract_offline
 from pipeline.chunk import chunk_thread
 from pipeline.extract_offline import (
     CLAIM_FEATURES,
@@ -249,6 +252,33 @@ def test_a_rebuttal_answers_the_parents_thesis_and_its_opening_clause_or_only_th
     title = "Cities should cut the bus budget in half"
     to_opening = [Post("title", "ann", None, title), Post("op", "ann", None, parent), Post("b", "cy", "op", reply)]
     assert {t for _, kind, t in relation_quotes(extract(to_opening)) if kind == "rebuts"} == {title}
+
+
+# Written for this test: a rebutting reply whose strongest claim comes last, after a premise.
+ARGUED = (
+    "No, the buses at noon carry retirees to their clinics. Many of them have no car at all. "
+    "Several of them walk with a cane. I think cutting those routes would be a serious mistake."
+)
+STRONGEST, OPENING, SECOND = (
+    "I think cutting those routes would be a serious mistake.",
+    "No, the buses at noon carry retirees to their clinics.",
+    "Many of them have no car at all.",
+)
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_a_rebuttal_speaks_with_its_strongest_claim_then_its_opening_clauses(
+    monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    # The second clause is a premise: the sources after the strongest claim are the opening clauses in order,
+    # claim or premise, not the reply's later claims.
+    monkeypatch.setattr(extract_offline, "SOURCES_PER_REPLY", count)
+    expected = {STRONGEST, OPENING, SECOND} if count == 3 else {STRONGEST, OPENING}
+    parent = "Cities should cut the bus budget because most buses run empty at noon."
+    plain = extract([Post("op", "ann", None, parent), Post("r", "bob", "op", ARGUED)])
+    assert {s for s, kind, _ in relation_quotes(plain) if kind == "rebuts"} == expected
+    quoting = extract([Post("op", "ann", None, parent), Post("r", "bob", "op", f"&gt; {parent}\n\n{ARGUED}")])
+    assert {s for s, kind, _ in relation_quotes(quoting) if kind == "rebuts"} == expected
 
 
 def test_in_plain_text_only_an_explicit_marker_makes_a_rebuttal() -> None:
