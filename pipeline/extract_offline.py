@@ -29,14 +29,13 @@ and stance lexicons, argument indicators), never from phrases of particular thre
   post's thesis to pass the cut. A quote-reply answers the quoted words: each quoted passage names the parent
   segments it repeats (the most claim-like of them is the target), and the reply's words up to the next
   passage take the stance they show toward it; showing none, an argued answer (``quote_counter``: a claim
-  taking a position, the quote not a question, no thanks or story first) counters it. The answer's strongest
-  claim and its opening clauses in order (``sources_per_reply`` in all) are the sources. Otherwise the reply's
-  strongest claim and its opening clauses in order (``sources_per_reply`` in all) answer the parent's thesis
-  (the title, for a reply to the opening post) and,
-  with ``opening_target``, the parent's opening clause (for a reply to the opening post the title stays the
-  only target), plus, with ``evidence_edges``, the contradicting clause against the one it contradicts. In
-  plain text, where consecutive posts may be one author going on, only an explicit disagreement marker makes
-  a rebuttal.
+  taking a position, the quote not a question, no thanks or story first) counters it. The sources of a
+  rebuttal are the answer's strongest claim and then its clauses in order from the opening, claim or premise
+  (``sources_per_reply`` in all). Without a quote they answer the parent's thesis (the title, for a reply to
+  the opening post) and, with ``opening_target``, the parent's opening clause (for a reply to the opening
+  post the title stays the only target), plus, with ``evidence_edges``, the contradicting clause against the
+  one it contradicts. In plain text, where consecutive posts may be one author going on, only an explicit
+  disagreement marker makes a rebuttal.
 Failure modes: none at extraction (a post with no claim-like segment yields no claim); importing the module
 raises if the model file is missing or names other features than ``CLAIM_FEATURES``.
 """
@@ -329,7 +328,7 @@ def load_model() -> dict[str, Any]:
 _MODEL = load_model()
 CLAIM_WEIGHTS: dict[str, float] = {name: float(_MODEL["claim_weights"][name]) for name in CLAIM_FEATURES}
 CLAIM_THRESHOLD = float(_MODEL["claim_threshold"])  # claim log-odds above which a segment is a claim
-SOURCES_PER_REPLY = int(_MODEL["sources_per_reply"])  # a rebutting reply's strongest claim, then its opening clauses
+SOURCES_PER_REPLY = int(_MODEL["sources_per_reply"])  # a rebuttal's strongest claim, then its opening clauses
 EVIDENCE_EDGES = bool(_MODEL["evidence_edges"])  # also the contradicting clause against the one it contradicts
 OPENING_TARGET = bool(_MODEL["opening_target"])  # also the answered post's opening clause as a target
 # The argumentative-exchange default (``argued_reply``): how claim-like (claim log-odds) the answered thesis and
