@@ -276,6 +276,9 @@ def test_a_rebuttal_speaks_with_its_strongest_claim_then_its_opening_clauses(
     expected = {STRONGEST, OPENING, SECOND} if count == 3 else {STRONGEST, OPENING}
     parent = "Cities should cut the bus budget because most buses run empty at noon."
     plain = extract([Post("op", "ann", None, parent), Post("r", "bob", "op", ARGUED)])
+    kinds = {c["quote"]: c["kind"] for c in plain["claims"]}
+    # every claim is in the payload: the second clause must not be one, else the rules could not be told apart
+    assert kinds.get(SECOND) != "claim" and kinds[STRONGEST] == "claim"
     assert {s for s, kind, _ in relation_quotes(plain) if kind == "rebuts"} == expected
     quoting = extract([Post("op", "ann", None, parent), Post("r", "bob", "op", f"&gt; {parent}\n\n{ARGUED}")])
     assert {s for s, kind, _ in relation_quotes(quoting) if kind == "rebuts"} == expected
