@@ -1,5 +1,5 @@
 """`threadbrief eval` on stance labels: hand-made briefs whose counts are worked out by hand, and the
-non-debate evaluation set (eval/nondebate) checked for consistency with its threads."""
+non-debate evaluation sets (eval/nondebate, eval/nondebate-unseen) checked for consistency with their threads."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from pipeline.load import load_inputs
 from pipeline.resources import load_schema
 
 NONDEBATE = Path(__file__).resolve().parent.parent / "eval" / "nondebate"
+# Threads labelled blind, kept apart from NONDEBATE: the offline extractor's rules were never tuned on them.
+UNSEEN = NONDEBATE.parent / "nondebate-unseen"
 
 # Made up for these tests: a small help thread with a title, an opening post and four replies.
 TITLE = "Printer will not print"
@@ -195,6 +197,35 @@ def test_every_nondebate_thread_loads_and_every_reply_is_labelled_once() -> None
         assert replies[(item.thread_id, item.post_id)] == item.parent_id, f"{item.thread_id}/{item.post_id}"
     assert {(item.thread_id, item.post_id) for item in labels} == set(replies)
     assert len(loaded.threads) >= 12 and len(labels) >= 320
+
+
+def test_every_unseen_thread_loads_and_every_reply_is_labelled_once() -> None:
+    loaded = load_inputs([UNSEEN / "threads"])
+    assert loaded.errors == [] and loaded.notes == []
+    assert all(thread.renamed_from is None for thread in loaded.threads)
+    replies = {
+        (thread.id, post.id): post.parent_id
+        for thread in loaded.threads
+        for post in thread.posts
+        if post.parent_id is not None
+    }
+    labels = load_stance_labels(UNSEEN / "labels.jsonl")
+    for item in labels:
+        assert (item.thread_id, item.post_id) in replies, f"{item.thread_id}/{item.post_id} is not a reply"
+        assert replies[(item.thread_id, item.post_id)] == item.parent_id, f"{item.thread_id}/{item.post_id}"
+    assert {(item.thread_id, item.post_id) for item in labels} == set(replies)
+    # Kept apart: no unseen thread is also in the tuned-on set.
+    assert not {t.id for t in loaded.threads} & {t.id for t in load_inputs([NONDEBATE / "threads"]).threads}
+    assert len(loaded.threads) >= 1 and len(labels) >= 120
+    readme = " ".join((UNSEEN / "README.md").read_text(encoding="utf-8").split())
+    for thread_id in {item.thread_id for item in labels}:
+        assert f"`{thread_id}`" in readme, thread_id
+    rebutting = sum(item.rebuts for item in labels)
+    assert f"{len(labels)} replies" in readme and f"{rebutting} rebut their parent" in readme
+    notes = (UNSEEN / "NOTES.md").read_text(encoding="utf-8")
+    for item in labels:
+        if item.rebuts:  # every rebuttal is justified in NOTES.md
+            assert f"`{item.post_id}` (→ `{item.parent_id}`): true" in notes, f"{item.thread_id}/{item.post_id}"
 
 
 def test_the_nondebate_readme_lists_every_thread_and_the_label_counts() -> None:
