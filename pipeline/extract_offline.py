@@ -15,12 +15,14 @@ and stance lexicons, argument indicators), never from phrases of particular thre
 - replies: the parent (``parent_id``; with no reply structure, one of the few posts before) is what a reply
   answers. A reply gets a stance relation only on textual evidence (``reply_stance``): an agreement in its
   opening agrees (limited by a condition: qualifies; turned by a following "but"/"however": rebuts); an
-  acknowledgement turned by a contrast ("That may be true, but ...") rebuts; so do an explicit disagreement
+  acknowledgement turned by a contrast ("That may be true, but ...") rebuts, unless it grants only how the
+  speaker's own words sound ("I know it sounds crazy, but ..."); so do an explicit disagreement
   ("I disagree", "that's not true"), a denying or contrasting opener after a statement ("No, ...", "Actually,
   ..."), a clause contradicting an answered clause (most of its content words shared, opposite polarity), and
   a challenge question ("Why would ...?", "Isn't that ...?"). In an argumentative exchange the default is an
   attack (``argued_reply``): a reply showing none of these, whose strongest statement takes a position
-  (claim-like by the fitted scores, a stance or assertion marker, no question, no first-person narration)
+  (claim-like by the fitted scores, a stance or assertion marker, no question, no first-person narration or
+  habit: "I always ...")
   against a post that takes one (its thesis, or the title for a reply to the opening post; the post asks for
   no help or information), and which opens with no thanks, praise, condolence, "same here", question or story,
   rebuts. Anything else -- thanks, consolation, anecdotes, jokes, information questions, announcements -- gets
@@ -54,7 +56,7 @@ from .extract import Extractor
 from .models import TITLE_POST_ID, Chunk, ChunkExtraction, ChunkPost, Claim, Post, Relation, Usage
 from .text import PUNCTUATION_TABLE, sentence_spans
 
-RULES_VERSION = "offline-13"
+RULES_VERSION = "offline-14"
 MIN_WORDS = 4  # shorter segments are fragments, unless they state a stance ("I completely disagree.")
 MIN_CLAUSE_WORDS = 4  # a clause break needs this many words on both sides
 PLAIN_TEXT_REPLY_WINDOW = 4  # posts back a reply may answer when the input has no reply structure
@@ -118,7 +120,9 @@ _AFFIRMING_OPENER = re.compile(
 )
 # A turn that opens with a contrastive connective or adverbial contrasts with the turn it answers ("But ...",
 # "Actually, ...", "In fact ...": turn-initial "actually" and "but" are among the strongest disagreement cues of
-# Abbott et al. 2011; PDTB Comparison connectives; Biber's actuality stance adverbials).
+# Abbott et al. 2011; PDTB Comparison connectives; Biber's actuality stance adverbials). After a question, like
+# the response tokens, it opens an answer that departs from what the question expects ("Actually, the small ones
+# drift"), which corrects no statement.
 _CONTRASTING_OPENER = re.compile(
     r"^(?:but|however|actually|in fact|except|on the contrary|then again|rather|still|yet)\b", re.IGNORECASE
 )
@@ -133,6 +137,16 @@ _CONCEDE = re.compile(
     r"of course|to be fair|(?:that|this) (?:may|might|could) (?:well )?be (?:true|so|right|the case|fair)|"
     r"it's true that|it is true that|(?:while|although|though) (?:it's|it is|that's|that is) true)\b"
     r"|^(?:maybe|perhaps|possibly)\b",
+    re.IGNORECASE,
+)
+# ... unless what it grants is how the speaker's own words come across ("I know it sounds crazy, but trust me"):
+# a disclaimer that hedges the speaker's next claim, not a concession to the other side (Hewitt & Stokes 1975,
+# "Disclaimers": the "cognitive disclaimer"; an evaluation of oddness or tone, the class of Hyland's attitude
+# markers, aimed at the speaker's own saying).
+_DISCLAIMER = re.compile(
+    r"\s*(?:it|this|that)(?:'s| is| (?:may|might|will|would|could|must) )?\s*(?:sounds?|seems?|looks?) (?:\w+ )?"
+    r"(?:crazy|weird|strange|odd|silly|stupid|harsh|insane|ridiculous|counterintuitive|counter-intuitive|mean|rude|"
+    r"cheesy|cliche|cliché|obvious|dumb|naive|pedantic|nitpicky|petty)\b",
     re.IGNORECASE,
 )
 # An agreement limited by a condition qualifies (PDTB Contingency.Condition and Expansion.Exception
@@ -562,12 +576,14 @@ def reply_stance(
             return Stance("rebuts")
         return Stance("qualifies" if _CONDITION.search(rest) else "agrees")
     concession = _CONCEDE.search(opening)
+    if concession and _DISCLAIMER.match(opening, concession.end()):
+        concession = None
     if concession and _turns(opening[concession.end() :]):
         return Stance("rebuts")
     if (
         _explicitly_disagrees(reply)
         or (not asks and _DENYING_OPENER.search(opening))
-        or _CONTRASTING_OPENER.search(opening)
+        or (not asks and _CONTRASTING_OPENER.search(opening))
     ):
         return Stance("rebuts")
     for segment in reply:
@@ -589,7 +605,8 @@ def reply_stance(
 #   stance adverbials and modals; Stab & Gurevych 2017, claims as stance-bearing statements);
 # - the reply may also argue by structure: a denial (negation), a concluding or causal opening, a counterfactual
 #   modal (Stab & Gurevych's argument indicators);
-# - neither turn is a question, nor a first-person report of what happened (narration, an anecdote);
+# - neither turn is a question, nor a first-person report of what happened or what the speaker habitually does
+#   (narration, an anecdote);
 # - what is answered does not ask for help or information (information-seeking and action-directive dialogue
 #   acts: Jurafsky et al. 1997, SWBD-DAMSL; Kim et al. 2010, dialogue acts of forum threads);
 # - the reply is not an expressive act: thanking, apologising, condoling, congratulating, greeting or praising
@@ -613,10 +630,13 @@ _POSITION_MARKERS = frozenset(
         "generalization",
     }
 )
-# First-person narration: "I/we" with a past-tense verb ("I walked", "we went"), the anecdote's clause.
+# First-person narration: "I/we" with a past-tense verb ("I walked", "we went"), the anecdote's clause; or a
+# report of the speaker's habit, "I/we" with a frequency adverb ("I always type ...", "we usually go ..."; Biber
+# et al. 1999's adverbials of frequency, habitual aspect), unless the verb is one of stance ("I always think").
 _NARRATES = re.compile(
     r"\b(?:i|we)(?: \w+ly| also| just| never| then)? (?:was|were|did|had|went|said|saw|got|told|found|made|came|"
     r"took|gave|knew|felt|tried|lived|used|bought|ran|met|left|kept|lost|spent|wrote|read|heard|\w+ed)\b"
+    r"|\b(?:i|we) (?:always|usually|often|normally|sometimes) (?!think|believe|feel|find)\w+"
 )
 _EXPRESSIVE = re.compile(
     r"^(?:thanks|thank you|thx|many thanks|sorry|i'm sorry|i am sorry|so sorry|my condolences|condolences|"
@@ -632,7 +652,8 @@ _EXPRESSIVE = re.compile(
 _REQUEST = re.compile(
     r"\b(?:any (?:idea|ideas|help|suggestions?|advice|pointers)|can (?:someone|anyone|somebody)|could (?:someone|"
     r"anyone|somebody|you)|does (?:anyone|anybody)|has (?:anyone|anybody)|how (?:do|can|should) i|please help|"
-    r"help (?:me|needed|please)|i need help|what (?:do|should) i do|is there a way|i'm trying to|i am trying to)\b",
+    r"help (?:me|needed|please)|i need help|what (?:do|should) i do|is there a way|i'm trying to|i am trying to|"
+    r"i'm looking for|i am looking for)\b",
     re.IGNORECASE,
 )
 
@@ -688,6 +709,14 @@ def argued_reply(
     return best
 
 
+def _in_question(segment: Segment, answered: list[Segment]) -> bool:
+    """Whether a segment is (a clause of) a question: its sentence ends with "?" ("Would it run daily, but only
+    until midnight?" asks in both clauses)."""
+    return segment.text.endswith("?") or any(
+        t.post is segment.post and t.sentence == segment.sentence and t.text.endswith("?") for t in answered
+    )
+
+
 def quote_counter(answer: list[Segment], quoted: Segment, answered: list[Segment]) -> Segment | None:
     """The statement of a quote-reply's answer that counters the quoted words by default, or None.
 
@@ -696,9 +725,9 @@ def quote_counter(answer: list[Segment], quoted: Segment, answered: list[Segment
     disagreement marker: its strongest statement must be a claim taking a position (as in ``argued_reply``) at
     least as claim-like as the fitted ``QUOTE_REPLY_SCORE``. ``answer``: the reply's candidate segments under the
     quote; ``quoted``: the parent segment the quote repeats; ``answered``: the parent post's segments. Not a
-    counter: an answer to a quoted question or to a post asking for help or information, and an answer that
-    opens by asking, thanking, praising or telling a story."""
-    if QUOTE_REPLY_SCORE is None or not answer or quoted.text.endswith("?"):
+    counter: an answer to a quoted question (or a clause of one) or to a post asking for help or information,
+    and an answer that opens by asking, thanking, praising or telling a story."""
+    if QUOTE_REPLY_SCORE is None or not answer or _in_question(quoted, answered):
         return None
     if _REQUEST.search(" ".join(s.text for s in answered)):
         return None

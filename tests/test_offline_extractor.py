@@ -94,6 +94,34 @@ def test_an_answer_to_a_question_with_no_is_no_rebuttal() -> None:
     assert stances_of("No, the installer stopped halfway through for me as well.", parent) == []
 
 
+def test_an_answer_to_a_question_that_opens_with_actually_is_no_rebuttal() -> None:
+    reply = "Actually, the small ones can drift a little if you turn too hard."
+    assert stance(reply, "How does the compass stay level when the plane turns?") is None
+    # After a statement the same opener contrasts with it.
+    assert stance(reply, "The compass always stays level when the plane turns.") == "rebuts"
+
+
+COUNTER = "I think a shared cloud folder is the simplest option for large videos."
+
+
+def test_a_quote_and_counter_of_a_help_request_is_no_rebuttal() -> None:
+    # The same quote and answer rebut a statement, and only answer a post that looks for help.
+    stated = "We share large files with the team by email. Email attachments are far too small for our videos."
+    asked = "I'm looking for a simple way to share large files. Email attachments are far too small for our videos."
+    reply = "&gt; Email attachments are far too small for our videos.\n\n" + COUNTER
+    assert stances_of(reply, stated) == ["rebuts"]
+    assert stances_of(reply, asked) == []
+
+
+def test_a_quoted_clause_of_a_question_is_a_question() -> None:
+    # "..., but ...?" is cut into two clauses; the first does not end with "?" yet asks with the second.
+    reply = "&gt; {}\n\nI think running buses every night is too expensive for small cities."
+    stated = "Cities should fund night buses. The buses would run every night of the week, but only on weekends late."
+    asked = "Cities should fund night buses. Would the buses run every night of the week, but only until midnight?"
+    assert stances_of(reply.format("The buses would run every night of the week"), stated) == ["rebuts"]
+    assert stances_of(reply.format("Would the buses run every night of the week"), asked) == []
+
+
 def test_replying_to_oneself_is_no_rebuttal() -> None:
     payload = extract(
         [
@@ -130,6 +158,18 @@ def test_a_concession_then_but_rebuts() -> None:
     reply = "Sure, some people like walking late, but most city budgets cannot pay the guards a park needs."
     assert set(stances_of(reply)) == {"rebuts"}
     assert stance("I agree. However, the cost of the guards would be enormous.", OP) == "rebuts"
+
+
+def test_a_disclaimer_about_ones_own_words_is_no_concession() -> None:
+    # "I know it sounds ..., but" grants how the speaker's own advice comes across, not the parent's point.
+    for reply in (
+        "Try walking with a dog at night. I know it sounds silly but trust me on this one.",
+        "Take a dog along at night. I know this may seem strange, but it keeps the bad guys away.",
+    ):
+        assert stance(reply, OP) is None
+        assert stances_of(reply) == []
+    # Granting what the parent says and turning against it is still a concession.
+    assert stance("I know that the parks are calm, but the paths are far too dark at night.", OP) == "rebuts"
 
 
 def test_a_challenging_question_rebuts() -> None:
@@ -199,6 +239,18 @@ def test_an_argumentative_reply_that_thanks_agrees_or_tells_a_story_is_no_rebutt
     assert nested_stances(OP, "Thanks for this! " + ARGUING_REPLY) == []
     assert set(nested_stances(OP, "I agree with you. " + ARGUING_REPLY)) == {"agrees"}
     assert nested_stances(OP, "I walked through the park at night last year. " + ARGUING_REPLY) == []
+
+
+def test_a_habit_told_in_the_first_person_is_no_argument() -> None:
+    # What the speaker usually does is an anecdote, not a position against the parent's ...
+    for reply in (
+        "This is why I always carry a small torch when I walk home through the park at night.",
+        "I usually take the long way home, because the park is too dark to cross safely.",
+    ):
+        assert stances_of(reply) == []
+        assert nested_stances(OP, reply) == []
+    # ... while a stance verb after the frequency adverb still states one.
+    assert set(nested_stances(OP, "I always think parks are a bad place to be after dark.")) == {"rebuts"}
 
 
 # --- segments and claims ------------------------------------------------------------------------------------
