@@ -5,7 +5,8 @@ between them), built from general word classes of the literature cited beside ea
 and stance lexicons, argument indicators), never from phrases of particular threads:
 - segments: each post's sentences, split into clauses at "; ", ": " and contrast connectives
   ("..., but ..."), never inside a parenthesis or a quotation; quoted text (``Post.quoted``), fenced code
-  blocks, fragments, edit notes, greetings and placeholders ("[deleted]") are never the author's claims;
+  blocks (and indented ones whose lines mostly carry programming symbols), fragments, edit notes, greetings
+  and placeholders ("[deleted]") are never the author's claims;
 - claims: segments scored as log-odds of being a claim rather than a premise or an aside, by a logistic model
   over named 0/1 features (stance verbs, modals, evaluation, hedges, copulas, negation, links, examples,
   opening connectives, narration, length, position, the thread title). The weights, the threshold, the
@@ -432,13 +433,32 @@ def claim_score(segment: Segment, count: int) -> float:
 
 # A fenced code block (Markdown, as the importers keep it), to its closing fence or the end of the text.
 _CODE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+# A Markdown indented code block (CommonMark 4.4: lines indented four spaces or a tab, after a blank line or at
+# the start) is code only when most of its lines carry a programming symbol (an assignment, braces, a shell
+# prompt, a pipe, a semicolon): mail bridges and quoting clients indent prose the same way.
+_INDENTED_BLOCK = re.compile(r"(?:\A|\n[ \t]*\n)((?:(?: {4}|\t)[^\n]*(?:\n|\Z))+)")
+_CODE_SYMBOL = re.compile(r"[{}\[\]<>=;$#|\\]")
+_ENTITY = re.compile(r"&#?\w+;")
+
+
+def _code_ranges(text: str) -> list[tuple[int, int]]:
+    """The spans of the post's code: fenced blocks, and indented blocks that read as code."""
+    ranges = [m.span() for m in _CODE_BLOCK.finditer(text)] if "```" in text else []
+    if not text.startswith(("    ", "\t")) and "\n    " not in text and "\n\t" not in text:
+        return ranges
+    for block in _INDENTED_BLOCK.finditer(text):
+        lines = [line for line in block.group(1).split("\n") if line.strip()]
+        coded = sum(bool(_CODE_SYMBOL.search(_ENTITY.sub("", line))) for line in lines)
+        if lines and coded * 2 >= len(lines):
+            ranges.append(block.span(1))
+    return ranges
 
 
 def segments(cp: ChunkPost) -> list[Segment]:
     """The post's clauses in order; quoted ones flagged; code blocks left out (commands and program output are
     nobody's claim)."""
     quoted_ranges = cp.quoted_spans()
-    code_ranges = [m.span() for m in _CODE_BLOCK.finditer(cp.text)] if "```" in cp.text else []
+    code_ranges = _code_ranges(cp.text)
     found: list[Segment] = []
     for number, (sentence_start, sentence_end) in enumerate(sentence_spans(cp.text)):
         for start, end in _clauses(cp.text, sentence_start, sentence_end):

@@ -132,13 +132,28 @@ def test_replying_to_oneself_is_no_rebuttal() -> None:
     assert [t for _, t, _ in relation_quotes(payload) if t != "supports"] == []
 
 
-def test_a_code_block_is_no_claim_and_no_statement_to_contradict() -> None:
-    parent = "Running the build prints this:\n\n```\nerror: the build directory does not exist\n```\n\nAny idea?"
+@pytest.mark.parametrize(
+    "code",
+    [
+        "```\nerror: the build directory does not exist\n```",
+        # an indented (Markdown) code block whose lines carry programming symbols
+        "    $ make build\n    error: the build directory does not exist; exit=2",
+    ],
+)
+def test_a_code_block_is_no_claim_and_no_statement_to_contradict(code: str) -> None:
+    parent = f"Running the build prints this:\n\n{code}\n\nAny idea?"
     payload = extract(
         [Post("op", "ann", None, parent), Post("r", "bob", "op", "The build directory exists on my machine.")]
     )
     assert all("error:" not in quote for quote in quotes_by_post(payload).get("op", []))
     assert [t for _, t, _ in relation_quotes(payload) if t != "supports"] == []
+
+
+def test_indented_prose_is_no_code() -> None:
+    # Mail bridges and quoting clients indent prose by four spaces too: without programming symbols it is read.
+    text = "Release:\n\n    The release should wait a week because the tests fail.\n    Shipping now breaks users."
+    payload = extract([Post("op", "ann", None, text)])
+    assert "The release should wait a week" in " ".join(quotes_by_post(payload)["op"])
 
 
 # --- rebuttals with evidence ------------------------------------------------------------------------------
