@@ -13,8 +13,9 @@ Runs the offline backend over ../shared/eval/cmv-dev/threads, then prints:
 - beside the CMV figures, the stance table on the hand-labelled non-debate threads (eval/nondebate: support,
   Q&A, announcements, code review, casual chat): how often replies that do not rebut their parent are marked
   as rebutting it (false-rebuttal rate), rebuttal precision and recall, the counts per kind of reply and per
-  thread.
-Usage: python bench/quality.py [CMV_DIR] [--runs N] [--nondebate DIR]
+  thread; then the same table on eval/nondebate-unseen, threads labelled blind and kept apart from the dev set
+  (the stance rules were not tuned on them: see its README).
+Usage: python bench/quality.py [CMV_DIR] [--runs N] [--nondebate DIR] [--unseen DIR]
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pipeline.runner import RunConfig, run
 from pipeline.tokenizer import get_tokenizer
 
 NONDEBATE_DIR = Path(__file__).resolve().parents[1] / "eval" / "nondebate"
+UNSEEN_DIR = Path(__file__).resolve().parents[1] / "eval" / "nondebate-unseen"
 
 
 def without_timestamps(path: Path) -> dict[str, object]:
@@ -48,6 +50,7 @@ def main() -> int:
     parser = argument_parser(__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--nondebate", type=Path, default=NONDEBATE_DIR, help="threads/ and labels.jsonl")
+    parser.add_argument("--unseen", type=Path, default=UNSEEN_DIR, help="threads/ and labels.jsonl, held apart")
     args = parser.parse_args()
     paths = data_paths(args.cmv_dir)
     if paths is None:
@@ -95,15 +98,16 @@ def main() -> int:
     identical = all(without_timestamps(p) == without_timestamps(outputs[1] / p.parent.name / p.name) for p in first)
     print(f"deterministic: {'yes' if identical else 'NO'} ({len(first)} briefs compared across two runs)")
 
-    labels_path, nondebate_threads = args.nondebate / "labels.jsonl", args.nondebate / "threads"
-    if not labels_path.is_file() or not nondebate_threads.is_dir():
-        print(f"no stance labels at {args.nondebate} (threads/ and labels.jsonl): pass --nondebate", file=sys.stderr)
-        return 2
-    with offline_briefs([nondebate_threads], prefix="tb-nondebate-") as out:
-        stance = evaluate_stance(load_stance_labels(labels_path), out)
-    print()
-    print(stance_table(stance))
-    print(f"(hand-labelled replies; sources, licences and the labelling rule: {args.nondebate / 'README.md'})")
+    for name, directory in (("non-debate dev set", args.nondebate), ("non-debate threads held apart", args.unseen)):
+        labels_path, threads_dir = directory / "labels.jsonl", directory / "threads"
+        if not labels_path.is_file() or not threads_dir.is_dir():
+            print(f"no stance labels at {directory} (threads/ and labels.jsonl)", file=sys.stderr)
+            return 2
+        with offline_briefs([threads_dir], prefix="tb-nondebate-") as out:
+            stance = evaluate_stance(load_stance_labels(labels_path), out)
+        print(f"\n{name}: {directory}")
+        print(stance_table(stance))
+        print(f"(hand-labelled replies; sources, licences and the labelling rule: {directory / 'README.md'})")
     return 0
 
 
