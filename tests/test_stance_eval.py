@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.errors import InputError
-from pipeline.evaluate import evaluate_stance, gold_format, load_stance_labels
-from pipeline.load import load_inputs
+from pipeline.evaluate import StanceLabel, evaluate_stance, gold_format, load_stance_labels
+from pipeline.load import Loaded, load_inputs
 from pipeline.resources import load_schema
 
 NONDEBATE = Path(__file__).resolve().parent.parent / "eval" / "nondebate"
@@ -181,8 +181,10 @@ def test_bad_stance_lines_are_input_errors(tmp_path: Path) -> None:
 # --- the evaluation set itself ------------------------------------------------------------------------
 
 
-def test_every_nondebate_thread_loads_and_every_reply_is_labelled_once() -> None:
-    loaded = load_inputs([NONDEBATE / "threads"])
+def consistent_set(directory: Path) -> tuple[Loaded, list[StanceLabel]]:
+    """A stance set's threads and labels, asserting that every thread loads and every reply has one label
+    naming its parent."""
+    loaded = load_inputs([directory / "threads"])
     assert loaded.errors == [] and loaded.notes == []
     assert all(thread.renamed_from is None for thread in loaded.threads)  # ids are the labels' thread ids
     replies = {
@@ -191,29 +193,21 @@ def test_every_nondebate_thread_loads_and_every_reply_is_labelled_once() -> None
         for post in thread.posts
         if post.parent_id is not None
     }
-    labels = load_stance_labels(NONDEBATE / "labels.jsonl")
+    labels = load_stance_labels(directory / "labels.jsonl")
     for item in labels:
         assert (item.thread_id, item.post_id) in replies, f"{item.thread_id}/{item.post_id} is not a reply"
         assert replies[(item.thread_id, item.post_id)] == item.parent_id, f"{item.thread_id}/{item.post_id}"
     assert {(item.thread_id, item.post_id) for item in labels} == set(replies)
+    return loaded, labels
+
+
+def test_every_nondebate_thread_loads_and_every_reply_is_labelled_once() -> None:
+    loaded, labels = consistent_set(NONDEBATE)
     assert len(loaded.threads) >= 12 and len(labels) >= 320
 
 
 def test_every_unseen_thread_loads_and_every_reply_is_labelled_once() -> None:
-    loaded = load_inputs([UNSEEN / "threads"])
-    assert loaded.errors == [] and loaded.notes == []
-    assert all(thread.renamed_from is None for thread in loaded.threads)
-    replies = {
-        (thread.id, post.id): post.parent_id
-        for thread in loaded.threads
-        for post in thread.posts
-        if post.parent_id is not None
-    }
-    labels = load_stance_labels(UNSEEN / "labels.jsonl")
-    for item in labels:
-        assert (item.thread_id, item.post_id) in replies, f"{item.thread_id}/{item.post_id} is not a reply"
-        assert replies[(item.thread_id, item.post_id)] == item.parent_id, f"{item.thread_id}/{item.post_id}"
-    assert {(item.thread_id, item.post_id) for item in labels} == set(replies)
+    loaded, labels = consistent_set(UNSEEN)
     # Kept apart: no unseen thread is also in the tuned-on set.
     assert not {t.id for t in loaded.threads} & {t.id for t in load_inputs([NONDEBATE / "threads"]).threads}
     assert len(loaded.threads) >= 1 and len(labels) >= 120
