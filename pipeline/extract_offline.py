@@ -17,11 +17,11 @@ and stance lexicons, argument indicators), never from phrases of particular thre
   answers. A reply gets a stance relation only on textual evidence (``reply_stance``): an agreement in its
   opening agrees (limited by a condition: qualifies; turned by a following "but"/"however": rebuts); an
   acknowledgement turned by a contrast ("That may be true, but ...") rebuts, unless it grants only how the
-  speaker's own words sound ("I know it sounds crazy, but ..."); so do an explicit disagreement
-  ("I disagree", "that's not true"), a denying or contrasting opener after a statement ("No, ...", "Actually,
-  ..."), a clause contradicting an answered clause (most of its content words shared, opposite polarity), and
-  a challenge question ("Why would ...?", "Isn't that ...?"). In an argumentative exchange the default is an
-  attack (``argued_reply``): a reply showing none of these, whose strongest statement takes a position
+  speaker's own words sound ("I know it sounds crazy, but ..."); so do an explicit disagreement ("I disagree",
+  "that's not true"), a denying or contrasting opener after a statement or a question stating a belief ("No,
+  ...", "Actually, ..."), a clause contradicting an answered clause (most of its content words shared, opposite
+  polarity), and a challenge question ("Why would ...?", "Isn't that ...?"). In an argumentative exchange the
+  default is an attack (``argued_reply``): a reply showing none of these, whose strongest statement takes a position
   (claim-like by the fitted scores, a stance or assertion marker, no question, no first-person narration or
   habit: "I always ...")
   against a post that takes one (its thesis, or the title for a reply to the opening post; the post asks for
@@ -115,7 +115,8 @@ _AGREE = re.compile(
     re.IGNORECASE,
 )
 # Response tokens at a turn's start (Schegloff 2007; Misra & Walker 2013): after a statement they agree or
-# deny; after a question they only answer it, so they are read only when what they answer asks nothing.
+# deny; after a question they only answer it, so they are read only when what they answer asks nothing (or asks
+# a question that states a belief, ``_BELIEF_QUESTION``).
 _AFFIRMING_OPENER = re.compile(
     r"^(?:sure|okay|ok|yeah|yes|yep|true|right|exactly|indeed|agreed|absolutely|definitely|granted)\b", re.IGNORECASE
 )
@@ -185,12 +186,19 @@ _JUSTIFY_QUESTION = re.compile(
     r"claiming)|do you (?:really|honestly|seriously)|is (?:that|it|this) really|then why)\b",
     re.IGNORECASE,
 )
+_NEGATIVE_INTERROGATIVE = (
+    r"^(?:but |and |so |then |well,? )?(?:isn't|aren't|wasn't|weren't|doesn't|don't|didn't|wouldn't|shouldn't|"
+    r"couldn't|won't|can't|haven't|hasn't)\b"
+)
 _CHALLENGE_QUESTION = re.compile(
-    r"^(?:but |and |so |then |well,? )?(?:(?:isn't|aren't|wasn't|weren't|doesn't|don't|didn't|wouldn't|shouldn't|"
-    r"couldn't|won't|can't|haven't|hasn't)\b|why (?:not|is|are|can't|wouldn't|shouldn't)\b|how (?:does|is) "
-    r"(?:that|this|it)\b|what about\b|what if\b)",
+    _NEGATIVE_INTERROGATIVE + r"|^(?:but |and |so |then |well,? )?(?:why (?:not|is|are|can't|wouldn't|shouldn't)\b|"
+    r"how (?:does|is) (?:that|this|it)\b|what about\b|what if\b)",
     re.IGNORECASE,
 )
+# A question that states what its asker believes: a negative interrogative ("Isn't X ...?" conveys that the asker
+# takes X to hold: Ladd 1981; Romero & Han 2004) or a question asking the other side to justify itself. A reply
+# answers the belief, not only the question: "Yes, but ..." turns against it, "No, ..." denies it.
+_BELIEF_QUESTION = re.compile(_NEGATIVE_INTERROGATIVE + "|" + _JUSTIFY_QUESTION.pattern, re.IGNORECASE)
 # Negators and denial predicates: what flips a statement's polarity (de Marneffe et al. 2008; Biber's
 # negation and Hyland's "wrong/false"-type attitude markers).
 _FIRST_PERSON = frozenset("i my me we our us".split())
@@ -585,8 +593,10 @@ def reply_stance(
     anecdotes, jokes, information questions and announcements show none of these, and get no stance."""
     if not reply:
         return None
-    # A response token answers a question when the post answered asks one.
-    asks = any(t.text.endswith("?") for t in answered if t.post is answered[0].post)
+    # A response token answers a question when the post answered asks one, unless the question states a belief.
+    asks = any(
+        t.text.endswith("?") and not _BELIEF_QUESTION.search(t.lowered) for t in answered if t.post is answered[0].post
+    )
     opening_sentences = sorted({s.sentence for s in reply})[:OPENING_SENTENCES]
     opening = _fold(" ".join(s.text for s in reply if s.sentence in opening_sentences)).strip()
     agreement = _AGREE.search(opening) or (None if asks else _AFFIRMING_OPENER.search(opening))

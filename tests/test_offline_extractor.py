@@ -94,6 +94,15 @@ def test_an_answer_to_a_question_with_no_is_no_rebuttal() -> None:
     assert stances_of("No, the installer stopped halfway through for me as well.", parent) == []
 
 
+def test_a_question_that_states_a_belief_is_answered_like_a_statement() -> None:
+    # "Isn't X?" and "Why would X?" tell what their asker believes: "Yes, but" and "No" answer that belief ...
+    reply = "Yes, but the small ones drift a little when the plane turns too hard."
+    assert stance(reply, "Isn't the compass always level when the plane turns?") == "rebuts"
+    assert stance("No, the small ones drift when the plane turns.", "Why would the compass ever drift?") == "rebuts"
+    # ... while a question asking for information is only answered.
+    assert stance(reply, "Does the compass stay level when the plane turns?") is None
+
+
 def test_an_answer_to_a_question_that_opens_with_actually_is_no_rebuttal() -> None:
     reply = "Actually, the small ones can drift a little if you turn too hard."
     assert stance(reply, "How does the compass stay level when the plane turns?") is None
