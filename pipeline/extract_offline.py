@@ -696,6 +696,10 @@ def _takes_position(segment: Segment, count: int, minimum: float) -> bool:
     return not _POSITION_MARKERS.isdisjoint(claim_features(segment, count))
 
 
+def _asks_for_help(answered: list[Segment]) -> bool:
+    return bool(_REQUEST.search(" ".join(s.text for s in answered)))
+
+
 def _explicitly_disagrees(segments_: list[Segment]) -> bool:
     return bool(_EXPLICIT_DISAGREE.search(_fold(" ".join(s.text for s in segments_))))
 
@@ -729,7 +733,7 @@ def argued_reply(
         return None
     if not parent_rebuts and not _takes_position(thesis, 1, DEFAULT_PARENT_SCORE):
         return None
-    if any(s.text.endswith("?") for s in answered[-1:]) or _REQUEST.search(" ".join(s.text for s in answered)):
+    if any(s.text.endswith("?") for s in answered[-1:]) or _asks_for_help(answered):
         return None
     if _opens_with_other_act(_fold(" ".join(s.text for s in opening))):
         return None
@@ -759,7 +763,7 @@ def quote_counter(answer: list[Segment], quoted: Segment, answered: list[Segment
     and an answer that opens by asking, thanking, praising or telling a story."""
     if QUOTE_REPLY_SCORE is None or not answer or _in_question(quoted, answered):
         return None
-    if _REQUEST.search(" ".join(s.text for s in answered)):
+    if _asks_for_help(answered):
         return None
     if _opens_with_other_act(_fold(" ".join(s.text for s in answer if s.sentence == answer[0].sentence))):
         return None
@@ -930,9 +934,10 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
             continue
         unquoted = [s for s in every[cp.post.id] if not s.quoted]
         found = reply_stance(unquoted, targets)
+        # What the reply answers: the parent's thesis, or the thread title for a reply to the opening post.
+        title = next((s for s in targets if s.post.id == TITLE_POST_ID), None)
+        thesis = title or _thesis(parent_own)
         if found is None and has_reply_structure:
-            title = next((s for s in targets if s.post.id == TITLE_POST_ID), None)
-            thesis = title or _thesis(candidates[answered[0].post.id])
             opening = [s for s in unquoted if s.sentence == unquoted[0].sentence] if unquoted else []
             parent_rebuts = answered[0].post.id in rebutting
             if thesis is not None and argued_reply(own, opening, thesis, parent_own, parent_rebuts) is not None:
@@ -952,11 +957,10 @@ def extract_payload(chunk: Chunk) -> dict[str, Any]:
         sources = _sources(strongest, own)
         answered_clauses: list[Segment]
         if has_reply_structure:
-            title = next((s for s in targets if s.post.id == TITLE_POST_ID), None)
-            target = title or _thesis(candidates[answered[0].post.id]) or targets[0]
+            target = thesis or targets[0]
             # With ``opening_target``, also the answered post's opening clause (a reply to the opening post:
             # the title, which is already the target): a reply often answers what its parent says first.
-            opening_clause = title or (candidates[answered[0].post.id] or targets)[0]
+            opening_clause = title or (parent_own or targets)[0]
             answered_clauses = _unique([target, opening_clause] if OPENING_TARGET else [target])
         else:
             reply_words = content_words(" ".join(s.text for s in own))
