@@ -187,7 +187,7 @@ def test_a_concession_then_but_rebuts() -> None:
 def test_a_disclaimer_about_ones_own_words_is_no_concession() -> None:
     # "I know it sounds ..., but" grants how the speaker's own advice comes across, not the parent's point.
     for reply in (
-        "Try walking with a dog at night. I know it sounds silly but trust me on this one.",
+        "Try walking with a dog at night. I know it sounds silly, but a dog really does help.",
         "Take a dog along at night. I know this may seem strange, but it keeps the bad guys away.",
     ):
         assert stance(reply, OP) is None
@@ -268,7 +268,7 @@ def test_an_argumentative_reply_that_thanks_agrees_or_tells_a_story_is_no_rebutt
 def test_a_habit_told_in_the_first_person_is_no_argument() -> None:
     # What the speaker usually does is an anecdote, not a position against the parent's ...
     for reply in (
-        "This is why I always carry a small torch when I walk home through the park at night.",
+        "We often take the bus instead, because the park is far too dark to walk through.",
         "I usually take the long way home, because the park is too dark to cross safely.",
     ):
         assert stances_of(reply) == []
